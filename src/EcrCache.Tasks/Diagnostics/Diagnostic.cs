@@ -1,0 +1,58 @@
+using System;
+using System.Globalization;
+using System.Resources;
+
+namespace EcrCache.Diagnostics
+{
+    /// <summary>A coded diagnostic: <c>ECRC####</c> plus a message that says what to change.</summary>
+    public sealed class Diagnostic
+    {
+        private static readonly ResourceManager Resources =
+            new ResourceManager("EcrCache.Diagnostics.Strings", typeof(Diagnostic).Assembly);
+
+        public Diagnostic(string code, string message)
+        {
+            Code = code;
+            Message = message;
+        }
+
+        public string Code { get; }
+
+        public string Message { get; }
+
+        /// <summary>Creates a diagnostic from its resource name (see <see cref="DiagnosticIds"/>).</summary>
+        public static Diagnostic Create(string id, params object?[] args)
+        {
+            var format = GetFormat(id);
+            var colon = format.IndexOf(": ", StringComparison.Ordinal);
+            var code = format.Substring(0, colon);
+            var text = format.Substring(colon + 2);
+            var message = args.Length == 0 ? text : string.Format(CultureInfo.InvariantCulture, text, args);
+            return new Diagnostic(code, message);
+        }
+
+        /// <summary>The raw "ECRC####: text" format of a diagnostic.</summary>
+        public static string GetFormat(string id) =>
+            Resources.GetString(id, CultureInfo.InvariantCulture)
+            ?? throw new InvalidOperationException("Unknown diagnostic id " + id);
+
+        public override string ToString() => Code + ": " + Message;
+    }
+
+    /// <summary>Thrown by the library for a failure that must surface as a coded MSBuild error.</summary>
+    public sealed class EcrCacheException : Exception
+    {
+        public EcrCacheException(Diagnostic diagnostic, Exception? inner = null)
+            : base(diagnostic.ToString(), inner)
+        {
+            Diagnostic = diagnostic;
+        }
+
+        public EcrCacheException(string id, params object?[] args)
+            : this(Diagnostic.Create(id, args))
+        {
+        }
+
+        public Diagnostic Diagnostic { get; }
+    }
+}

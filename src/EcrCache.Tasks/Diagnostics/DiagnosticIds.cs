@@ -1,0 +1,51 @@
+namespace EcrCache.Diagnostics
+{
+    /// <summary>Names of the diagnostics in Strings.resx (the resource name, not the code).</summary>
+    public static class DiagnosticIds
+    {
+        public const string DockerfileMissing = nameof(DockerfileMissing);
+        public const string DockerfileAndInline = nameof(DockerfileAndInline);
+        public const string BadBuildArgName = nameof(BadBuildArgName);
+        public const string BuildArgUnset = nameof(BuildArgUnset);
+        public const string SecretEnvUnset = nameof(SecretEnvUnset);
+        public const string SecretFileMissing = nameof(SecretFileMissing);
+        public const string BadSecretSpec = nameof(BadSecretSpec);
+        public const string UnknownProvider = nameof(UnknownProvider);
+        public const string RegistryRequired = nameof(RegistryRequired);
+        public const string BadRepositoryName = nameof(BadRepositoryName);
+        public const string BadBoolean = nameof(BadBoolean);
+        public const string ContextMissing = nameof(ContextMissing);
+        public const string BadRegistryHost = nameof(BadRegistryHost);
+        public const string DuplicateBuildArg = nameof(DuplicateBuildArg);
+        public const string BadExportVariable = nameof(BadExportVariable);
+        public const string BadAdditionalArgs = nameof(BadAdditionalArgs);
+        public const string AdditionalArgsForbidden = nameof(AdditionalArgsForbidden);
+        public const string JsonPathNotFound = nameof(JsonPathNotFound);
+        public const string JsonInvalid = nameof(JsonInvalid);
+        public const string BadJsonPath = nameof(BadJsonPath);
+        public const string CacheOnNoMatch = nameof(CacheOnNoMatch);
+        public const string CacheOnFileMissing = nameof(CacheOnFileMissing);
+        public const string CacheOnEmpty = nameof(CacheOnEmpty);
+        public const string CacheOnReadFailed = nameof(CacheOnReadFailed);
+        public const string DockerNotFound = nameof(DockerNotFound);
+        public const string DaemonNotRunning = nameof(DaemonNotRunning);
+        public const string BuildKitUnavailable = nameof(BuildKitUnavailable);
+        public const string DockerBuildFailed = nameof(DockerBuildFailed);
+        public const string DockerPushFailed = nameof(DockerPushFailed);
+        public const string DockerPullFailed = nameof(DockerPullFailed);
+        public const string DockerCommandFailed = nameof(DockerCommandFailed);
+        public const string DockerTagFailed = nameof(DockerTagFailed);
+        public const string RegistryUnreachable = nameof(RegistryUnreachable);
+        public const string RegistryAuthRefused = nameof(RegistryAuthRefused);
+        public const string RegistryUnexpectedStatus = nameof(RegistryUnexpectedStatus);
+        public const string CredentialHelperFailed = nameof(CredentialHelperFailed);
+        public const string DockerConfigInvalid = nameof(DockerConfigInvalid);
+        public const string RegistryNotOciV2 = nameof(RegistryNotOciV2);
+        public const string EnvFileWriteFailed = nameof(EnvFileWriteFailed);
+        public const string JobApiFailed = nameof(JobApiFailed);
+        public const string MetaDataFailed = nameof(MetaDataFailed);
+        public const string JobApiUnsupported = nameof(JobApiUnsupported);
+        public const string Cancelled = nameof(Cancelled);
+        public const string UnexpectedError = nameof(UnexpectedError);
+    }
+}
