@@ -58,6 +58,7 @@ bcrypt_available() {
   command -v htpasswd >/dev/null 2>&1 && return 0
   local py
   for py in python3 /usr/bin/python3; do
+    # shellcheck disable=SC2016 # "$2" is the bcrypt prefix, not a variable.
     if command -v "$py" >/dev/null 2>&1 &&
       "$py" -W ignore -c 'import crypt; assert crypt.crypt("x", crypt.mksalt(crypt.METHOD_BLOWFISH)).startswith("$2")' >/dev/null 2>&1; then
       return 0

@@ -15,9 +15,14 @@ ECRCACHE_REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ECRCACHE_STATE_DIR="${ECRCACHE_STATE_DIR:-/tmp/ecrcache-services}"
 # Debian's docker.io client. A newer /usr/local/bin/docker (without buildx) may
 # shadow it on PATH, so every script uses this absolute path.
+# (Constants below are used by the scripts that source this file.)
+# shellcheck disable=SC2034
 ECRCACHE_DOCKER=/usr/bin/docker
+# shellcheck disable=SC2034
 ECRCACHE_DOCKERD=/usr/sbin/dockerd
+# shellcheck disable=SC2034
 ECRCACHE_REGISTRY_BIN=/usr/bin/docker-registry
+# shellcheck disable=SC2034
 ECRCACHE_BUSYBOX=/bin/busybox
 export ECRCACHE_REPO_ROOT ECRCACHE_STATE_DIR
 
@@ -57,8 +62,8 @@ run_detached() {
   # shellcheck disable=SC2016 # $$ and "$@" are expanded by the inner bash.
   setsid bash -c 'echo "$$" > "$0"; exec "$@"' "$pidfile" nohup "$@" \
     </dev/null >>"$logfile" 2>&1 9>&- &
-  local i
-  for i in $(seq 1 50); do
+  local _
+  for _ in $(seq 1 50); do
     [[ -s "$pidfile" ]] && return 0
     sleep 0.1
   done

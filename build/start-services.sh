@@ -111,6 +111,7 @@ bcrypt_hash() {
       hash=""
     done
   fi
+  # shellcheck disable=SC2016 # '$2' is the bcrypt prefix, not a variable.
   [[ "$hash" == '$2'* ]] || die "cannot create a bcrypt hash (install apache2-utils, or run build/install-prereqs.sh)"
   printf '%s\n' "$hash"
 }

@@ -46,7 +46,7 @@ namespace EcrCache.Tasks.Tests.Diagnostics
         {
             // Every diagnostic except the generic ones tells the user an action (set, use, check, ...).
             var generic = new HashSet<string> { DiagnosticIds.DockerCommandFailed, DiagnosticIds.DockerTagFailed, DiagnosticIds.RegistryUnexpectedStatus, DiagnosticIds.Cancelled };
-            var verbs = new Regex(@"\b(Set|Use|Give|Check|Correct|Install|Start|Create|Export|Fix|Remove|Keep|Run|Add|Write|Put|Clear|Point|Source)\b");
+            var verbs = new Regex(@"\b(Set|Use|Give|Check|Correct|Install|Start|Create|Export|Fix|Remove|Keep|Run|Add|Write|Put|Clear|Point|Source|Look|Report)\b", RegexOptions.IgnoreCase);
             foreach (var id in AllIds().Where(i => !generic.Contains(i)))
             {
                 Assert.IsTrue(verbs.IsMatch(Diagnostic.GetFormat(id)), $"{id} does not say what to change: {Diagnostic.GetFormat(id)}");

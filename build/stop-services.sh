@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Stops what build/start-services.sh started: both registries, and dockerd
+# only if start-services.sh started it (marker file). A dockerd that was
+# already running is left alone.
+#
+#   bash build/stop-services.sh           # stop; keep registry storage
+#   bash build/stop-services.sh --purge   # stop and delete the state dir
+set -euo pipefail
+
+# shellcheck source=build/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+STATE="$ECRCACHE_STATE_DIR"
+purge=false
+case "${1:-}" in
+  "") ;;
+  --purge) purge=true ;;
+  *) die "usage: $0 [--purge]" ;;
+esac
+
+if [[ ! -d "$STATE" ]]; then
+  log "no state dir $STATE; nothing to stop"
+  exit 0
+fi
+
+# stop_pid PIDFILE COMM_SUBSTRING LABEL TIMEOUT_SECONDS
+stop_pid() {
+  local pidfile="$1" expect="$2" label="$3" timeout="$4" pid
+  if ! pid_alive "$pidfile" "$expect"; then
+    log "$label is not running"
+    rm -f "$pidfile"
+    return 0
+  fi
+  pid="$(cat "$pidfile")"
+  log "stopping $label (pid $pid)"
+  kill "$pid" 2>/dev/null || true
+  local deadline=$((SECONDS + timeout))
+  while kill -0 "$pid" 2>/dev/null; do
+    if ((SECONDS >= deadline)); then
+      warn "$label (pid $pid) did not exit within ${timeout}s; sending SIGKILL"
+      kill -9 "$pid" 2>/dev/null || true
+      break
+    fi
+    sleep 0.2
+  done
+  rm -f "$pidfile"
+}
+
+stop_pid "$STATE/registry-open/pid" docker-registry "registry 'open'" 10
+stop_pid "$STATE/registry-auth/pid" docker-registry "registry 'auth'" 10
+rm -f "$STATE/services.env"
+
+if [[ -e "$STATE/dockerd.started-by-ecrcache" ]]; then
+  stop_pid "$STATE/dockerd.pid" dockerd "dockerd (started by start-services.sh)" 30
+  rm -f "$STATE/dockerd.started-by-ecrcache"
+else
+  log "dockerd was not started by start-services.sh; leaving it running"
+fi
+
+if $purge; then
+  log "removing state dir $STATE"
+  rm -rf "$STATE"
+fi
+log "services stopped"
