@@ -39,8 +39,18 @@ docker() {
 ensure_dockerd() {
   [[ -x "$ECRCACHE_DOCKER" ]] || die "$ECRCACHE_DOCKER not found; run build/install-prereqs.sh first"
   if docker info >/dev/null 2>&1; then
-    log "docker daemon is running; reusing it"
-    return 0
+    # A daemon whose default bridge vanished (e.g. another dockerd on the host removed docker0) cannot run
+    # RUN steps; restart it rather than fail every build with "could not find bridge docker0".
+    if [[ -d /sys/class/net ]] && [[ ! -e /sys/class/net/docker0 ]] && [[ "$(docker info --format '{{.Name}}' 2>/dev/null)" != "" ]] \
+       && [[ -z "${DOCKER_HOST:-}" ]] && [[ $EUID -eq 0 ]]; then
+      log "docker daemon is running but its docker0 bridge is missing; restarting dockerd"
+      pkill -x dockerd || true
+      local waited=0
+      while pgrep -x dockerd >/dev/null 2>&1 && ((waited < 30)); do sleep 1; waited=$((waited + 1)); done
+    else
+      log "docker daemon is running; reusing it"
+      return 0
+    fi
   fi
 
   local pidfile="$STATE/dockerd.pid" logfile="$STATE/dockerd.log"

@@ -27,6 +27,8 @@ namespace EcrCache.Diagnostics
         public const string CacheOnFileMissing = nameof(CacheOnFileMissing);
         public const string CacheOnEmpty = nameof(CacheOnEmpty);
         public const string CacheOnReadFailed = nameof(CacheOnReadFailed);
+        public const string CacheOnPathCollision = nameof(CacheOnPathCollision);
+        public const string DockerfileReadFailed = nameof(DockerfileReadFailed);
         public const string DockerNotFound = nameof(DockerNotFound);
         public const string DaemonNotRunning = nameof(DaemonNotRunning);
         public const string BuildKitUnavailable = nameof(BuildKitUnavailable);

@@ -1,0 +1,304 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using System.Threading;
+using System.Threading.Tasks;
+using EcrCache.Diagnostics;
+using EcrCache.Docker;
+using EcrCache.Exports;
+using EcrCache.Keys;
+using EcrCache.Logging;
+using EcrCache.Registries;
+using EcrCache.Registries.Auth;
+using EcrCache.Registries.Generic;
+using EcrCache.Registries.Local;
+using EcrCache.Registries.Oci;
+
+namespace EcrCache.Core
+{
+    /// <summary>
+    /// The whole EnsureCachedImage job: key, resolve the store, hit or miss, export. No MSBuild types: the task is a
+    /// thin shell around this class, and a command-line entry point could drive it the same way.
+    /// </summary>
+    public sealed class CacheEngine
+    {
+        public const string KeyFileName = "key.txt";
+        public const string ManifestFileName = "key-manifest.json";
+        public const string StampFileName = "ensured.json";
+
+        private readonly CacheOptions _options;
+        private readonly IBuildLog _log;
+        private readonly IProcessRunner _runner;
+        private readonly DockerCli _docker;
+
+        public CacheEngine(CacheOptions options, IBuildLog log, IProcessRunner? runner = null)
+        {
+            _options = options;
+            _log = log;
+            _runner = runner ?? ProcessRunner.Instance;
+            _docker = new DockerCli(options.DockerPath, _runner, log);
+        }
+
+        /// <summary>Factory for the store; replaced by later providers and by tests.</summary>
+        public Func<CacheOptions, DockerCli, IBuildLog, IImageStore>? StoreFactory { get; set; }
+
+        /// <summary>Computes the key (asks the daemon for its platform) and writes key.txt and key-manifest.json.</summary>
+        public async Task<CacheKey> ComputeKeyAsync(CancellationToken cancellationToken)
+        {
+            var version = await _docker.GetVersionAsync(cancellationToken).ConfigureAwait(false);
+            return ComputeAndWriteKey(version.Platform, cancellationToken);
+        }
+
+        public async Task<CacheResult> EnsureAsync(CancellationToken cancellationToken)
+        {
+            var total = Stopwatch.StartNew();
+            var phase = Stopwatch.StartNew();
+
+            // The daemon's platform enters the key; asking for it also proves the daemon is up.
+            var version = await _docker.GetVersionAsync(cancellationToken).ConfigureAwait(false);
+            var key = ComputeAndWriteKey(version.Platform, cancellationToken);
+            _log.Detail($"Key {key.Hash} computed in {phase.ElapsedMilliseconds} ms ({_options.CacheOn.Count} CacheOn files, platform {version.Platform}).");
+
+            using var store = CreateStore();
+            var reference = store.Image + ":" + key.Tag;
+            string result;
+
+            phase.Restart();
+            if (await _docker.ImageExistsAsync(reference, cancellationToken).ConfigureAwait(false))
+            {
+                result = CacheResult.HitLocal;
+                _log.Detail($"{reference} is in the local daemon ({phase.ElapsedMilliseconds} ms); no registry call needed.");
+            }
+            else
+            {
+                await store.PrepareAsync(cancellationToken).ConfigureAwait(false);
+                var exists = store.HasRemote && await store.ExistsAsync(key.Tag, cancellationToken).ConfigureAwait(false);
+                _log.Detail($"Looked up {key.Tag} in {store.Description}: {(exists ? "found" : "not found")} ({phase.ElapsedMilliseconds} ms).");
+                if (exists)
+                {
+                    if (_options.SkipPull)
+                    {
+                        result = CacheResult.HitNotPulled;
+                    }
+                    else
+                    {
+                        phase.Restart();
+                        _log.Info($"Cache hit in {store.Description}: pulling {reference}");
+                        await store.FetchAsync(key.Tag, cancellationToken).ConfigureAwait(false);
+                        _log.Detail($"Pulled in {phase.ElapsedMilliseconds} ms.");
+                        result = CacheResult.HitPulled;
+                    }
+                }
+                else
+                {
+                    phase.Restart();
+                    _log.Info($"Cache miss for {reference}: building.");
+                    await BuildAsync(version, reference, cancellationToken).ConfigureAwait(false);
+                    _log.Detail($"Built in {phase.ElapsedMilliseconds} ms.");
+                    phase.Restart();
+                    await store.PublishAsync(key.Tag, _options.PushLatest, cancellationToken).ConfigureAwait(false);
+                    if (store.HasRemote)
+                    {
+                        _log.Detail($"Pushed in {phase.ElapsedMilliseconds} ms.");
+                    }
+
+                    result = CacheResult.Built;
+                }
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            var cacheResult = new CacheResult(store.Image, key.Tag, result, key);
+            WriteStamp(cacheResult);
+            await ExportAsync(cacheResult, cancellationToken).ConfigureAwait(false);
+            _log.Important($"EcrCache: {cacheResult.Reference} ({result}) in {total.Elapsed.TotalSeconds:0.00} s");
+            return cacheResult;
+        }
+
+        private CacheKey ComputeAndWriteKey(string platform, CancellationToken cancellationToken)
+        {
+            var inputs = new KeyInputs
+            {
+                DockerfilePath = _options.DockerfilePath,
+                DockerfileInline = _options.DockerfileInline,
+                Target = _options.Target,
+                Platform = platform,
+                AdditionalBuildArgs = _options.AdditionalBuildArgs,
+            };
+            foreach (var arg in _options.BuildArgs)
+            {
+                inputs.BuildArgs.Add(arg);
+            }
+
+            foreach (var file in _options.CacheOn)
+            {
+                inputs.CacheOn.Add(file);
+            }
+
+            var key = CacheKeyCalculator.Compute(inputs, cancellationToken);
+            Directory.CreateDirectory(_options.IntermediateDirectory);
+            WriteIfDifferent(Path.Combine(_options.IntermediateDirectory, KeyFileName), key.Hash + "\n");
+            WriteIfDifferent(Path.Combine(_options.IntermediateDirectory, ManifestFileName), key.Manifest.ToJson());
+            return key;
+        }
+
+        private IImageStore CreateStore()
+        {
+            if (StoreFactory != null)
+            {
+                return StoreFactory(_options, _docker, _log);
+            }
+
+            switch (_options.Provider)
+            {
+                case ProviderKind.Registry:
+                    var endpoint = RegistryEndpoint.Parse(_options.Registry!, _options.RegistryInsecure);
+                    var config = DockerConfig.Load(_options.Environment, System.Environment.GetFolderPath(System.Environment.SpecialFolder.UserProfile));
+                    var credentials = new DockerConfigCredentialProvider(config, _runner, _options.Environment, _log);
+                    return new OciRegistryStore(endpoint, _options.Repository, _docker, credentials, _log);
+                default:
+                    return new LocalDaemonStore(_options.Repository, _docker);
+            }
+        }
+
+        private async Task BuildAsync(DockerVersionInfo version, string reference, CancellationToken cancellationToken)
+        {
+            var mode = await _docker.SelectBuilderAsync(version, BuildKitReason(), cancellationToken).ConfigureAwait(false);
+            var request = new DockerBuildRequest
+            {
+                ContextDirectory = _options.ContextDirectory,
+                DockerfilePath = _options.DockerfilePath,
+                DockerfileText = _options.DockerfileInline,
+                Target = _options.Target,
+            };
+            request.Tags.Add(reference);
+            foreach (var arg in _options.BuildArgs)
+            {
+                request.BuildArgs.Add(arg);
+            }
+
+            foreach (var secret in _options.Secrets)
+            {
+                request.SecretSpecs.Add(secret.Spec);
+                if (secret.EnvironmentVariable != null)
+                {
+                    request.SecretEnvironment[secret.EnvironmentVariable] = _options.Environment(secret.EnvironmentVariable) ?? "";
+                }
+            }
+
+            foreach (var word in _options.AdditionalBuildArgList)
+            {
+                request.AdditionalArguments.Add(word);
+            }
+
+            await _docker.BuildAsync(request, mode, cancellationToken).ConfigureAwait(false);
+        }
+
+        /// <summary>Why this build cannot run on the legacy builder, or null when it can.</summary>
+        internal string? BuildKitReason()
+        {
+            if (_options.Secrets.Count > 0)
+            {
+                return "DockerSecret items are set";
+            }
+
+            if (_options.AdditionalBuildArgList.Any(a => a.StartsWith("--secret", StringComparison.Ordinal) || a.StartsWith("--ssh", StringComparison.Ordinal)))
+            {
+                return "EcrCacheAdditionalBuildArgs uses --secret or --ssh";
+            }
+
+            var text = _options.DockerfileInline ?? (_options.DockerfilePath != null ? File.ReadAllText(_options.DockerfilePath) : "");
+            if (Regex.IsMatch(text, @"^\s*RUN\s+(--\S+\s+)*--mount", RegexOptions.Multiline | RegexOptions.IgnoreCase))
+            {
+                return "the Dockerfile uses RUN --mount";
+            }
+
+            if (Regex.IsMatch(text, @"^#\s*syntax\s*=", RegexOptions.Multiline | RegexOptions.IgnoreCase))
+            {
+                return "the Dockerfile has a # syntax= directive";
+            }
+
+            return null;
+        }
+
+        private void WriteStamp(CacheResult result)
+        {
+            var path = Path.Combine(_options.IntermediateDirectory, StampFileName);
+            using var buffer = new MemoryStream();
+            using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+            {
+                writer.WriteStartObject();
+                writer.WriteString("key", result.Key.Hash);
+                writer.WriteString("image", result.Image);
+                writer.WriteString("tag", result.Tag);
+                writer.WriteString("reference", result.Reference);
+                writer.WriteString("result", result.Result);
+                writer.WriteString("time", DateTimeOffset.UtcNow.ToString("o"));
+                writer.WriteEndObject();
+            }
+
+            WriteAtomically(path, Encoding.UTF8.GetString(buffer.ToArray()) + "\n");
+        }
+
+        private async Task ExportAsync(CacheResult result, CancellationToken cancellationToken)
+        {
+            var variables = ImageExports.Variables(_options.ExportEnvVariable, result.Image, result.Tag);
+            EnvFileWriter.Write(_options.EnvFile, variables);
+            _log.Detail("Wrote " + _options.EnvFile);
+
+            var jobApi = BuildkiteJobApi.FromEnvironment(_options.Environment);
+            if (jobApi != null)
+            {
+                try
+                {
+                    await jobApi.SetEnvAsync(variables.ToDictionary(p => p.Key, p => p.Value), cancellationToken).ConfigureAwait(false);
+                    _log.Info("Exported " + string.Join(", ", variables.Select(v => v.Key)) + " to the Buildkite job through the Job API.");
+                }
+                catch (EcrCacheException ex)
+                {
+                    _log.Warning(ex.Diagnostic);
+                }
+            }
+
+            if (_options.MetadataKey != null)
+            {
+                var metaData = new BuildkiteMetaData(_runner, _options.BuildkiteAgentPath);
+                await metaData.SetAsync(_options.MetadataKey, result.Reference, cancellationToken).ConfigureAwait(false);
+                _log.Info($"Set Buildkite meta-data {_options.MetadataKey}={result.Reference}");
+            }
+        }
+
+        internal static bool WriteIfDifferent(string path, string content)
+        {
+            if (File.Exists(path) && string.Equals(File.ReadAllText(path), content, StringComparison.Ordinal))
+            {
+                return false;
+            }
+
+            WriteAtomically(path, content);
+            return true;
+        }
+
+        private static void WriteAtomically(string path, string content)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            var temp = path + "." + Guid.NewGuid().ToString("N").Substring(0, 8) + ".tmp";
+            File.WriteAllText(temp, content, new UTF8Encoding(false));
+#if NETFRAMEWORK
+            if (File.Exists(path))
+            {
+                File.Replace(temp, path, null);
+                return;
+            }
+
+            File.Move(temp, path);
+#else
+            File.Move(temp, path, overwrite: true);
+#endif
+        }
+    }
+}

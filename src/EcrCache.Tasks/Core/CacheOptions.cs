@@ -1,0 +1,121 @@
+using System;
+using System.Collections.Generic;
+using EcrCache.Keys;
+
+namespace EcrCache.Core
+{
+    /// <summary>Where cached images live. Later providers (ecr, gar, s3, directory) add values here.</summary>
+    public enum ProviderKind
+    {
+        /// <summary>Only the local daemon's image store: no registry, nothing pushed.</summary>
+        Local,
+
+        /// <summary>Any OCI distribution registry, authenticated from the user's docker config.</summary>
+        Registry,
+    }
+
+    /// <summary>A BuildKit secret: where docker reads it from. The value itself never enters this object.</summary>
+    public sealed class SecretSpec
+    {
+        public SecretSpec(string id, string spec, string? environmentVariable, string? file)
+        {
+            Id = id;
+            Spec = spec;
+            EnvironmentVariable = environmentVariable;
+            File = file;
+        }
+
+        public string Id { get; }
+
+        /// <summary>The --secret value, e.g. id=NPM_TOKEN,env=NPM_TOKEN or id=npmrc,src=/abs/.npmrc.</summary>
+        public string Spec { get; }
+
+        public string? EnvironmentVariable { get; }
+
+        public string? File { get; }
+
+        public override string ToString() => Spec;
+    }
+
+    /// <summary>Typed options for one EnsureCachedImage run, parsed from MSBuild items and properties.</summary>
+    public sealed class CacheOptions
+    {
+        public string ProjectDirectory { get; set; } = "";
+
+        public string ProjectName { get; set; } = "";
+
+        /// <summary>Folder for the key, the key manifest and the stamp (obj/ecrcache/).</summary>
+        public string IntermediateDirectory { get; set; } = "";
+
+        public string? DockerfilePath { get; set; }
+
+        public string? DockerfileInline { get; set; }
+
+        public string ContextDirectory { get; set; } = "";
+
+        public string? Target { get; set; }
+
+        public IList<KeyValuePair<string, string>> BuildArgs { get; } = new List<KeyValuePair<string, string>>();
+
+        public string? AdditionalBuildArgs { get; set; }
+
+        public IList<string> AdditionalBuildArgList { get; } = new List<string>();
+
+        public IList<SecretSpec> Secrets { get; } = new List<SecretSpec>();
+
+        public IList<CacheOnInput> CacheOn { get; } = new List<CacheOnInput>();
+
+        public ProviderKind Provider { get; set; } = ProviderKind.Local;
+
+        public string? Registry { get; set; }
+
+        public bool RegistryInsecure { get; set; }
+
+        public string Repository { get; set; } = "";
+
+        public bool SkipPull { get; set; }
+
+        public bool PushLatest { get; set; } = true;
+
+        public string ExportEnvVariable { get; set; } = "BUILDKITE_PLUGIN_DOCKER_IMAGE";
+
+        public string EnvFile { get; set; } = "";
+
+        public string? MetadataKey { get; set; }
+
+        public string DockerPath { get; set; } = "docker";
+
+        public string BuildkiteAgentPath { get; set; } = "buildkite-agent";
+
+        /// <summary>The environment of the build (tests inject one).</summary>
+        public Func<string, string?> Environment { get; set; } = System.Environment.GetEnvironmentVariable;
+    }
+
+    /// <summary>What EnsureCachedImage resolved.</summary>
+    public sealed class CacheResult
+    {
+        public const string HitLocal = "hit-local";
+        public const string HitPulled = "hit-pulled";
+        public const string HitNotPulled = "hit-not-pulled";
+        public const string Built = "built";
+
+        public CacheResult(string image, string tag, string result, CacheKey key)
+        {
+            Image = image;
+            Tag = tag;
+            Result = result;
+            Key = key;
+        }
+
+        public string Image { get; }
+
+        public string Tag { get; }
+
+        public string Reference => Image + ":" + Tag;
+
+        /// <summary>hit-local, hit-pulled, hit-not-pulled or built.</summary>
+        public string Result { get; }
+
+        public CacheKey Key { get; }
+    }
+}

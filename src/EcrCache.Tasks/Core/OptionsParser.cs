@@ -1,0 +1,478 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Text;
+using System.Text.RegularExpressions;
+using EcrCache.Diagnostics;
+using EcrCache.Keys;
+using EcrCache.Logging;
+
+namespace EcrCache.Core
+{
+    /// <summary>Turns what the project wrote into validated <see cref="CacheOptions"/>, with coded errors.</summary>
+    public static class OptionsParser
+    {
+        public static readonly IReadOnlyList<string> Providers = new[] { "local", "registry" };
+
+        private static readonly Regex EnvName = new Regex("^[A-Za-z_][A-Za-z0-9_]*$", RegexOptions.CultureInvariant);
+        private static readonly Regex SecretId = new Regex("^[A-Za-z0-9_.-]+$", RegexOptions.CultureInvariant);
+
+        // The distribution spec's repository name grammar.
+        private static readonly Regex RepositoryName = new Regex(
+            "^[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*)*$",
+            RegexOptions.CultureInvariant);
+
+        private static readonly Regex RegistryHost = new Regex(
+            "^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\\[[0-9A-Fa-f:]+\\])(?::[0-9]{1,5})?$",
+            RegexOptions.CultureInvariant);
+
+        private static readonly string[] ForbiddenAdditional = { "-t", "--tag", "-f", "--file", "--target" };
+
+        public static CacheOptions Parse(RawOptions raw, IBuildLog log)
+        {
+            var projectDir = raw.ProjectDirectory;
+            var options = new CacheOptions
+            {
+                ProjectDirectory = projectDir,
+                ProjectName = raw.ProjectName,
+                IntermediateDirectory = Resolve(projectDir, string.IsNullOrWhiteSpace(raw.IntermediateDirectory) ? Path.Combine("obj", "ecrcache") : raw.IntermediateDirectory),
+                Environment = raw.Environment,
+                Target = Blank(raw.Target),
+                MetadataKey = Blank(raw.MetadataKey),
+                DockerPath = Blank(raw.DockerPath) ?? "docker",
+                BuildkiteAgentPath = Blank(raw.BuildkiteAgentPath) ?? "buildkite-agent",
+                SkipPull = ParseBool("EcrCacheSkipPull", raw.SkipPull, false),
+                PushLatest = ParseBool("EcrCachePushLatest", raw.PushLatest, true),
+                RegistryInsecure = ParseBool("EcrCacheRegistryInsecure", raw.RegistryInsecure, false),
+            };
+
+            // Dockerfile and context.
+            var inline = string.IsNullOrWhiteSpace(raw.DockerfileInline) ? null : raw.DockerfileInline;
+            var dockerfile = Blank(raw.Dockerfile);
+            if (inline != null && dockerfile != null)
+            {
+                throw new EcrCacheException(DiagnosticIds.DockerfileAndInline, dockerfile);
+            }
+
+            if (inline != null)
+            {
+                options.DockerfileInline = inline;
+            }
+            else
+            {
+                var path = Resolve(projectDir, dockerfile ?? "Dockerfile");
+                if (!File.Exists(path))
+                {
+                    throw new EcrCacheException(DiagnosticIds.DockerfileMissing, path);
+                }
+
+                options.DockerfilePath = path;
+            }
+
+            var context = Blank(raw.Context);
+            options.ContextDirectory = context != null
+                ? Resolve(projectDir, context)
+                : options.DockerfilePath != null ? Path.GetDirectoryName(options.DockerfilePath)! : projectDir;
+            options.ContextDirectory = TrimSeparator(options.ContextDirectory);
+            if (!Directory.Exists(options.ContextDirectory))
+            {
+                throw new EcrCacheException(DiagnosticIds.ContextMissing, options.ContextDirectory);
+            }
+
+            // Provider, registry and repository.
+            var provider = (Blank(raw.Provider) ?? "local").Trim().ToLowerInvariant();
+            switch (provider)
+            {
+                case "local":
+                    options.Provider = ProviderKind.Local;
+                    break;
+                case "registry":
+                    options.Provider = ProviderKind.Registry;
+                    break;
+                default:
+                    throw new EcrCacheException(DiagnosticIds.UnknownProvider, raw.Provider, string.Join(", ", Providers));
+            }
+
+            var registry = Blank(raw.Registry);
+            if (registry != null)
+            {
+                registry = registry.Trim().TrimEnd('/');
+                if (!RegistryHost.IsMatch(registry))
+                {
+                    throw new EcrCacheException(DiagnosticIds.BadRegistryHost, registry);
+                }
+
+                options.Registry = registry;
+            }
+
+            if (options.Provider == ProviderKind.Registry && options.Registry == null)
+            {
+                throw new EcrCacheException(DiagnosticIds.RegistryRequired);
+            }
+
+            var repository = Blank(raw.Repository) ?? DefaultRepository(raw.ProjectName, raw.Environment);
+            if (!RepositoryName.IsMatch(repository) || repository.Length > 255)
+            {
+                throw new EcrCacheException(DiagnosticIds.BadRepositoryName, repository);
+            }
+
+            options.Repository = repository;
+
+            // Exports.
+            options.ExportEnvVariable = Blank(raw.ExportEnvVariable) ?? "BUILDKITE_PLUGIN_DOCKER_IMAGE";
+            if (!EnvName.IsMatch(options.ExportEnvVariable))
+            {
+                throw new EcrCacheException(DiagnosticIds.BadExportVariable, options.ExportEnvVariable);
+            }
+
+            options.EnvFile = Resolve(projectDir, Blank(raw.EnvFile) ?? Path.Combine(options.IntermediateDirectory, "image.env"));
+
+            // Build args.
+            var seen = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var item in raw.BuildArgs)
+            {
+                var name = item.ItemSpec.Trim();
+                if (!EnvName.IsMatch(name))
+                {
+                    throw new EcrCacheException(DiagnosticIds.BadBuildArgName, name);
+                }
+
+                string value;
+                if (item.Has("Value"))
+                {
+                    value = item.Get("Value") ?? "";
+                }
+                else
+                {
+                    var fromEnv = raw.Environment(name);
+                    if (fromEnv == null)
+                    {
+                        log.Warning(Diagnostic.Create(DiagnosticIds.BuildArgUnset, name));
+                    }
+
+                    value = fromEnv ?? "";
+                }
+
+                if (seen.TryGetValue(name, out var previous))
+                {
+                    if (!string.Equals(previous, value, StringComparison.Ordinal))
+                    {
+                        throw new EcrCacheException(DiagnosticIds.DuplicateBuildArg, name);
+                    }
+
+                    continue;
+                }
+
+                seen.Add(name, value);
+                options.BuildArgs.Add(new KeyValuePair<string, string>(name, value));
+            }
+
+            // Additional docker build arguments (enter the key as written).
+            var additional = Blank(raw.AdditionalBuildArgs);
+            if (additional != null)
+            {
+                options.AdditionalBuildArgs = additional.Trim();
+                foreach (var word in SplitCommandLine(options.AdditionalBuildArgs))
+                {
+                    var flag = word.Split('=')[0];
+                    if (ForbiddenAdditional.Contains(flag, StringComparer.Ordinal))
+                    {
+                        throw new EcrCacheException(DiagnosticIds.AdditionalArgsForbidden, word, "EcrCacheImage tags, EcrCacheDockerfile, EcrCacheTarget");
+                    }
+
+                    options.AdditionalBuildArgList.Add(word);
+                }
+            }
+
+            // Secrets.
+            foreach (var item in raw.Secrets)
+            {
+                options.Secrets.Add(ParseSecret(item, projectDir, raw.Environment));
+            }
+
+            // Cache-on files.
+            foreach (var item in raw.CacheOn)
+            {
+                var full = item.Get("FullPath");
+                full = string.IsNullOrEmpty(full) ? Resolve(projectDir, item.ItemSpec) : full!;
+                if (!File.Exists(full))
+                {
+                    if (Directory.Exists(full))
+                    {
+                        log.Warning(Diagnostic.Create(DiagnosticIds.CacheOnFileMissing, item.ItemSpec + " (a folder; use a glob such as " + item.ItemSpec.TrimEnd('/', '\\') + "/** )"));
+                    }
+                    else
+                    {
+                        log.Warning(Diagnostic.Create(DiagnosticIds.CacheOnFileMissing, item.ItemSpec));
+                    }
+
+                    continue;
+                }
+
+                var jsonPath = Blank(item.Get("JsonPath"));
+                options.CacheOn.Add(new CacheOnInput(full, RelativePath(projectDir, full), jsonPath));
+            }
+
+            if (raw.ProjectFile != null)
+            {
+                foreach (var pattern in CacheOnPatterns.FindUnmatched(raw.ProjectFile, projectDir, options.CacheOn))
+                {
+                    log.Warning(Diagnostic.Create(DiagnosticIds.CacheOnNoMatch, pattern));
+                }
+            }
+
+            if (options.CacheOn.Count == 0)
+            {
+                log.Warning(Diagnostic.Create(DiagnosticIds.CacheOnEmpty));
+            }
+
+            return options;
+        }
+
+        public static string DefaultRepository(string projectName, Func<string, string?> environment)
+        {
+            var org = environment("BUILDKITE_ORGANIZATION_SLUG");
+            var pipeline = environment("BUILDKITE_PIPELINE_SLUG");
+            if (!string.IsNullOrEmpty(org) && !string.IsNullOrEmpty(pipeline))
+            {
+                return "build-cache/" + org + "/" + pipeline;
+            }
+
+            return "build-cache/" + projectName.ToLowerInvariant();
+        }
+
+        internal static SecretSpec ParseSecret(RawItem item, string projectDir, Func<string, string?> environment)
+        {
+            var include = item.ItemSpec.Trim();
+            if (include.IndexOf('=') >= 0)
+            {
+                // A full --secret spec such as id=npmrc,src=.npmrc or id=token,env=NPM_TOKEN.
+                string? id = null, src = null, env = null, type = null;
+                foreach (var part in include.Split(','))
+                {
+                    var eq = part.IndexOf('=');
+                    if (eq <= 0)
+                    {
+                        throw new EcrCacheException(DiagnosticIds.BadSecretSpec, include);
+                    }
+
+                    var key = part.Substring(0, eq).Trim().ToLowerInvariant();
+                    var value = part.Substring(eq + 1).Trim();
+                    switch (key)
+                    {
+                        case "id":
+                            id = value;
+                            break;
+                        case "src":
+                        case "source":
+                            src = value;
+                            break;
+                        case "env":
+                            env = value;
+                            break;
+                        case "type":
+                            type = value;
+                            break;
+                        default:
+                            throw new EcrCacheException(DiagnosticIds.BadSecretSpec, include);
+                    }
+                }
+
+                if (type != null && type != "file" && type != "env")
+                {
+                    throw new EcrCacheException(DiagnosticIds.BadSecretSpec, include);
+                }
+
+                if (type == "env" && env == null)
+                {
+                    env = src;
+                    src = null;
+                }
+
+                id ??= env ?? (src != null ? Path.GetFileName(src) : null);
+                if (id == null || !SecretId.IsMatch(id) || (src != null && env != null))
+                {
+                    throw new EcrCacheException(DiagnosticIds.BadSecretSpec, include);
+                }
+
+                if (src == null && env == null)
+                {
+                    env = id;
+                }
+
+                return BuildSecret(id, src, env, projectDir, environment);
+            }
+
+            if (!SecretId.IsMatch(include))
+            {
+                throw new EcrCacheException(DiagnosticIds.BadSecretSpec, include);
+            }
+
+            var source = Blank(item.Get("Source"));
+            var envName = Blank(item.Get("Env")) ?? Blank(item.Get("EnvironmentVariable"));
+            if (source != null && envName != null)
+            {
+                throw new EcrCacheException(DiagnosticIds.BadSecretSpec, include);
+            }
+
+            return BuildSecret(include, source, source == null ? envName ?? include : null, projectDir, environment);
+        }
+
+        private static SecretSpec BuildSecret(string id, string? src, string? env, string projectDir, Func<string, string?> environment)
+        {
+            if (src != null)
+            {
+                var path = Resolve(projectDir, src);
+                if (!File.Exists(path))
+                {
+                    throw new EcrCacheException(DiagnosticIds.SecretFileMissing, id, path);
+                }
+
+                return new SecretSpec(id, "id=" + id + ",src=" + path, null, path);
+            }
+
+            if (!EnvName.IsMatch(env!))
+            {
+                throw new EcrCacheException(DiagnosticIds.BadSecretSpec, id);
+            }
+
+            if (string.IsNullOrEmpty(environment(env!)))
+            {
+                throw new EcrCacheException(DiagnosticIds.SecretEnvUnset, id, env);
+            }
+
+            return new SecretSpec(id, "id=" + id + ",env=" + env, env, null);
+        }
+
+        public static bool ParseBool(string property, string? value, bool defaultValue)
+        {
+            var text = Blank(value);
+            if (text == null)
+            {
+                return defaultValue;
+            }
+
+            switch (text.Trim().ToLowerInvariant())
+            {
+                case "true":
+                case "1":
+                case "yes":
+                case "on":
+                    return true;
+                case "false":
+                case "0":
+                case "no":
+                case "off":
+                    return false;
+                default:
+                    throw new EcrCacheException(DiagnosticIds.BadBoolean, property, value);
+            }
+        }
+
+        /// <summary>Splits a command line like a POSIX shell does for words and quotes (no expansion).</summary>
+        public static IReadOnlyList<string> SplitCommandLine(string text)
+        {
+            var words = new List<string>();
+            var current = new StringBuilder();
+            var inWord = false;
+            char quote = '\0';
+            for (var i = 0; i < text.Length; i++)
+            {
+                var c = text[i];
+                if (quote == '\'')
+                {
+                    if (c == '\'')
+                    {
+                        quote = '\0';
+                    }
+                    else
+                    {
+                        current.Append(c);
+                    }
+
+                    continue;
+                }
+
+                if (quote == '"')
+                {
+                    if (c == '"')
+                    {
+                        quote = '\0';
+                    }
+                    else if (c == '\\' && i + 1 < text.Length && (text[i + 1] == '"' || text[i + 1] == '\\' || text[i + 1] == '$'))
+                    {
+                        current.Append(text[++i]);
+                    }
+                    else
+                    {
+                        current.Append(c);
+                    }
+
+                    continue;
+                }
+
+                if (char.IsWhiteSpace(c))
+                {
+                    if (inWord)
+                    {
+                        words.Add(current.ToString());
+                        current.Clear();
+                        inWord = false;
+                    }
+
+                    continue;
+                }
+
+                inWord = true;
+                if (c == '\'' || c == '"')
+                {
+                    quote = c;
+                }
+                else if (c == '\\' && i + 1 < text.Length)
+                {
+                    current.Append(text[++i]);
+                }
+                else
+                {
+                    current.Append(c);
+                }
+            }
+
+            if (quote != '\0')
+            {
+                throw new EcrCacheException(DiagnosticIds.BadAdditionalArgs, "an unterminated " + quote + " quote");
+            }
+
+            if (inWord)
+            {
+                words.Add(current.ToString());
+            }
+
+            return words;
+        }
+
+        public static string RelativePath(string baseDirectory, string fullPath)
+        {
+            var baseFull = TrimSeparator(Path.GetFullPath(baseDirectory)) + Path.DirectorySeparatorChar;
+            var target = Path.GetFullPath(fullPath);
+            var comparison = Path.DirectorySeparatorChar == '\\' ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+            if (target.StartsWith(baseFull, comparison))
+            {
+                return PathNormalizer.Normalize(target.Substring(baseFull.Length));
+            }
+
+            var baseUri = new Uri(baseFull);
+            var relative = Uri.UnescapeDataString(baseUri.MakeRelativeUri(new Uri(target)).ToString());
+            return PathNormalizer.Normalize(relative);
+        }
+
+        internal static string Resolve(string baseDirectory, string path) =>
+            Path.GetFullPath(Path.IsPathRooted(path) ? path : Path.Combine(baseDirectory, path));
+
+        private static string TrimSeparator(string path) =>
+            path.Length > 1 ? path.TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar) : path;
+
+        private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
+    }
+}

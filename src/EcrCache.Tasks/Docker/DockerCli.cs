@@ -1,0 +1,358 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using System.Threading;
+using System.Threading.Tasks;
+using EcrCache.Diagnostics;
+using EcrCache.Logging;
+
+namespace EcrCache.Docker
+{
+    /// <summary>What 'docker version' told us about the client and the daemon.</summary>
+    public sealed class DockerVersionInfo
+    {
+        public DockerVersionInfo(string clientVersion, string serverVersion, string os, string architecture)
+        {
+            ClientVersion = clientVersion;
+            ServerVersion = serverVersion;
+            Os = os;
+            Architecture = architecture;
+        }
+
+        public string ClientVersion { get; }
+
+        public string ServerVersion { get; }
+
+        public string Os { get; }
+
+        public string Architecture { get; }
+
+        /// <summary>The daemon's platform, e.g. linux/amd64: the default platform of what it builds.</summary>
+        public string Platform => Os + "/" + Architecture;
+
+        public int ClientMajorVersion => ParseMajor(ClientVersion);
+
+        internal static int ParseMajor(string version)
+        {
+            var match = Regex.Match(version, "^v?([0-9]+)");
+            return match.Success ? int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
+        }
+    }
+
+    /// <summary>How builds run: with BuildKit (and how to turn it on), or with the legacy builder.</summary>
+    public sealed class BuilderMode
+    {
+        private BuilderMode(bool buildKit, string? environmentValue, string description)
+        {
+            UsesBuildKit = buildKit;
+            DockerBuildKitVariable = environmentValue;
+            Description = description;
+        }
+
+        public bool UsesBuildKit { get; }
+
+        /// <summary>The DOCKER_BUILDKIT value to set for 'docker build', or null to leave it alone.</summary>
+        public string? DockerBuildKitVariable { get; }
+
+        public string Description { get; }
+
+        public static BuilderMode BuildKitThroughBuildx { get; } = new BuilderMode(true, null, "BuildKit (buildx)");
+
+        public static BuilderMode BuildKitBuiltIn { get; } = new BuilderMode(true, "1", "BuildKit (DOCKER_BUILDKIT=1)");
+
+        public static BuilderMode Legacy { get; } = new BuilderMode(false, "0", "legacy builder (no BuildKit in this client)");
+    }
+
+    /// <summary>A docker build to run. Build-arg values and secrets travel in the child's environment, never in argv.</summary>
+    public sealed class DockerBuildRequest
+    {
+        public string ContextDirectory { get; set; } = "";
+
+        /// <summary>Path of the Dockerfile, or null when <see cref="DockerfileText"/> is piped on stdin.</summary>
+        public string? DockerfilePath { get; set; }
+
+        public string? DockerfileText { get; set; }
+
+        public string? Target { get; set; }
+
+        public IList<string> Tags { get; } = new List<string>();
+
+        public IList<KeyValuePair<string, string>> BuildArgs { get; } = new List<KeyValuePair<string, string>>();
+
+        /// <summary>Values of --secret (id=..,env=.. or id=..,src=..); these name where a secret is, never the secret.</summary>
+        public IList<string> SecretSpecs { get; } = new List<string>();
+
+        /// <summary>Environment variables the secrets are read from (env=...), set only for the docker child.</summary>
+        public IDictionary<string, string> SecretEnvironment { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
+        public IList<string> AdditionalArguments { get; } = new List<string>();
+
+        public string? Platform { get; set; }
+    }
+
+    /// <summary>The docker CLI driver. Every call is one child process whose output streams into the log.</summary>
+    public sealed class DockerCli
+    {
+        private readonly IProcessRunner _runner;
+        private readonly IBuildLog _log;
+
+        public DockerCli(string executable, IProcessRunner runner, IBuildLog log)
+        {
+            Executable = string.IsNullOrWhiteSpace(executable) ? "docker" : executable;
+            _runner = runner;
+            _log = log;
+        }
+
+        public string Executable { get; }
+
+        /// <summary>Extra variables for every docker child (e.g. a private DOCKER_CONFIG).</summary>
+        public IDictionary<string, string?> Environment { get; } = new Dictionary<string, string?>(StringComparer.Ordinal);
+
+        public async Task<DockerVersionInfo> GetVersionAsync(CancellationToken cancellationToken)
+        {
+            var result = await RunAsync(new[] { "version", "--format", "{{json .}}" }, cancellationToken).ConfigureAwait(false);
+            var json = result.StandardOutput.Trim();
+            string clientVersion = "", serverVersion = "", os = "", arch = "";
+            if (json.StartsWith("{", StringComparison.Ordinal))
+            {
+                try
+                {
+                    using var doc = JsonDocument.Parse(json);
+                    if (doc.RootElement.TryGetProperty("Client", out var client) && client.ValueKind == JsonValueKind.Object)
+                    {
+                        clientVersion = GetString(client, "Version");
+                    }
+
+                    if (doc.RootElement.TryGetProperty("Server", out var server) && server.ValueKind == JsonValueKind.Object)
+                    {
+                        serverVersion = GetString(server, "Version");
+                        os = GetString(server, "Os");
+                        arch = GetString(server, "Arch");
+                    }
+                }
+                catch (JsonException)
+                {
+                    // Fall through to the daemon check below.
+                }
+            }
+
+            if (result.ExitCode != 0 || serverVersion.Length == 0)
+            {
+                var reason = FirstLine(result.StandardError);
+                throw new EcrCacheException(DiagnosticIds.DaemonNotRunning, Executable, reason.Length == 0 ? "docker version exit code " + result.ExitCode : reason);
+            }
+
+            return new DockerVersionInfo(clientVersion, serverVersion, os, arch);
+        }
+
+        /// <summary>
+        /// Chooses the builder. Docker 23+ clients build with BuildKit only through the buildx plugin; older clients
+        /// have BuildKit built in behind DOCKER_BUILDKIT=1. Fails with ECRC1203 when BuildKit is needed but absent.
+        /// </summary>
+        public async Task<BuilderMode> SelectBuilderAsync(DockerVersionInfo version, string? buildKitReason, CancellationToken cancellationToken)
+        {
+            if (version.ClientMajorVersion > 0 && version.ClientMajorVersion < 23)
+            {
+                return BuilderMode.BuildKitBuiltIn;
+            }
+
+            var buildx = await RunAsync(new[] { "buildx", "version" }, cancellationToken).ConfigureAwait(false);
+            if (buildx.ExitCode == 0)
+            {
+                return BuilderMode.BuildKitThroughBuildx;
+            }
+
+            if (buildKitReason != null)
+            {
+                throw new EcrCacheException(DiagnosticIds.BuildKitUnavailable, buildKitReason, Executable, version.ClientVersion);
+            }
+
+            _log.Detail("The docker client " + version.ClientVersion + " has no buildx plugin; building with the legacy builder.");
+            return BuilderMode.Legacy;
+        }
+
+        public async Task<bool> ImageExistsAsync(string reference, CancellationToken cancellationToken)
+        {
+            var result = await RunAsync(new[] { "image", "inspect", "--format", "{{.Id}}", reference }, cancellationToken).ConfigureAwait(false);
+            return result.ExitCode == 0;
+        }
+
+        public async Task BuildAsync(DockerBuildRequest request, BuilderMode mode, CancellationToken cancellationToken)
+        {
+            var args = new List<string> { "build" };
+            if (mode.UsesBuildKit)
+            {
+                args.Add("--progress=plain");
+            }
+
+            args.Add("--file");
+            args.Add(request.DockerfilePath ?? "-");
+            foreach (var tag in request.Tags)
+            {
+                args.Add("--tag");
+                args.Add(tag);
+            }
+
+            if (!string.IsNullOrEmpty(request.Target))
+            {
+                args.Add("--target");
+                args.Add(request.Target!);
+            }
+
+            if (!string.IsNullOrEmpty(request.Platform))
+            {
+                args.Add("--platform");
+                args.Add(request.Platform!);
+            }
+
+            var spec = NewSpec(args);
+            foreach (var pair in request.BuildArgs)
+            {
+                // "--build-arg NAME" takes the value from the child's environment: values stay out of argv.
+                args.Add("--build-arg");
+                args.Add(pair.Key);
+                spec.Environment[pair.Key] = pair.Value;
+            }
+
+            foreach (var secret in request.SecretSpecs)
+            {
+                args.Add("--secret");
+                args.Add(secret);
+            }
+
+            foreach (var pair in request.SecretEnvironment)
+            {
+                spec.Environment[pair.Key] = pair.Value;
+            }
+
+            foreach (var extra in request.AdditionalArguments)
+            {
+                args.Add(extra);
+            }
+
+            args.Add(request.ContextDirectory);
+            spec = CopySpec(spec, args);
+            if (mode.DockerBuildKitVariable != null)
+            {
+                spec.Environment["DOCKER_BUILDKIT"] = mode.DockerBuildKitVariable;
+            }
+
+            spec.StandardInput = request.DockerfilePath == null ? request.DockerfileText ?? "" : null;
+            spec.CaptureOutput = false;
+            spec.OnStandardOutput = line => LogToolLine(line);
+            spec.OnStandardError = line => LogToolLine(line);
+            _log.Info("Building with " + mode.Description + ": " + spec.DisplayText);
+            var result = await ExecuteAsync(spec, cancellationToken).ConfigureAwait(false);
+            if (result.ExitCode != 0)
+            {
+                throw new EcrCacheException(DiagnosticIds.DockerBuildFailed, result.ExitCode);
+            }
+        }
+
+        public async Task TagAsync(string source, string target, CancellationToken cancellationToken)
+        {
+            var result = await RunAsync(new[] { "tag", source, target }, cancellationToken).ConfigureAwait(false);
+            if (result.ExitCode != 0)
+            {
+                throw new EcrCacheException(DiagnosticIds.DockerTagFailed, source, target, result.ExitCode, FirstLine(result.StandardError));
+            }
+        }
+
+        public async Task PushAsync(string reference, CancellationToken cancellationToken)
+        {
+            var result = await StreamAsync(new[] { "push", reference }, cancellationToken).ConfigureAwait(false);
+            if (result.ExitCode != 0)
+            {
+                throw new EcrCacheException(DiagnosticIds.DockerPushFailed, reference, result.ExitCode);
+            }
+        }
+
+        public async Task PullAsync(string reference, CancellationToken cancellationToken)
+        {
+            var result = await StreamAsync(new[] { "pull", reference }, cancellationToken).ConfigureAwait(false);
+            if (result.ExitCode != 0)
+            {
+                throw new EcrCacheException(DiagnosticIds.DockerPullFailed, reference, result.ExitCode);
+            }
+        }
+
+        /// <summary>Runs a docker command and captures its (small) output.</summary>
+        public Task<ProcessResult> RunAsync(IEnumerable<string> arguments, CancellationToken cancellationToken) =>
+            ExecuteAsync(NewSpec(arguments), cancellationToken);
+
+        private async Task<ProcessResult> StreamAsync(IEnumerable<string> arguments, CancellationToken cancellationToken)
+        {
+            var spec = NewSpec(arguments);
+            spec.OnStandardOutput = line => LogToolLine(line);
+            spec.OnStandardError = line => LogToolLine(line);
+            _log.Info(spec.DisplayText);
+            return await ExecuteAsync(spec, cancellationToken).ConfigureAwait(false);
+        }
+
+        private async Task<ProcessResult> ExecuteAsync(ProcessSpec spec, CancellationToken cancellationToken)
+        {
+            try
+            {
+                return await _runner.RunAsync(spec, cancellationToken).ConfigureAwait(false);
+            }
+            catch (ProcessStartException ex)
+            {
+                throw new EcrCacheException(Diagnostic.Create(DiagnosticIds.DockerNotFound, Executable), ex);
+            }
+        }
+
+        private ProcessSpec NewSpec(IEnumerable<string> arguments)
+        {
+            var spec = new ProcessSpec(Executable, arguments);
+            foreach (var pair in Environment)
+            {
+                spec.Environment[pair.Key] = pair.Value;
+            }
+
+            return spec;
+        }
+
+        private static ProcessSpec CopySpec(ProcessSpec source, IEnumerable<string> arguments)
+        {
+            var spec = new ProcessSpec(source.FileName, arguments);
+            foreach (var pair in source.Environment)
+            {
+                spec.Environment[pair.Key] = pair.Value;
+            }
+
+            return spec;
+        }
+
+        private void LogToolLine(string line)
+        {
+            if (line.Length == 0)
+            {
+                return;
+            }
+
+            if (IsErrorLine(line))
+            {
+                _log.ToolError("docker", line);
+            }
+            else
+            {
+                _log.Info(line);
+            }
+        }
+
+        internal static bool IsErrorLine(string line) =>
+            Regex.IsMatch(line, @"^(#\d+ )?(ERROR|error)( |:|\[)") || line.StartsWith("failed to solve", StringComparison.Ordinal);
+
+        private static string GetString(JsonElement element, string name) =>
+            element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() ?? "" : "";
+
+        internal static string FirstLine(string text)
+        {
+            var trimmed = text.Trim();
+            var newline = trimmed.IndexOf('\n');
+            return newline < 0 ? trimmed : trimmed.Substring(0, newline).Trim();
+        }
+    }
+}

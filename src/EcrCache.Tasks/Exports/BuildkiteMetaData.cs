@@ -1,0 +1,131 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Threading;
+using System.Threading.Tasks;
+using EcrCache.Diagnostics;
+using EcrCache.Docker;
+
+namespace EcrCache.Exports
+{
+    /// <summary>
+    /// Sets Buildkite build meta-data with <c>buildkite-agent meta-data set KEY</c>, so that later steps (possibly on
+    /// other agents) can read the image reference with <c>buildkite-agent meta-data get KEY</c>.
+    /// </summary>
+    /// <remarks>
+    /// The value goes on standard input: when the value argument is omitted the agent reads all of stdin, unchanged
+    /// (no newline is added or trimmed), and this has worked since agent 3.0. So the value never shows in a process
+    /// listing or in our command-line logs. The agent itself rejects empty or whitespace-only values.
+    /// </remarks>
+    public sealed class BuildkiteMetaData
+    {
+        public const string DefaultAgentPath = "buildkite-agent";
+
+        private readonly IProcessRunner runner;
+
+        public BuildkiteMetaData(IProcessRunner runner, string agentPath = DefaultAgentPath)
+        {
+            this.runner = runner ?? throw new ArgumentNullException(nameof(runner));
+            if (string.IsNullOrEmpty(agentPath))
+            {
+                throw new ArgumentException("The buildkite-agent path is empty.", nameof(agentPath));
+            }
+
+            AgentPath = agentPath;
+        }
+
+        /// <summary>
+        /// The agent executable: a bare name (default <c>buildkite-agent</c>) is looked up on PATH — the PATH of
+        /// <see cref="Environment"/> when it sets one, else ours; a path is used as it is.
+        /// </summary>
+        public string AgentPath { get; }
+
+        /// <summary>Variables to set (value) or remove (null) in the agent's environment, on top of ours.</summary>
+        public IDictionary<string, string?> Environment { get; } = new Dictionary<string, string?>(StringComparer.Ordinal);
+
+        /// <summary>Runs <c>buildkite-agent meta-data set <paramref name="key"/></c> with the value on stdin.</summary>
+        /// <exception cref="ArgumentException">The key or value is empty or only whitespace (the agent would reject it).</exception>
+        /// <exception cref="EcrCacheException"><see cref="DiagnosticIds.MetaDataFailed"/>: the agent is missing or failed.</exception>
+        /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (the agent is killed).</exception>
+        public async Task SetAsync(string key, string value, CancellationToken cancellationToken)
+        {
+            if (key == null)
+            {
+                throw new ArgumentNullException(nameof(key));
+            }
+
+            if (value == null)
+            {
+                throw new ArgumentNullException(nameof(value));
+            }
+
+            if (key.Trim().Length == 0)
+            {
+                throw new ArgumentException("The meta-data key is empty.", nameof(key));
+            }
+
+            if (value.Trim().Length == 0)
+            {
+                throw new ArgumentException("The meta-data value for '" + key + "' is empty; buildkite-agent rejects empty values.", nameof(value));
+            }
+
+            string? path;
+            Environment.TryGetValue("PATH", out path);
+            var fileName = ExecutableLocator.Resolve(AgentPath, Environment.ContainsKey("PATH") ? path : System.Environment.GetEnvironmentVariable("PATH"));
+
+            // The documented form is "meta-data set KEY"; only a key that looks like an option gets "--" in front.
+            var arguments = key.StartsWith("-", StringComparison.Ordinal)
+                ? new[] { "meta-data", "set", "--", key }
+                : new[] { "meta-data", "set", key };
+            var spec = new ProcessSpec(fileName, arguments)
+            {
+                StandardInput = value,
+                CaptureOutput = true,
+            };
+            foreach (var pair in Environment)
+            {
+                spec.Environment[pair.Key] = pair.Value;
+            }
+
+            ProcessResult result;
+            try
+            {
+                result = await runner.RunAsync(spec, cancellationToken).ConfigureAwait(false);
+            }
+            catch (ProcessStartException ex)
+            {
+                var detail = IsBareName(AgentPath)
+                    ? AgentPath + " was not found on PATH"
+                    : "'" + AgentPath + "' could not be started: " + (ex.InnerException?.Message ?? ex.Message).TrimEnd('.', ' ');
+                throw new EcrCacheException(Diagnostic.Create(DiagnosticIds.MetaDataFailed, key, detail), ex);
+            }
+
+            if (result.ExitCode != 0)
+            {
+                throw new EcrCacheException(DiagnosticIds.MetaDataFailed, key, DescribeFailure(result));
+            }
+        }
+
+        internal static bool IsBareName(string fileName) =>
+            fileName.IndexOf('/') < 0 && fileName.IndexOf(Path.DirectorySeparatorChar) < 0;
+
+        /// <summary>The agent's last stderr lines (its fatal error comes last, after its log lines), or the exit code.</summary>
+        private static string DescribeFailure(ProcessResult result)
+        {
+            const int Max = 1000;
+            var text = (result.StandardError ?? string.Empty).Trim();
+            if (text.Length == 0)
+            {
+                text = (result.StandardOutput ?? string.Empty).Trim();
+            }
+
+            if (text.Length > Max)
+            {
+                text = "…" + text.Substring(text.Length - Max);
+            }
+
+            var exit = "exit code " + result.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return text.Length == 0 ? exit : exit + ": " + text;
+        }
+    }
+}

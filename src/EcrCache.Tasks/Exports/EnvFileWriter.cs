@@ -1,0 +1,237 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Security;
+using System.Text;
+using EcrCache.Diagnostics;
+
+namespace EcrCache.Exports
+{
+    /// <summary>
+    /// Writes a shell file of <c>export NAME='value'</c> lines that a later build step sources
+    /// (<c>. path</c>) to see the image EcrCache resolved.
+    /// </summary>
+    public static class EnvFileWriter
+    {
+        // UTF-8 without a byte order mark: a BOM in front of the first line would make a shell run it as a command.
+        private static readonly Encoding Utf8NoBom = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false);
+
+        /// <summary>True when <paramref name="name"/> is a portable shell variable name (<c>^[A-Za-z_][A-Za-z0-9_]*$</c>).</summary>
+        /// <remarks>Checked character by character: a Regex <c>$</c> would also accept a trailing newline.</remarks>
+        public static bool IsValidName(string? name)
+        {
+            if (string.IsNullOrEmpty(name))
+            {
+                return false;
+            }
+
+            for (var i = 0; i < name!.Length; i++)
+            {
+                var c = name[i];
+                var ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || (i > 0 && c >= '0' && c <= '9');
+                if (!ok)
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        /// <summary>
+        /// Writes the variables, in order, to <paramref name="path"/> (creating its directory). The file is replaced
+        /// atomically (a temporary file in the same directory is renamed over it) and only when its content changes,
+        /// so its timestamp stays put for incremental builds. Lines end in <c>\n</c> on every OS; the encoding is
+        /// UTF-8 without BOM; on Unix the mode is 0644 (the values are image references, not secrets).
+        /// </summary>
+        /// <returns>True when the file was created or its content changed; false when it already held this content.</returns>
+        /// <exception cref="ArgumentException">A name is not a valid shell name or is repeated, or a value holds NUL.</exception>
+        /// <exception cref="EcrCacheException"><see cref="DiagnosticIds.EnvFileWriteFailed"/> for any IO failure.</exception>
+        public static bool Write(string path, IReadOnlyList<KeyValuePair<string, string>> variables)
+        {
+            if (path == null)
+            {
+                throw new ArgumentNullException(nameof(path));
+            }
+
+            if (variables == null)
+            {
+                throw new ArgumentNullException(nameof(variables));
+            }
+
+            if (path.Trim().Length == 0)
+            {
+                throw new ArgumentException("The env file path is empty.", nameof(path));
+            }
+
+            string fullPath;
+            try
+            {
+                fullPath = Path.GetFullPath(path);
+            }
+            catch (Exception ex) when (ex is ArgumentException || ex is NotSupportedException || ex is IOException || ex is SecurityException)
+            {
+                throw Failed(path, ex);
+            }
+
+            var content = Utf8NoBom.GetBytes(Render(fullPath, variables));
+
+            try
+            {
+                var directory = Path.GetDirectoryName(fullPath);
+                if (!string.IsNullOrEmpty(directory))
+                {
+                    Directory.CreateDirectory(directory);
+                }
+
+                if (File.Exists(fullPath) && ContentEquals(File.ReadAllBytes(fullPath), content))
+                {
+                    return false;
+                }
+
+                WriteAtomically(fullPath, directory ?? ".", content);
+                return true;
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException || ex is NotSupportedException || ex is SecurityException)
+            {
+                throw Failed(fullPath, ex);
+            }
+        }
+
+        /// <summary>The exact text <see cref="Write"/> puts in the file at <paramref name="fullPath"/>.</summary>
+        internal static string Render(string fullPath, IReadOnlyList<KeyValuePair<string, string>> variables)
+        {
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            var sb = new StringBuilder();
+            sb.Append("# Written by EcrCache. Source this file: . ").Append(CommentSafe(ShellQuoting.QuoteIfNeeded(fullPath))).Append('\n');
+            foreach (var pair in variables)
+            {
+                if (!IsValidName(pair.Key))
+                {
+                    throw new ArgumentException(
+                        "'" + pair.Key + "' is not a valid shell variable name: use letters, digits and underscores, not starting with a digit.",
+                        nameof(variables));
+                }
+
+                if (!seen.Add(pair.Key))
+                {
+                    throw new ArgumentException("The variable '" + pair.Key + "' is given more than once.", nameof(variables));
+                }
+
+                if (pair.Value == null)
+                {
+                    throw new ArgumentException("The variable '" + pair.Key + "' has no value.", nameof(variables));
+                }
+
+                if (pair.Value.IndexOf('\0') >= 0)
+                {
+                    throw new ArgumentException("The value of '" + pair.Key + "' contains a NUL character.", nameof(variables));
+                }
+
+                sb.Append("export ").Append(pair.Key).Append('=').Append(ShellQuoting.SingleQuote(pair.Value)).Append('\n');
+            }
+
+            return sb.ToString();
+        }
+
+        /// <summary>Keeps the header a single comment line whatever the path holds.</summary>
+        private static string CommentSafe(string text)
+        {
+            var sb = new StringBuilder(text.Length);
+            foreach (var c in text)
+            {
+                sb.Append(c < ' ' || c == '\u007f' || c == '\u0085' || c == '\u2028' || c == '\u2029' ? '?' : c);
+            }
+
+            return sb.ToString();
+        }
+
+        private static bool ContentEquals(byte[] a, byte[] b)
+        {
+            if (a.Length != b.Length)
+            {
+                return false;
+            }
+
+            for (var i = 0; i < a.Length; i++)
+            {
+                if (a[i] != b[i])
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        private static void WriteAtomically(string fullPath, string directory, byte[] content)
+        {
+            var temp = Path.Combine(directory, "." + Path.GetFileName(fullPath) + "." + Guid.NewGuid().ToString("N").Substring(0, 8) + ".tmp");
+            try
+            {
+                using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+                {
+                    stream.Write(content, 0, content.Length);
+                    stream.Flush(flushToDisk: true);
+                }
+
+#if !NETFRAMEWORK
+                if (!OperatingSystem.IsWindows())
+                {
+                    File.SetUnixFileMode(
+                        temp,
+                        UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+                }
+
+                // rename(2) on Unix, MoveFileEx(MOVEFILE_REPLACE_EXISTING) on Windows: readers see the old or the new file.
+                File.Move(temp, fullPath, overwrite: true);
+#else
+                if (File.Exists(fullPath))
+                {
+                    File.Replace(temp, fullPath, destinationBackupFileName: null);
+                }
+                else
+                {
+                    try
+                    {
+                        File.Move(temp, fullPath);
+                    }
+                    catch (IOException) when (File.Exists(fullPath))
+                    {
+                        // Another writer created it in between; replace that one.
+                        File.Replace(temp, fullPath, destinationBackupFileName: null);
+                    }
+                }
+#endif
+            }
+            finally
+            {
+                TryDelete(temp);
+            }
+        }
+
+        private static void TryDelete(string path)
+        {
+            try
+            {
+                if (File.Exists(path))
+                {
+                    File.Delete(path);
+                }
+            }
+            catch (IOException)
+            {
+                // Best effort: a leftover hidden .tmp file is harmless.
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+
+        private static EcrCacheException Failed(string path, Exception ex)
+        {
+            var diagnostic = Diagnostic.Create(DiagnosticIds.EnvFileWriteFailed, path, ex.Message.TrimEnd('.', ' '));
+            return new EcrCacheException(diagnostic, ex);
+        }
+    }
+}

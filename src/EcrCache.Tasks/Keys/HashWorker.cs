@@ -1,0 +1,185 @@
+using System;
+using System.IO;
+using System.Security.Cryptography;
+using System.Text;
+using System.Threading;
+#if NET
+using Microsoft.Win32.SafeHandles;
+#endif
+
+namespace EcrCache.Keys
+{
+    /// <summary>
+    /// SHA-256 hashing with a reusable hasher and read buffer. One instance per thread; not thread-safe.
+    /// </summary>
+    internal sealed class HashWorker : IDisposable
+    {
+        internal const int DefaultBufferSize = 128 * 1024;
+
+        private static readonly byte[] CarriageReturn = { (byte)'\r' };
+
+        private readonly IncrementalHash _sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        private readonly byte[] _buffer;
+
+        public HashWorker(int bufferSize = DefaultBufferSize)
+        {
+            _buffer = bufferSize > 0 ? new byte[bufferSize] : Array.Empty<byte>();
+        }
+
+        public string HashUtf8(string text)
+        {
+            var bytes = Encoding.UTF8.GetBytes(text);
+            _sha.AppendData(bytes, 0, bytes.Length);
+            return Finish();
+        }
+
+        /// <summary>Hashes the file's bytes as they are, streamed.</summary>
+        public string HashFile(string path, CancellationToken cancellationToken)
+        {
+#if NET
+            using (var handle = OpenHandle(path))
+            {
+                long offset = 0;
+                int n;
+                while ((n = RandomAccess.Read(handle, _buffer, offset)) > 0)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    offset += n;
+                    _sha.AppendData(_buffer, 0, n);
+                }
+            }
+#else
+            using (var stream = OpenRead(path))
+            {
+                int n;
+                while ((n = stream.Read(_buffer, 0, _buffer.Length)) > 0)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    _sha.AppendData(_buffer, 0, n);
+                }
+            }
+#endif
+            return Finish();
+        }
+
+        /// <summary>Hashes the file's bytes with every CR LF pair replaced by LF (a lone CR is kept), streamed.</summary>
+        public string HashFileNormalizingNewlines(string path, CancellationToken cancellationToken)
+        {
+            var pendingCr = false;
+            using (var stream = OpenRead(path))
+            {
+                int n;
+                while ((n = stream.Read(_buffer, 0, _buffer.Length)) > 0)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    AppendNormalizingNewlines(_buffer, n, ref pendingCr);
+                }
+            }
+
+            if (pendingCr)
+            {
+                _sha.AppendData(CarriageReturn, 0, 1);
+            }
+
+            return Finish();
+        }
+
+        /// <summary>Hashes the UTF-8 of <paramref name="text"/> with every CR LF pair replaced by LF.</summary>
+        public string HashUtf8NormalizingNewlines(string text)
+        {
+            var bytes = Encoding.UTF8.GetBytes(text);
+            var pendingCr = false;
+            AppendNormalizingNewlines(bytes, bytes.Length, ref pendingCr);
+            if (pendingCr)
+            {
+                _sha.AppendData(CarriageReturn, 0, 1);
+            }
+
+            return Finish();
+        }
+
+        /// <summary>Opens a file for one sequential read (no FileStream buffer: callers read big chunks).</summary>
+        public static FileStream OpenRead(string path) =>
+            new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1, FileOptions.SequentialScan);
+
+        public void Dispose() => _sha.Dispose();
+
+#if NET
+        private static SafeFileHandle OpenHandle(string path) =>
+            File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, FileOptions.SequentialScan);
+#endif
+
+        // Compacts the chunk in place, dropping each CR that is followed by LF. A CR at the end of the chunk is held back
+        // (pendingCr) until the next chunk shows whether an LF follows.
+        private void AppendNormalizingNewlines(byte[] data, int count, ref bool pendingCr)
+        {
+            if (count == 0)
+            {
+                return;
+            }
+
+            if (pendingCr)
+            {
+                if (data[0] != (byte)'\n')
+                {
+                    _sha.AppendData(CarriageReturn, 0, 1);
+                }
+
+                pendingCr = false;
+            }
+
+            var write = 0;
+            for (var read = 0; read < count; read++)
+            {
+                var b = data[read];
+                if (b == (byte)'\r')
+                {
+                    if (read + 1 == count)
+                    {
+                        pendingCr = true;
+                        continue;
+                    }
+
+                    if (data[read + 1] == (byte)'\n')
+                    {
+                        continue;
+                    }
+                }
+
+                data[write++] = b;
+            }
+
+            _sha.AppendData(data, 0, write);
+        }
+
+        private string Finish() => Hex.ToLower(_sha.GetHashAndReset());
+    }
+
+    internal static class Hex
+    {
+        private const string Digits = "0123456789abcdef";
+
+        public static string ToLower(byte[] bytes)
+        {
+#if NET
+            return string.Create(bytes.Length * 2, bytes, static (chars, b) =>
+            {
+                for (var i = 0; i < b.Length; i++)
+                {
+                    chars[2 * i] = Digits[b[i] >> 4];
+                    chars[(2 * i) + 1] = Digits[b[i] & 0xF];
+                }
+            });
+#else
+            var chars = new char[bytes.Length * 2];
+            for (var i = 0; i < bytes.Length; i++)
+            {
+                chars[2 * i] = Digits[bytes[i] >> 4];
+                chars[(2 * i) + 1] = Digits[bytes[i] & 0xF];
+            }
+
+            return new string(chars);
+#endif
+        }
+    }
+}

@@ -1,0 +1,58 @@
+using System.Threading;
+using System.Threading.Tasks;
+using EcrCache.Docker;
+using EcrCache.Logging;
+using EcrCache.Registries.Auth;
+using EcrCache.Registries.Oci;
+
+namespace EcrCache.Registries.Generic
+{
+    /// <summary>
+    /// Any OCI distribution registry (EcrCacheProvider=registry). Existence is one HEAD of the manifest, authenticated
+    /// from the user's docker config; pulls and pushes go through the docker CLI, which uses the same config.
+    /// </summary>
+    public sealed class OciRegistryStore : IImageStore
+    {
+        private readonly DockerCli _docker;
+        private readonly RegistryClient _client;
+        private readonly string _repository;
+
+        public OciRegistryStore(RegistryEndpoint endpoint, string repository, DockerCli docker, IRegistryCredentialProvider credentials, IBuildLog log)
+        {
+            _docker = docker;
+            _repository = repository;
+            _client = new RegistryClient(endpoint, credentials, log);
+            Image = endpoint.Host + "/" + repository;
+            Description = "registry " + endpoint.Host;
+        }
+
+        public string Image { get; }
+
+        public string Description { get; }
+
+        public bool HasRemote => true;
+
+        public Task PrepareAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public async Task<bool> ExistsAsync(string tag, CancellationToken cancellationToken)
+        {
+            var manifest = await _client.HeadManifestAsync(_repository, tag, cancellationToken).ConfigureAwait(false);
+            return manifest != null;
+        }
+
+        public Task FetchAsync(string tag, CancellationToken cancellationToken) =>
+            _docker.PullAsync(Image + ":" + tag, cancellationToken);
+
+        public async Task PublishAsync(string tag, bool updateLatest, CancellationToken cancellationToken)
+        {
+            await _docker.PushAsync(Image + ":" + tag, cancellationToken).ConfigureAwait(false);
+            if (updateLatest)
+            {
+                await _docker.TagAsync(Image + ":" + tag, Image + ":latest", cancellationToken).ConfigureAwait(false);
+                await _docker.PushAsync(Image + ":latest", cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        public void Dispose() => _client.Dispose();
+    }
+}

@@ -1,0 +1,42 @@
+using System.Threading;
+using System.Threading.Tasks;
+using EcrCache.Docker;
+
+namespace EcrCache.Registries.Local
+{
+    /// <summary>The embedded default: images live only in the local daemon's image store.</summary>
+    public sealed class LocalDaemonStore : IImageStore
+    {
+        private readonly DockerCli _docker;
+
+        public LocalDaemonStore(string repository, DockerCli docker)
+        {
+            Image = repository;
+            _docker = docker;
+        }
+
+        public string Image { get; }
+
+        public string Description => "the local Docker daemon";
+
+        public bool HasRemote => false;
+
+        public Task PrepareAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task<bool> ExistsAsync(string tag, CancellationToken cancellationToken) => Task.FromResult(false);
+
+        public Task FetchAsync(string tag, CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public async Task PublishAsync(string tag, bool updateLatest, CancellationToken cancellationToken)
+        {
+            if (updateLatest)
+            {
+                await _docker.TagAsync(Image + ":" + tag, Image + ":latest", cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        public void Dispose()
+        {
+        }
+    }
+}

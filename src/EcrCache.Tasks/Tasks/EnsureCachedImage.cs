@@ -1,0 +1,179 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using EcrCache.Core;
+using EcrCache.Diagnostics;
+using Microsoft.Build.Framework;
+using Microsoft.Build.Utilities;
+
+namespace EcrCache.Tasks
+{
+    /// <summary>
+    /// Computes the content key and makes sure image:key is in the local daemon: a local hit, a pull from the store,
+    /// or a build and push. Thin shell: parses items and properties into <see cref="CacheOptions"/> and runs
+    /// <see cref="CacheEngine"/>. With <see cref="KeyOnly"/> it only computes and writes the key.
+    /// </summary>
+    public sealed class EnsureCachedImage : Task, ICancelableTask
+    {
+        private readonly CancellationTokenSource _cancel = new CancellationTokenSource();
+
+        [Required]
+        public string ProjectDirectory { get; set; } = "";
+
+        public string ProjectName { get; set; } = "";
+
+        public string? ProjectFile { get; set; }
+
+        [Required]
+        public string IntermediateDirectory { get; set; } = "";
+
+        public string? Dockerfile { get; set; }
+
+        public string? DockerfileInline { get; set; }
+
+        public string? Context { get; set; }
+
+        public string? Target { get; set; }
+
+        public string? AdditionalBuildArgs { get; set; }
+
+        public string? Provider { get; set; }
+
+        public string? Registry { get; set; }
+
+        public string? RegistryInsecure { get; set; }
+
+        public string? Repository { get; set; }
+
+        public string? SkipPull { get; set; }
+
+        public string? PushLatest { get; set; }
+
+        public string? ExportEnvVariable { get; set; }
+
+        public string? EnvFile { get; set; }
+
+        public string? MetadataKey { get; set; }
+
+        public string? DockerPath { get; set; }
+
+        public string? BuildkiteAgentPath { get; set; }
+
+        public ITaskItem[] CacheOn { get; set; } = Array.Empty<ITaskItem>();
+
+        public ITaskItem[] BuildArgs { get; set; } = Array.Empty<ITaskItem>();
+
+        public ITaskItem[] Secrets { get; set; } = Array.Empty<ITaskItem>();
+
+        /// <summary>Compute and write the key only: no lookup, build or export.</summary>
+        public bool KeyOnly { get; set; }
+
+        [Output]
+        public string? Image { get; private set; }
+
+        [Output]
+        public string? Tag { get; private set; }
+
+        [Output]
+        public string? ImageReference { get; private set; }
+
+        [Output]
+        public string? Result { get; private set; }
+
+        [Output]
+        public string? Key { get; private set; }
+
+        public void Cancel() => _cancel.Cancel();
+
+        public override bool Execute()
+        {
+            var log = new TaskBuildLog(Log, ProjectFile);
+            try
+            {
+                var options = OptionsParser.Parse(ToRawOptions(), log);
+                var engine = new CacheEngine(options, log);
+                if (KeyOnly)
+                {
+                    var key = engine.ComputeKeyAsync(_cancel.Token).GetAwaiter().GetResult();
+                    Key = key.Hash;
+                    Tag = key.Tag;
+                    Log.LogMessage(MessageImportance.High, "EcrCache key: {0} (tag {1})", key.Hash, key.Tag);
+                }
+                else
+                {
+                    var result = engine.EnsureAsync(_cancel.Token).GetAwaiter().GetResult();
+                    Image = result.Image;
+                    Tag = result.Tag;
+                    ImageReference = result.Reference;
+                    Result = result.Result;
+                    Key = result.Key.Hash;
+                }
+            }
+            catch (EcrCacheException ex)
+            {
+                log.Error(ex.Diagnostic);
+            }
+            catch (OperationCanceledException) when (_cancel.IsCancellationRequested)
+            {
+                log.Error(Diagnostic.Create(DiagnosticIds.Cancelled));
+            }
+            catch (Exception ex) when (!(ex is OutOfMemoryException))
+            {
+                log.Error(Diagnostic.Create(DiagnosticIds.UnexpectedError, ex.Message));
+                Log.LogMessage(MessageImportance.Low, "{0}", ex.ToString());
+            }
+
+            return !log.HasLoggedErrors;
+        }
+
+        private RawOptions ToRawOptions()
+        {
+            var raw = new RawOptions
+            {
+                ProjectDirectory = ProjectDirectory,
+                ProjectName = ProjectName,
+                ProjectFile = ProjectFile,
+                IntermediateDirectory = IntermediateDirectory,
+                Dockerfile = Dockerfile,
+                DockerfileInline = DockerfileInline,
+                Context = Context,
+                Target = Target,
+                AdditionalBuildArgs = AdditionalBuildArgs,
+                Provider = Provider,
+                Registry = Registry,
+                RegistryInsecure = RegistryInsecure,
+                Repository = Repository,
+                SkipPull = SkipPull,
+                PushLatest = PushLatest,
+                ExportEnvVariable = ExportEnvVariable,
+                EnvFile = EnvFile,
+                MetadataKey = MetadataKey,
+                DockerPath = DockerPath,
+                BuildkiteAgentPath = BuildkiteAgentPath,
+            };
+            Copy(CacheOn, raw.CacheOn, withFullPath: true);
+            Copy(BuildArgs, raw.BuildArgs, withFullPath: false);
+            Copy(Secrets, raw.Secrets, withFullPath: false);
+            return raw;
+        }
+
+        private static void Copy(ITaskItem[] items, IList<RawItem> target, bool withFullPath)
+        {
+            foreach (var item in items)
+            {
+                var metadata = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+                foreach (System.Collections.DictionaryEntry entry in item.CloneCustomMetadata())
+                {
+                    metadata[(string)entry.Key] = (string?)entry.Value ?? "";
+                }
+
+                if (withFullPath)
+                {
+                    metadata["FullPath"] = item.GetMetadata("FullPath");
+                }
+
+                target.Add(new RawItem(item.ItemSpec, metadata));
+            }
+        }
+    }
+}
