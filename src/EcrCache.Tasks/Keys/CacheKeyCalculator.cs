@@ -23,16 +23,25 @@
 //     and repeated slashes go, ".." and case are kept ("a\b.json", "./a//b.json" and "a/b.json" are all "a/b.json"):
 //       - without JsonPath: ("file", R, sha256(the file's bytes)); the bytes are hashed as they are (CacheOn content is
 //         NOT newline-normalised; only the Dockerfile is);
-//       - with JsonPath J: ("json", R + "#" + C, sha256(the canonical JSON text of the selected value)), where C is the
-//         canonical spelling of J (JsonPathSelector.Canonicalize: ".a.b", ".[\"x.y\"]", ".items[0]"; "." for the whole
-//         document) and the canonical JSON text is defined on CanonicalJson (members sorted by name, no white space,
-//         numbers exactly as written so 1.0 and 1 differ, minimal string escaping). The file may contain comments and
-//         trailing commas; they are not part of any value.
+//       - with JsonPath J: ("json", R + "#" + C, sha256(the canonical JSON text of the selected value)). The file may
+//         contain comments and trailing commas (they are not part of any value); a missing member or index is error
+//         ECRC1101, invalid JSON ECRC1102, an invalid path ECRC1103.
+//         J is jq-like: "." (whole document), ".name" (name = one or more of A-Z a-z 0-9 _ $ -, so ".dev-dependencies"
+//         works), "[\"any name\"]" or ".[\"any name\"]" (a JSON string literal, e.g. ".dependencies[\"@scope/pkg\"]"),
+//         "[n]" or ".[n]" (array index, negative counts from the end), chained: ".a.b[2].c".
+//         C is the canonical spelling of J (JsonPathSelector.Canonicalize): "." for the whole document, otherwise per
+//         segment ".name" when the name matches the identifier rule, else "[" + canonical JSON string + "]", and "[n]"
+//         for an index, with a '.' in front when the first segment is a bracket: ".a.b", ".[\"x.y\"].c", ".items[0]".
+//         Canonical JSON text (CanonicalJson): no white space; object members sorted by name in ordinal (UTF-16 code
+//         unit) order, members with the same name keeping document order; numbers exactly as written in the file (so 1,
+//         1.0 and 1e0 all differ); strings and names decoded, then written with only these escapes: \" \\ \b \f \n \r
+//         \t, \u00xx (lower-case hex) for other characters below U+0020, \udxxx for a lone surrogate, everything else
+//         literally (so "\u00e9" and "é" are the same); true, false, null.
 //     These entries are sorted by Name, then Kind (ordinal). An entry that occurs more than once (the same file listed
 //     twice, or the same path spelt two ways) is kept once. Two different files with the same R and different content
 //     are error ECRC1108. The order of the CacheOn items does not matter.
-//  8. ("extra", name, value) for each ExtraInputs pair, sorted by name (ordinal); value stored as given. A name given
-//     twice with the same value counts once.
+//  8. ("extra", name, value) for each ExtraInputs pair, sorted by name (ordinal); value stored as given (so it must not
+//     be a secret). A name given twice with the same value counts once (different values: ArgumentException).
 //
 // The key text is one line per entry, in manifest order:
 //

@@ -33,6 +33,17 @@ namespace EcrCache.Keys
             return Finish();
         }
 
+        /// <summary>Adds the UTF-8 of the text to the hash in progress (complete with <see cref="Finish"/>).</summary>
+        public void AppendUtf8(StringBuilder text)
+        {
+            // Lines end with '\n', so a chunk never ends inside a surrogate pair.
+            var bytes = Encoding.UTF8.GetBytes(text.ToString());
+            _sha.AppendData(bytes, 0, bytes.Length);
+        }
+
+        /// <summary>Returns the hash of everything added since the last result, and resets.</summary>
+        public string Finish() => Hex.ToLower(_sha.GetHashAndReset());
+
         /// <summary>Hashes the file's bytes as they are, streamed.</summary>
         public string HashFile(string path, CancellationToken cancellationToken)
         {
@@ -151,8 +162,6 @@ namespace EcrCache.Keys
 
             _sha.AppendData(data, 0, write);
         }
-
-        private string Finish() => Hex.ToLower(_sha.GetHashAndReset());
     }
 
     internal static class Hex

@@ -96,12 +96,7 @@ namespace EcrCache.Keys
             var sb = new StringBuilder(Entries.Count * 100);
             foreach (var entry in Entries)
             {
-                AppendKeyField(sb, entry.Kind);
-                sb.Append('\t');
-                AppendKeyField(sb, entry.Name);
-                sb.Append('\t');
-                AppendKeyField(sb, entry.Hash);
-                sb.Append('\n');
+                AppendKeyLine(sb, entry);
             }
 
             return sb.ToString();
@@ -110,8 +105,32 @@ namespace EcrCache.Keys
         /// <summary>SHA-256 (64 lower-case hex digits) of the UTF-8 of <see cref="ToKeyText"/>: the cache key.</summary>
         public string ComputeKeyHash()
         {
+            // Streams the key text through the hash in chunks rather than building it whole (large CacheOn trees).
+            const int ChunkChars = 16 * 1024;
             using var hasher = new HashWorker(bufferSize: 0);
-            return hasher.HashUtf8(ToKeyText());
+            var sb = new StringBuilder(ChunkChars + 1024);
+            foreach (var entry in Entries)
+            {
+                AppendKeyLine(sb, entry);
+                if (sb.Length >= ChunkChars)
+                {
+                    hasher.AppendUtf8(sb);
+                    sb.Clear();
+                }
+            }
+
+            hasher.AppendUtf8(sb);
+            return hasher.Finish();
+        }
+
+        private static void AppendKeyLine(StringBuilder sb, KeyManifestEntry entry)
+        {
+            AppendKeyField(sb, entry.Kind);
+            sb.Append('\t');
+            AppendKeyField(sb, entry.Name);
+            sb.Append('\t');
+            AppendKeyField(sb, entry.Hash);
+            sb.Append('\n');
         }
 
         /// <summary>
