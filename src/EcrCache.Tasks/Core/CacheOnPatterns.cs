@@ -60,6 +60,12 @@ namespace EcrCache.Core
 
             foreach (var element in doc.Descendants().Where(e => e.Name.LocalName == "CacheOn"))
             {
+                // A pattern under a Condition may be switched off on purpose: only unconditional ones are checked.
+                if (element.AncestorsAndSelf().Any(e => e.Attribute("Condition") != null))
+                {
+                    continue;
+                }
+
                 var include = (string?)element.Attribute("Include");
                 if (include == null || include.Contains("$(") || include.Contains("@(") || include.Contains("%("))
                 {

@@ -58,7 +58,7 @@ namespace EcrCache.Docker
 
         public string Description { get; }
 
-        public static BuilderMode BuildKitThroughBuildx { get; } = new BuilderMode(true, null, "BuildKit (buildx)");
+        public static BuilderMode BuildKitThroughBuildx { get; } = new BuilderMode(true, "1", "BuildKit (buildx)");
 
         public static BuilderMode BuildKitBuiltIn { get; } = new BuilderMode(true, "1", "BuildKit (DOCKER_BUILDKIT=1)");
 
@@ -210,10 +210,19 @@ namespace EcrCache.Docker
             var spec = NewSpec(args);
             foreach (var pair in request.BuildArgs)
             {
-                // "--build-arg NAME" takes the value from the child's environment: values stay out of argv.
                 args.Add("--build-arg");
-                args.Add(pair.Key);
-                spec.Environment[pair.Key] = pair.Value;
+                if (IsReservedForDockerCli(pair.Key))
+                {
+                    // The docker CLI itself reads this variable (PATH, HOME, DOCKER_HOST, ...): setting it in the
+                    // child's environment would change how docker runs, so this value goes in argv instead.
+                    args.Add(pair.Key + "=" + pair.Value);
+                }
+                else
+                {
+                    // "--build-arg NAME" takes the value from the child's environment: values stay out of argv.
+                    args.Add(pair.Key);
+                    spec.Environment[pair.Key] = pair.Value;
+                }
             }
 
             foreach (var secret in request.SecretSpecs)
@@ -241,8 +250,12 @@ namespace EcrCache.Docker
 
             spec.StandardInput = request.DockerfilePath == null ? request.DockerfileText ?? "" : null;
             spec.CaptureOutput = false;
-            spec.OnStandardOutput = line => LogToolLine(line);
-            spec.OnStandardError = line => LogToolLine(line);
+
+            // Build steps print what they like ("ERROR: ..." from a tool that then recovers): only the CLI's own
+            // stderr lines that BuildKit or the CLI mark as errors are MSBuild errors. The legacy builder writes step
+            // output to stdout and BuildKit prefixes step output with "#N <time>", so neither is misclassified.
+            spec.OnStandardOutput = line => LogToolLine(line, canBeError: false);
+            spec.OnStandardError = line => LogToolLine(line, canBeError: true);
             _log.Info("Building with " + mode.Description + ": " + spec.DisplayText);
             var result = await ExecuteAsync(spec, cancellationToken).ConfigureAwait(false);
             if (result.ExitCode != 0)
@@ -285,8 +298,8 @@ namespace EcrCache.Docker
         private async Task<ProcessResult> StreamAsync(IEnumerable<string> arguments, CancellationToken cancellationToken)
         {
             var spec = NewSpec(arguments);
-            spec.OnStandardOutput = line => LogToolLine(line);
-            spec.OnStandardError = line => LogToolLine(line);
+            spec.OnStandardOutput = line => LogToolLine(line, canBeError: false);
+            spec.OnStandardError = line => LogToolLine(line, canBeError: true);
             _log.Info(spec.DisplayText);
             return await ExecuteAsync(spec, cancellationToken).ConfigureAwait(false);
         }
@@ -325,14 +338,19 @@ namespace EcrCache.Docker
             return spec;
         }
 
-        private void LogToolLine(string line)
+        /// <summary>Environment variables the docker CLI reads itself; build args with these names go in argv.</summary>
+        internal static bool IsReservedForDockerCli(string name) =>
+            name == "PATH" || name == "HOME" || name == "USER" || name == "TMPDIR" || name == "SSH_AUTH_SOCK"
+            || name.StartsWith("DOCKER_", StringComparison.Ordinal) || name.StartsWith("BUILDX_", StringComparison.Ordinal);
+
+        private void LogToolLine(string line, bool canBeError)
         {
             if (line.Length == 0)
             {
                 return;
             }
 
-            if (IsErrorLine(line))
+            if (canBeError && IsErrorLine(line))
             {
                 _log.ToolError("docker", line);
             }
@@ -343,7 +361,7 @@ namespace EcrCache.Docker
         }
 
         internal static bool IsErrorLine(string line) =>
-            Regex.IsMatch(line, @"^(#\d+ )?(ERROR|error)( |:|\[)") || line.StartsWith("failed to solve", StringComparison.Ordinal);
+            Regex.IsMatch(line, @"^(#\d+ )?(ERROR|error)(:|\[| response from daemon)") || line.StartsWith("failed to solve", StringComparison.Ordinal);
 
         private static string GetString(JsonElement element, string name) =>
             element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() ?? "" : "";
