@@ -1,0 +1,6 @@
+namespace PackageReferenceConsumer;
+
+public static class Library
+{
+    public static string Name => "PackageReferenceConsumer";
+}

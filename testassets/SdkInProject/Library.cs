@@ -1,0 +1,6 @@
+namespace SdkInProject;
+
+public static class Library
+{
+    public static string Name => "SdkInProject";
+}

@@ -1,0 +1,71 @@
+using EcrCache.IntegrationTests.Infrastructure;
+
+namespace EcrCache.IntegrationTests;
+
+/// <summary>What enters the content key (and so the tag) and what does not.</summary>
+[TestClass]
+public sealed class CacheKeyTests : IntegrationTest
+{
+    [TestMethod]
+    public void EditingACacheOnFileGivesANewTagAndABuild()
+    {
+        var ws = CreateWorkspace();
+        var before = ws.Build().AssertResult("built");
+
+        ws.WriteFile("app/package.json", ws.ReadFile("app/package.json").Replace("\"1.3.0\"", "\"1.3.1\"", StringComparison.Ordinal));
+        var after = ws.Build();
+        var reference = after.AssertResult("built");
+        Assert.AreNotEqual(before, reference, "a CacheOn file changed, so the tag must change");
+        Assert.IsTrue(DockerHelper.ImageExists(reference));
+
+        // Back to the original content: the original tag, still in the daemon.
+        ws.WriteFile("app/package.json", ws.ReadFile("app/package.json").Replace("\"1.3.1\"", "\"1.3.0\"", StringComparison.Ordinal));
+        Assert.AreEqual(before, ws.Build().AssertResult("hit-local"));
+    }
+
+    [TestMethod]
+    public void ChangingABuildArgGivesANewTagAndTheValueReachesTheImage()
+    {
+        var ws = CreateWorkspace();
+        var alpha = ws.Build(environment: new Dictionary<string, string?> { ["SAMPLE_FLAVOUR"] = "alpha" });
+        var alphaRef = alpha.AssertResult("built");
+        Assert.IsFalse(alpha.HasWarning("ECRC1004"), "SAMPLE_FLAVOUR is set, so no unset-build-arg warning" + alpha.Describe());
+        Assert.AreEqual("flavour=alpha", DockerHelper.Cat(alphaRef, "/flavour"));
+
+        var beta = ws.Build(environment: new Dictionary<string, string?> { ["SAMPLE_FLAVOUR"] = "beta" });
+        var betaRef = beta.AssertResult("built");
+        Assert.AreNotEqual(alphaRef, betaRef, "a build arg value changed, so the tag must change");
+        Assert.AreEqual("flavour=beta", DockerHelper.Cat(betaRef, "/flavour"));
+
+        // Unset: warned about, built with an empty value, and again a different tag.
+        var unset = ws.Build();
+        var unsetRef = unset.AssertResult("built");
+        Assert.IsTrue(unset.HasWarning("ECRC1004"), "an unset BuildArg without Value is warned about" + unset.Describe());
+        Assert.AreNotEqual(alphaRef, unsetRef);
+        Assert.AreEqual("flavour=", DockerHelper.Cat(unsetRef, "/flavour"));
+
+        // The value never travels in docker's argv: only --build-arg NAME.
+        Assert.IsFalse(beta.Output.Contains("--build-arg SAMPLE_FLAVOUR=", StringComparison.Ordinal), beta.Describe());
+    }
+
+    [TestMethod]
+    public void JsonPathOnlyTheSelectedValueIsHashed()
+    {
+        var ws = CreateWorkspace();
+        var baseline = ws.Build().AssertResult("built");
+
+        // "version" is outside .dependencies: same key, a local hit.
+        ws.WriteFile("app/version.json", "{ \"version\": \"9.9.9\", \"dependencies\": { \"a\": \"1\", \"b\": \"2\" } }");
+        var versionOnly = ws.Build();
+        Assert.AreEqual(baseline, versionOnly.AssertResult("hit-local"), "a change outside JsonPath must not change the tag");
+
+        // Same dependencies, other formatting and key order: still the same key (canonical JSON).
+        ws.WriteFile("app/version.json", "{\n  \"dependencies\": {\"b\":\"2\",\n \"a\":\"1\"},\n  \"version\": \"1.0.0\"\n}\n");
+        Assert.AreEqual(baseline, ws.Build().AssertResult("hit-local"), "reformatting the selected JSON must not change the tag");
+
+        // Inside .dependencies: a new key and a build.
+        ws.WriteFile("app/version.json", "{ \"version\": \"1.0.0\", \"dependencies\": { \"a\": \"1\", \"b\": \"3\" } }");
+        var dependency = ws.Build();
+        Assert.AreNotEqual(baseline, dependency.AssertResult("built"), "a change inside .dependencies must change the tag");
+    }
+}

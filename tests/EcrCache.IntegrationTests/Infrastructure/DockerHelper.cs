@@ -1,0 +1,77 @@
+namespace EcrCache.IntegrationTests.Infrastructure;
+
+/// <summary>Direct docker CLI calls the tests use to check what EcrCache did.</summary>
+public static class DockerHelper
+{
+    private static TestEnvironment Env => TestEnvironment.Current;
+
+    public static CommandResult Run(params string[] arguments) => Run(arguments, null);
+
+    public static CommandResult Run(IEnumerable<string> arguments, IDictionary<string, string>? extraEnvironment)
+    {
+        var env = Env.ChildEnvironment();
+        if (extraEnvironment != null)
+        {
+            foreach (var pair in extraEnvironment)
+            {
+                env[pair.Key] = pair.Value;
+            }
+        }
+
+        return ChildProcess.Run(Env.Docker, arguments, Env.WorkRoot, env, TimeSpan.FromMinutes(3));
+    }
+
+    public static bool ImageExists(string reference) => Run("image", "inspect", "--format", "{{.Id}}", reference).ExitCode == 0;
+
+    public static string? ImageId(string reference)
+    {
+        var result = Run("image", "inspect", "--format", "{{.Id}}", reference);
+        return result.ExitCode == 0 ? result.Output.Trim() : null;
+    }
+
+    /// <summary>Every repo:tag in the local daemon whose repository is <paramref name="repository"/> or ends with /repository.</summary>
+    public static List<string> TagsOf(string repository)
+    {
+        var result = Run("images", "--format", "{{.Repository}}:{{.Tag}}");
+        Assert.AreEqual(0, result.ExitCode, "docker images failed" + result.Describe());
+        return result.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Where(line =>
+            {
+                var colon = line.LastIndexOf(':');
+                var repo = colon < 0 ? line : line.Substring(0, colon);
+                return repo == repository || repo.EndsWith("/" + repository, StringComparison.Ordinal);
+            })
+            .Where(line => !line.EndsWith(":<none>", StringComparison.Ordinal))
+            .ToList();
+    }
+
+    /// <summary>`docker run --rm IMAGE cat PATH`, trimmed stdout; fails the test when it fails.</summary>
+    public static string Cat(string reference, string path)
+    {
+        var result = Run("run", "--rm", "--network", "none", reference, "cat", path);
+        Assert.AreEqual(0, result.ExitCode, $"docker run {reference} cat {path} failed" + result.Describe());
+        return result.Output.Trim();
+    }
+
+    /// <summary>Untags (and so removes, when it was the last tag) the given references. Best effort.</summary>
+    public static void RemoveImages(IEnumerable<string> references)
+    {
+        var list = references.Distinct().ToList();
+        if (list.Count > 0)
+        {
+            Run(new[] { "rmi" }.Concat(list), null);
+        }
+    }
+
+    public static void RemoveRepositoryImages(string repository)
+    {
+        try
+        {
+            RemoveImages(TagsOf(repository));
+        }
+        catch (Exception)
+        {
+            // Best effort cleanup.
+        }
+    }
+}

@@ -1,0 +1,55 @@
+using System.Text.Json;
+using EcrCache.IntegrationTests.Infrastructure;
+
+namespace EcrCache.IntegrationTests;
+
+/// <summary>The embedded default provider: the local Docker daemon is the only store.</summary>
+[TestClass]
+public sealed class LocalProviderTests : IntegrationTest
+{
+    [TestMethod]
+    public void MissBuildsThenSecondRunIsALocalHit()
+    {
+        var ws = CreateWorkspace();
+
+        var first = ws.Build();
+        var reference = first.AssertResult("built");
+        Log($"miss: {reference} in {first.Command.Elapsed.TotalSeconds:0.0} s");
+        Assert.AreEqual(ws.Repository, first.Image, "the local provider names the image after EcrCacheRepository alone");
+        StringAssert.Matches(first.Tag, new System.Text.RegularExpressions.Regex("^[0-9a-f]{12,64}$"), "the tag is (a prefix of) the hex key");
+
+        // The env file is sourceable by a POSIX shell and exports the reference plus image and tag separately.
+        var sourced = Shell.Bash($"source '{ws.EnvFilePath}' && printf '%s\\n' \"$BUILDKITE_PLUGIN_DOCKER_IMAGE\" \"$BUILDKITE_PLUGIN_DOCKER_ECR_CACHE_EXPORT_IMAGE\" \"$BUILDKITE_PLUGIN_DOCKER_ECR_CACHE_EXPORT_TAG\"");
+        CollectionAssert.AreEqual(new[] { reference, ws.Repository, first.Tag }, sourced, "values read back by bash from " + ws.EnvFilePath);
+
+        // The image is in the daemon, and so is <repository>:latest (the same image).
+        var id = DockerHelper.ImageId(reference);
+        Assert.IsNotNull(id, reference + " is not in the local daemon after a miss");
+        Assert.AreEqual(id, DockerHelper.ImageId(ws.Repository + ":latest"), "the latest tag should point at the built image");
+
+        // Key files and the stamp.
+        var key = File.ReadAllText(ws.KeyPath).Trim();
+        Assert.IsTrue(key.StartsWith(first.Tag, StringComparison.Ordinal), $"key.txt ({key}) should start with the tag {first.Tag}");
+        using (var stamp = JsonDocument.Parse(File.ReadAllText(ws.StampPath)))
+        {
+            Assert.AreEqual(reference, stamp.RootElement.GetProperty("reference").GetString());
+            Assert.AreEqual("built", stamp.RootElement.GetProperty("result").GetString());
+            Assert.AreEqual(key, stamp.RootElement.GetProperty("key").GetString());
+        }
+
+        using (var manifest = JsonDocument.Parse(File.ReadAllText(ws.KeyManifestPath)))
+        {
+            var names = manifest.RootElement.GetProperty("entries").EnumerateArray().Select(e => e.GetProperty("name").GetString()).ToList();
+            CollectionAssert.Contains(names, "app/package.json", "CacheOn files are listed in key-manifest.json");
+            CollectionAssert.Contains(names, "package.json");
+            Assert.IsTrue(names.Any(n => n!.StartsWith("app/version.json", StringComparison.Ordinal)), "the JsonPath input is listed: " + string.Join(", ", names));
+        }
+
+        // Nothing changed: a local hit, same reference, nothing built.
+        var second = ws.Build();
+        Assert.AreEqual(reference, second.AssertResult("hit-local"));
+        Log($"hit: {reference} in {second.Command.Elapsed.TotalSeconds:0.0} s");
+        Assert.IsFalse(second.Output.Contains("docker build", StringComparison.Ordinal) || second.Output.Contains("Building with", StringComparison.Ordinal), "a local hit must not build" + second.Describe());
+        Assert.AreEqual(id, DockerHelper.ImageId(reference), "a local hit must not replace the image");
+    }
+}

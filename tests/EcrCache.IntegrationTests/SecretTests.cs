@@ -1,0 +1,117 @@
+using System.IO.Compression;
+using System.Text;
+using EcrCache.IntegrationTests.Infrastructure;
+
+namespace EcrCache.IntegrationTests;
+
+/// <summary>
+/// DockerSecret items: the value must reach `RUN --mount=type=secret` and nothing else. Dockerfile.secrets writes
+/// only sha256 digests of the mounted secrets into the image, which lets the test prove the values arrived without
+/// the values being stored anywhere.
+/// </summary>
+[TestClass]
+public sealed class SecretTests : IntegrationTest
+{
+    [TestMethod]
+    public void SecretsReachTheBuildAndLeakNowhere()
+    {
+        var ws = CreateWorkspace();
+        var envCanary = "ecrc-env-canary-" + Guid.NewGuid().ToString("N");
+        var fileCanary = "ecrc-file-canary-" + Guid.NewGuid().ToString("N");
+        var npmrc = "//registry.npmjs.org/:_authToken=" + fileCanary + "\n";
+        ws.WriteFile(".npmrc", npmrc);
+
+        // BuildKit's layer cache ignores secret values (by design), so make the layers before the RUN --mount step
+        // unique to this test: otherwise an earlier run's layer, with other secrets' digests, would be reused.
+        ws.WriteFile("package.json", "{ \"name\": \"sample-root\", \"version\": \"1.0.0\", \"private\": true, \"workspaces\": [\"app\"], \"nonce\": \"" + Guid.NewGuid().ToString("N") + "\" }\n");
+        var binlog = Path.Combine(ws.Root, "secrets.binlog");
+
+        var build = ws.Build(
+            new[] { "-p:UseSecret=true", "-bl:" + binlog },
+            verbosity: "diag",
+            environment: new Dictionary<string, string?> { ["NPM_TOKEN"] = envCanary });
+        var reference = build.AssertResult("built");
+
+        // The secrets reached the RUN --mount step: the image holds exactly their digests.
+        Assert.AreEqual(Shell.Sha256Hex(envCanary), DockerHelper.Cat(reference, "/npm-token.sha256"), "the NPM_TOKEN secret did not reach RUN --mount");
+        Assert.AreEqual(Shell.Sha256Hex(npmrc), DockerHelper.Cat(reference, "/npmrc.sha256"), "the .npmrc file secret did not reach RUN --mount");
+
+        // ...and nowhere else.
+        var places = new List<(string Name, string Text)>
+        {
+            ("console output (-v:diag)", build.Output),
+            ("env file", File.ReadAllText(ws.EnvFilePath)),
+            ("key.txt", File.ReadAllText(ws.KeyPath)),
+            ("key-manifest.json", File.ReadAllText(ws.KeyManifestPath)),
+            ("ensured.json", File.ReadAllText(ws.StampPath)),
+        };
+
+        // The binlog, raw (gunzipped records) and replayed to a diagnostic text log.
+        Assert.IsTrue(File.Exists(binlog), "no binlog was written" + build.Describe());
+        var raw = Gunzip(binlog);
+        var rawText = Encoding.UTF8.GetString(raw);
+        Assert.IsTrue(rawText.Contains(reference, StringComparison.Ordinal), "sanity: the raw binlog should contain the image reference");
+        places.Add(("binlog (raw, gunzipped)", rawText));
+        places.Add(("binlog (raw, gunzipped, as UTF-16)", Encoding.Unicode.GetString(raw)));
+        var replayLog = Path.Combine(ws.Root, "binlog-replay.txt");
+        var replay = ws.Dotnet(new[] { "msbuild", binlog, "-noconlog", "-flp:logfile=" + replayLog + ";verbosity=diagnostic" });
+        Assert.AreEqual(0, replay.ExitCode, "binlog replay failed" + replay.Describe());
+        var replayText = File.ReadAllText(replayLog);
+        Assert.IsTrue(replayText.Contains("EcrCache: " + reference, StringComparison.Ordinal), "sanity: the replayed binlog should contain the EcrCache summary line");
+        places.Add(("binlog replayed at diagnostic verbosity", replayText));
+
+        // The image: its history (the RUN lines) and its whole configuration.
+        var history = DockerHelper.Run("history", "--no-trunc", reference);
+        Assert.AreEqual(0, history.ExitCode, history.Describe());
+        Assert.IsTrue(history.Output.Contains("/run/secrets/NPM_TOKEN", StringComparison.Ordinal), "sanity: the history shows the RUN --mount step" + history.Describe());
+        places.Add(("docker history --no-trunc", history.Output));
+        var inspect = DockerHelper.Run("inspect", reference);
+        Assert.AreEqual(0, inspect.ExitCode, inspect.Describe());
+        places.Add(("docker inspect", inspect.Output));
+
+        foreach (var (name, text) in places)
+        {
+            Assert.IsFalse(text.Contains(envCanary, StringComparison.Ordinal), $"the NPM_TOKEN value leaked into the {name}");
+            Assert.IsFalse(text.Contains(fileCanary, StringComparison.Ordinal), $"the .npmrc content leaked into the {name}");
+        }
+
+        foreach (var file in Directory.EnumerateFiles(ws.IntermediateDirectory, "*", SearchOption.AllDirectories))
+        {
+            var content = File.ReadAllText(file);
+            Assert.IsFalse(content.Contains(envCanary, StringComparison.Ordinal) || content.Contains(fileCanary, StringComparison.Ordinal), "a secret leaked into " + file);
+        }
+
+        // docker was handed the secret by reference (its id and the variable's name), never by value.
+        Assert.IsTrue(build.Output.Contains("--secret id=NPM_TOKEN,env=NPM_TOKEN", StringComparison.Ordinal), "sanity: docker was given the secret by reference" + build.Describe());
+    }
+
+    [TestMethod]
+    public void MissingSecretEnvironmentVariableFailsWithECRC1005()
+    {
+        var ws = CreateWorkspace();
+        var build = ws.Build(new[] { "-p:UseSecret=true" }, environment: new Dictionary<string, string?> { ["NPM_TOKEN"] = null });
+        build.AssertFailedWith("ECRC1005");
+        Assert.IsTrue(build.Output.Contains("NPM_TOKEN", StringComparison.Ordinal), build.Describe());
+        Assert.AreEqual(0, DockerHelper.TagsOf(ws.Repository).Count, "nothing may be built when a secret is missing");
+    }
+
+    [TestMethod]
+    public void MissingSecretSourceFileFailsWithECRC1006()
+    {
+        var ws = CreateWorkspace();
+        File.Delete(Path.Combine(ws.ProjectDirectory, ".npmrc"));
+        var build = ws.Build(new[] { "-p:UseSecret=true" }, environment: new Dictionary<string, string?> { ["NPM_TOKEN"] = "present" });
+        build.AssertFailedWith("ECRC1006");
+        Assert.IsTrue(build.Output.Contains(".npmrc", StringComparison.Ordinal), build.Describe());
+        Assert.AreEqual(0, DockerHelper.TagsOf(ws.Repository).Count, "nothing may be built when a secret is missing");
+    }
+
+    private static byte[] Gunzip(string path)
+    {
+        using var file = File.OpenRead(path);
+        using var gzip = new GZipStream(file, CompressionMode.Decompress);
+        using var buffer = new MemoryStream();
+        gzip.CopyTo(buffer);
+        return buffer.ToArray();
+    }
+}
