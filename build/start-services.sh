@@ -5,6 +5,7 @@
 #       "open" - no auth
 #       "auth" - htpasswd basic auth, user "ecrcache", random password
 #   * a locally built busybox base image, pushed to the open registry
+#   * moto_server (AWS emulator) on 127.0.0.1, free port, for the ECR provider tests
 # and writes $ECRCACHE_STATE_DIR/services.env (default /tmp/ecrcache-services).
 #
 # The path of services.env is printed on stdout (last line); all progress
@@ -297,6 +298,72 @@ ensure_base_image() {
 }
 
 # --------------------------------------------------------------------------
+# (d) moto_server: an AWS emulator for the ECR provider's control plane
+# --------------------------------------------------------------------------
+find_moto_server() {
+  local candidate
+  for candidate in "${ECRCACHE_MOTO_SERVER:-}" "$(command -v moto_server 2>/dev/null || true)" /root/.pyenv/shims/moto_server /usr/local/bin/moto_server; do
+    if [[ -n "$candidate" && -x "$candidate" ]]; then
+      printf '%s\n' "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+
+moto_healthy() {
+  [[ "$(http_code "http://127.0.0.1:$1/moto-api/")" == 200 ]]
+}
+
+# ensure_moto -> sets MOTO_PORT
+ensure_moto() {
+  local dir="$STATE/moto"
+  local pidfile="$dir/pid" portfile="$dir/port" logfile="$STATE/moto.log" bin
+  mkdir -p "$dir"
+
+  if pid_alive "$pidfile" moto_server && [[ -s "$portfile" ]]; then
+    local port
+    port="$(cat "$portfile")"
+    if moto_healthy "$port"; then
+      log "moto_server already running on 127.0.0.1:$port (pid $(cat "$pidfile")); reusing it"
+      MOTO_PORT="$port"
+      return 0
+    fi
+    log "moto_server (pid $(cat "$pidfile")) is not healthy; restarting it"
+    kill "$(cat "$pidfile")" 2>/dev/null || true
+    sleep 1
+  fi
+
+  bin="$(find_moto_server)" || die "moto_server not found (looked at \$ECRCACHE_MOTO_SERVER, PATH, /root/.pyenv/shims and /usr/local/bin); the ECR tests need it: install moto[server] 5.x (pip install 'moto[server]') or set ECRCACHE_MOTO_SERVER to its path"
+
+  local attempt port
+  for attempt in 1 2 3; do
+    port="$(pick_free_port)"
+    printf '%s\n' "$port" >"$portfile"
+    : >"$logfile"
+    log "starting moto_server on 127.0.0.1:$port (log: $logfile)"
+    run_detached "$pidfile" "$logfile" "$bin" -H 127.0.0.1 -p "$port"
+
+    local deadline=$((SECONDS + 60))
+    while ((SECONDS < deadline)); do
+      if moto_healthy "$port"; then
+        log "moto_server ready on 127.0.0.1:$port (pid $(cat "$pidfile"))"
+        MOTO_PORT="$port"
+        return 0
+      fi
+      pid_alive "$pidfile" moto_server || break
+      sleep 0.3
+    done
+    warn "moto_server did not come up on port $port (attempt $attempt); last log lines:"
+    tail -n 10 "$logfile" >&2 || true
+    if pid_alive "$pidfile" moto_server; then
+      kill "$(cat "$pidfile")" 2>/dev/null || true
+    fi
+  done
+  die "could not start moto_server; see $logfile"
+}
+
+# --------------------------------------------------------------------------
 # main
 # --------------------------------------------------------------------------
 ensure_dockerd
@@ -307,6 +374,8 @@ ensure_registry auth
 AUTH_PORT="$REGISTRY_PORT"
 
 ensure_base_image "$OPEN_PORT"
+
+ensure_moto
 
 ENV_FILE="$STATE/services.env"
 tmp_env="$(mktemp "$STATE/services.env.XXXXXX")"
@@ -320,7 +389,9 @@ tmp_env="$(mktemp "$STATE/services.env.XXXXXX")"
     ECRCACHE_TEST_AUTH_PASSWORD "$(auth_password)" \
     ECRCACHE_TEST_BASE_IMAGE "$BASE_IMAGE" \
     ECRCACHE_TEST_REGISTRY_LOG "$STATE/registry-open.log" \
-    ECRCACHE_TEST_AUTH_REGISTRY_LOG "$STATE/registry-auth.log"
+    ECRCACHE_TEST_AUTH_REGISTRY_LOG "$STATE/registry-auth.log" \
+    ECRCACHE_TEST_MOTO_ENDPOINT "http://127.0.0.1:$MOTO_PORT" \
+    ECRCACHE_TEST_MOTO_SERVER "$(find_moto_server)"
 } >"$tmp_env"
 chmod 600 "$tmp_env"
 mv -f "$tmp_env" "$ENV_FILE"

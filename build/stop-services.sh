@@ -48,6 +48,7 @@ stop_pid() {
 
 stop_pid "$STATE/registry-open/pid" docker-registry "registry 'open'" 10
 stop_pid "$STATE/registry-auth/pid" docker-registry "registry 'auth'" 10
+stop_pid "$STATE/moto/pid" moto_server "moto_server" 10
 rm -f "$STATE/services.env"
 
 if [[ -e "$STATE/dockerd.started-by-ecrcache" ]]; then

@@ -59,23 +59,46 @@ namespace EcrCache.Core
             var total = Stopwatch.StartNew();
             var phase = Stopwatch.StartNew();
 
-            // The daemon's platform enters the key; asking for it also proves the daemon is up.
-            var version = await _docker.GetVersionAsync(cancellationToken).ConfigureAwait(false);
-            var key = ComputeAndWriteKey(version.Platform, cancellationToken);
-            _log.Detail($"Key {key.Hash} computed in {phase.ElapsedMilliseconds} ms ({_options.CacheOn.Count} CacheOn files, platform {version.Platform}).");
+            // The daemon's platform enters the key. The no-op path trusts the platform that the last successful run
+            // saw on the same daemon, so a local hit costs exactly one 'docker image inspect' (which also proves the
+            // daemon is up and checks the image's platform). Anything else asks 'docker version' first.
+            DockerVersionInfo? version = null;
+            var platform = ReadStampedPlatform();
+            if (platform == null)
+            {
+                version = await _docker.GetVersionAsync(cancellationToken).ConfigureAwait(false);
+                platform = version.Platform;
+            }
 
-            using var store = CreateStore();
+            var key = ComputeAndWriteKey(platform, cancellationToken);
+            _log.Detail($"Key {key.Hash} computed in {phase.ElapsedMilliseconds} ms ({_options.CacheOn.Count} CacheOn files, platform {platform}).");
+
+            using var store = CreateStore(cancellationToken);
             var reference = store.Image + ":" + key.Tag;
             string result;
 
             phase.Restart();
-            if (await _docker.ImageExistsAsync(reference, cancellationToken).ConfigureAwait(false))
+            var localPlatform = await _docker.GetImagePlatformAsync(reference, cancellationToken).ConfigureAwait(false);
+            if (version == null && !string.Equals(localPlatform, platform, StringComparison.Ordinal))
+            {
+                version = await _docker.GetVersionAsync(cancellationToken).ConfigureAwait(false);
+                if (!string.Equals(version.Platform, platform, StringComparison.Ordinal))
+                {
+                    platform = version.Platform;
+                    key = ComputeAndWriteKey(platform, cancellationToken);
+                    reference = store.Image + ":" + key.Tag;
+                    localPlatform = await _docker.GetImagePlatformAsync(reference, cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            if (localPlatform != null)
             {
                 result = CacheResult.HitLocal;
                 _log.Detail($"{reference} is in the local daemon ({phase.ElapsedMilliseconds} ms); no registry call needed.");
             }
             else
             {
+                version ??= await _docker.GetVersionAsync(cancellationToken).ConfigureAwait(false);
                 await store.PrepareAsync(cancellationToken).ConfigureAwait(false);
                 var exists = store.HasRemote && await store.ExistsAsync(key.Tag, cancellationToken).ConfigureAwait(false);
                 _log.Detail($"Looked up {key.Tag} in {store.Description}: {(exists ? "found" : "not found")} ({phase.ElapsedMilliseconds} ms).");
@@ -101,7 +124,18 @@ namespace EcrCache.Core
                     await BuildAsync(version, reference, cancellationToken).ConfigureAwait(false);
                     _log.Detail($"Built in {phase.ElapsedMilliseconds} ms.");
                     phase.Restart();
-                    await store.PublishAsync(key.Tag, _options.PushLatest, cancellationToken).ConfigureAwait(false);
+                    try
+                    {
+                        await store.PublishAsync(key.Tag, _options.PushLatest, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch when (store.HasRemote)
+                    {
+                        // The local image:tag would make the next run a local hit that never pushes. Untag it so a
+                        // failed or cancelled push is retried; the layers stay in the daemon's build cache.
+                        await UntagAsync(reference).ConfigureAwait(false);
+                        throw;
+                    }
+
                     if (store.HasRemote)
                     {
                         _log.Detail($"Pushed in {phase.ElapsedMilliseconds} ms.");
@@ -113,7 +147,7 @@ namespace EcrCache.Core
 
             cancellationToken.ThrowIfCancellationRequested();
             var cacheResult = new CacheResult(store.Image, key.Tag, result, key);
-            WriteStamp(cacheResult);
+            WriteStamp(cacheResult, platform);
             await ExportAsync(cacheResult, cancellationToken).ConfigureAwait(false);
             _log.Important($"EcrCache: {cacheResult.Reference} ({result}) in {total.Elapsed.TotalSeconds:0.00} s");
             return cacheResult;
@@ -146,7 +180,7 @@ namespace EcrCache.Core
             return key;
         }
 
-        private IImageStore CreateStore()
+        private IImageStore CreateStore(CancellationToken cancellationToken)
         {
             if (StoreFactory != null)
             {
@@ -155,6 +189,9 @@ namespace EcrCache.Core
 
             switch (_options.Provider)
             {
+                case ProviderKind.Ecr:
+                    // Resolving the repository (and creating it) names the image, which the local lookup needs first.
+                    return Registries.Ecr.EcrStore.CreateAsync(_options, _docker, _runner, _log, cancellationToken).GetAwaiter().GetResult();
                 case ProviderKind.Registry:
                     var endpoint = RegistryEndpoint.Parse(_options.Registry!, _options.RegistryInsecure);
                     var config = DockerConfig.Load(_options.Environment, System.Environment.GetFolderPath(System.Environment.SpecialFolder.UserProfile));
@@ -198,6 +235,22 @@ namespace EcrCache.Core
             await _docker.BuildAsync(request, mode, cancellationToken).ConfigureAwait(false);
         }
 
+        private async Task UntagAsync(string reference)
+        {
+            try
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                var result = await _docker.RunAsync(new[] { "image", "rm", "--no-prune", reference }, timeout.Token).ConfigureAwait(false);
+                _log.Detail(result.ExitCode == 0
+                    ? "Removed the local tag " + reference + " because it was not published."
+                    : "Could not remove the local tag " + reference + ": " + result.StandardError.Trim());
+            }
+            catch (Exception ex) when (ex is OperationCanceledException || ex is EcrCacheException)
+            {
+                _log.Detail("Could not remove the local tag " + reference + ": " + ex.Message);
+            }
+        }
+
         /// <summary>Why this build cannot run on the legacy builder, or null when it can.</summary>
         internal string? BuildKitReason()
         {
@@ -225,11 +278,41 @@ namespace EcrCache.Core
             return null;
         }
 
-        private void WriteStamp(CacheResult result)
+        /// <summary>Which daemon the docker CLI talks to: the stamped platform is only trusted for the same one.</summary>
+        private string DaemonIdentity() =>
+            _options.DockerPath + "|" + (_options.Environment("DOCKER_HOST") ?? "") + "|" + (_options.Environment("DOCKER_CONTEXT") ?? "");
+
+        private string? ReadStampedPlatform()
+        {
+            var path = Path.Combine(_options.IntermediateDirectory, StampFileName);
+            try
+            {
+                if (!File.Exists(path))
+                {
+                    return null;
+                }
+
+                using var doc = JsonDocument.Parse(File.ReadAllText(path));
+                var root = doc.RootElement;
+                if (root.TryGetProperty("daemon", out var daemon) && daemon.GetString() == DaemonIdentity()
+                    && root.TryGetProperty("platform", out var platform) && platform.ValueKind == JsonValueKind.String)
+                {
+                    return platform.GetString();
+                }
+            }
+            catch (Exception ex) when (ex is IOException || ex is JsonException || ex is UnauthorizedAccessException || ex is InvalidOperationException)
+            {
+                _log.Detail("Ignoring unreadable stamp " + path + ": " + ex.Message);
+            }
+
+            return null;
+        }
+
+        private void WriteStamp(CacheResult result, string platform)
         {
             var path = Path.Combine(_options.IntermediateDirectory, StampFileName);
             using var buffer = new MemoryStream();
-            using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+            using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
             {
                 writer.WriteStartObject();
                 writer.WriteString("key", result.Key.Hash);
@@ -237,6 +320,8 @@ namespace EcrCache.Core
                 writer.WriteString("tag", result.Tag);
                 writer.WriteString("reference", result.Reference);
                 writer.WriteString("result", result.Result);
+                writer.WriteString("platform", platform);
+                writer.WriteString("daemon", DaemonIdentity());
                 writer.WriteString("time", DateTimeOffset.UtcNow.ToString("o"));
                 writer.WriteEndObject();
             }

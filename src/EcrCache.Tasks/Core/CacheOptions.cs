@@ -12,6 +12,9 @@ namespace EcrCache.Core
 
         /// <summary>Any OCI distribution registry, authenticated from the user's docker config.</summary>
         Registry,
+
+        /// <summary>AWS ECR: repository, lifecycle policy and login managed through the ECR API (Registries/Ecr).</summary>
+        Ecr,
     }
 
     /// <summary>A BuildKit secret: where docker reads it from. The value itself never enters this object.</summary>
@@ -72,6 +75,21 @@ namespace EcrCache.Core
         public bool RegistryInsecure { get; set; }
 
         public string Repository { get; set; } = "";
+
+        /// <summary>ECR: EcrCacheRegion, or null to resolve it from AWS_REGION, AWS_DEFAULT_REGION, the profile, eu-west-1.</summary>
+        public string? EcrRegion { get; set; }
+
+        /// <summary>ECR: days after push when cached images expire (EcrCacheMaxAgeDays, default 7; 0 leaves the lifecycle policy alone).</summary>
+        public int EcrMaxAgeDays { get; set; } = 7;
+
+        /// <summary>ECR: 12-digit account ids allowed to pull (EcrCachePullAccounts).</summary>
+        public IList<string> EcrPullAccounts { get; } = new List<string>();
+
+        /// <summary>ECR: API endpoint override (EcrCacheEcrEndpoint), else AWS_ENDPOINT_URL_ECR / AWS_ENDPOINT_URL.</summary>
+        public string? EcrEndpoint { get; set; }
+
+        /// <summary>ECR: resource tags for the repository (EcrTag items).</summary>
+        public IList<KeyValuePair<string, string>> EcrTags { get; } = new List<KeyValuePair<string, string>>();
 
         public bool SkipPull { get; set; }
 

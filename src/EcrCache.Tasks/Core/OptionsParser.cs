@@ -13,14 +13,14 @@ namespace EcrCache.Core
     /// <summary>Turns what the project wrote into validated <see cref="CacheOptions"/>, with coded errors.</summary>
     public static class OptionsParser
     {
-        public static readonly IReadOnlyList<string> Providers = new[] { "local", "registry" };
+        public static readonly IReadOnlyList<string> Providers = new[] { "local", "registry", "ecr" };
 
-        private static readonly Regex EnvName = new Regex("^[A-Za-z_][A-Za-z0-9_]*$", RegexOptions.CultureInvariant);
-        private static readonly Regex SecretId = new Regex("^[A-Za-z0-9_.-]+$", RegexOptions.CultureInvariant);
+        private static readonly Regex EnvName = new Regex("^[A-Za-z_][A-Za-z0-9_]*\\z", RegexOptions.CultureInvariant);
+        private static readonly Regex SecretId = new Regex("^[A-Za-z0-9_.-]+\\z", RegexOptions.CultureInvariant);
 
         // The distribution spec's repository name grammar.
         private static readonly Regex RepositoryName = new Regex(
-            "^[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*)*$",
+            "^[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*)*\\z",
             RegexOptions.CultureInvariant);
 
         private static readonly Regex RegistryHost = new Regex(
@@ -90,6 +90,9 @@ namespace EcrCache.Core
                 case "registry":
                     options.Provider = ProviderKind.Registry;
                     break;
+                case "ecr":
+                    options.Provider = ProviderKind.Ecr;
+                    break;
                 default:
                     throw new EcrCacheException(DiagnosticIds.UnknownProvider, raw.Provider, string.Join(", ", Providers));
             }
@@ -118,6 +121,10 @@ namespace EcrCache.Core
             }
 
             options.Repository = repository;
+            if (options.Provider == ProviderKind.Ecr)
+            {
+                EcrCache.Registries.Ecr.EcrOptionsParser.Apply(raw, options);
+            }
 
             // Exports.
             options.ExportEnvVariable = Blank(raw.ExportEnvVariable) ?? "BUILDKITE_PLUGIN_DOCKER_IMAGE";
@@ -178,7 +185,7 @@ namespace EcrCache.Core
                     var flag = word.Split('=')[0];
                     if (ForbiddenAdditional.Contains(flag, StringComparer.Ordinal))
                     {
-                        throw new EcrCacheException(DiagnosticIds.AdditionalArgsForbidden, word, "EcrCacheImage tags, EcrCacheDockerfile, EcrCacheTarget");
+                        throw new EcrCacheException(DiagnosticIds.AdditionalArgsForbidden, word, "the tag comes from the cache key; use EcrCacheDockerfile, EcrCacheDockerfileInline or EcrCacheTarget");
                     }
 
                     options.AdditionalBuildArgList.Add(word);
@@ -280,6 +287,11 @@ namespace EcrCache.Core
                 }
 
                 if (type != null && type != "file" && type != "env")
+                {
+                    throw new EcrCacheException(DiagnosticIds.BadSecretSpec, include);
+                }
+
+                if (type == "file" && src == null)
                 {
                     throw new EcrCacheException(DiagnosticIds.BadSecretSpec, include);
                 }

@@ -38,6 +38,11 @@ namespace EcrCache.Core
         public string? Registry { get; set; }
         public string? RegistryInsecure { get; set; }
         public string? Repository { get; set; }
+        public string? EcrRegion { get; set; }
+        public string? EcrMaxAgeDays { get; set; }
+        public string? EcrPullAccounts { get; set; }
+        public string? EcrEndpoint { get; set; }
+        public IList<RawItem> EcrTags { get; } = new List<RawItem>();
         public string? SkipPull { get; set; }
         public string? PushLatest { get; set; }
         public string? ExportEnvVariable { get; set; }

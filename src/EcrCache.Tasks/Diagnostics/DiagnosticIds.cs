@@ -47,6 +47,23 @@ namespace EcrCache.Diagnostics
         public const string JobApiFailed = nameof(JobApiFailed);
         public const string MetaDataFailed = nameof(MetaDataFailed);
         public const string JobApiUnsupported = nameof(JobApiUnsupported);
+        // ECR provider (ECRC15xx).
+        public const string EcrCredentialsMissing = nameof(EcrCredentialsMissing);
+        public const string EcrCredentialsRejected = nameof(EcrCredentialsRejected);
+        public const string EcrAccessDenied = nameof(EcrAccessDenied);
+        public const string EcrInvalidRepositoryName = nameof(EcrInvalidRepositoryName);
+        public const string EcrThrottled = nameof(EcrThrottled);
+        public const string EcrUnreachable = nameof(EcrUnreachable);
+        public const string EcrRequestFailed = nameof(EcrRequestFailed);
+        public const string EcrLifecyclePolicyFailed = nameof(EcrLifecyclePolicyFailed);
+        public const string EcrRepositoryPolicyFailed = nameof(EcrRepositoryPolicyFailed);
+        public const string BadEcrMaxAgeDays = nameof(BadEcrMaxAgeDays);
+        public const string BadEcrPullAccount = nameof(BadEcrPullAccount);
+        public const string BadEcrRegion = nameof(BadEcrRegion);
+        public const string BadEcrEndpoint = nameof(BadEcrEndpoint);
+        public const string BadEcrTag = nameof(BadEcrTag);
+        public const string EcrAuthorizationTokenInvalid = nameof(EcrAuthorizationTokenInvalid);
+        public const string EcrDockerConfigWriteFailed = nameof(EcrDockerConfigWriteFailed);
         public const string Cancelled = nameof(Cancelled);
         public const string UnexpectedError = nameof(UnexpectedError);
     }

@@ -179,6 +179,13 @@ namespace EcrCache.Docker
             return result.ExitCode == 0;
         }
 
+        /// <summary>The os/arch of a local image, or null when the daemon does not have it (or is not reachable).</summary>
+        public async Task<string?> GetImagePlatformAsync(string reference, CancellationToken cancellationToken)
+        {
+            var result = await RunAsync(new[] { "image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", reference }, cancellationToken).ConfigureAwait(false);
+            return result.ExitCode == 0 ? result.StandardOutput.Trim() : null;
+        }
+
         public async Task BuildAsync(DockerBuildRequest request, BuilderMode mode, CancellationToken cancellationToken)
         {
             var args = new List<string> { "build" };
@@ -361,7 +368,7 @@ namespace EcrCache.Docker
         }
 
         internal static bool IsErrorLine(string line) =>
-            Regex.IsMatch(line, @"^(#\d+ )?(ERROR|error)(:|\[| response from daemon)") || line.StartsWith("failed to solve", StringComparison.Ordinal);
+            Regex.IsMatch(line, @"^(#\d+ )?(ERROR|[Ee]rror)(:|\[| response from daemon)") || line.StartsWith("failed to solve", StringComparison.Ordinal);
 
         private static string GetString(JsonElement element, string name) =>
             element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() ?? "" : "";

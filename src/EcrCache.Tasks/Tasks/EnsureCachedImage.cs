@@ -45,6 +45,21 @@ namespace EcrCache.Tasks
 
         public string? Repository { get; set; }
 
+        /// <summary>ECR provider: EcrCacheRegion.</summary>
+        public string? Region { get; set; }
+
+        /// <summary>ECR provider: EcrCacheMaxAgeDays.</summary>
+        public string? MaxAgeDays { get; set; }
+
+        /// <summary>ECR provider: EcrCachePullAccounts.</summary>
+        public string? PullAccounts { get; set; }
+
+        /// <summary>ECR provider: EcrCacheEcrEndpoint.</summary>
+        public string? EcrEndpoint { get; set; }
+
+        /// <summary>ECR provider: EcrTag items (Include = key, Value metadata).</summary>
+        public ITaskItem[] EcrTags { get; set; } = Array.Empty<ITaskItem>();
+
         public string? SkipPull { get; set; }
 
         public string? PushLatest { get; set; }
@@ -143,6 +158,10 @@ namespace EcrCache.Tasks
                 Registry = Registry,
                 RegistryInsecure = RegistryInsecure,
                 Repository = Repository,
+                EcrRegion = Region,
+                EcrMaxAgeDays = MaxAgeDays,
+                EcrPullAccounts = PullAccounts,
+                EcrEndpoint = EcrEndpoint,
                 SkipPull = SkipPull,
                 PushLatest = PushLatest,
                 ExportEnvVariable = ExportEnvVariable,
@@ -154,6 +173,7 @@ namespace EcrCache.Tasks
             Copy(CacheOn, raw.CacheOn, withFullPath: true);
             Copy(BuildArgs, raw.BuildArgs, withFullPath: false);
             Copy(Secrets, raw.Secrets, withFullPath: false);
+            Copy(EcrTags, raw.EcrTags, withFullPath: false);
             return raw;
         }
 

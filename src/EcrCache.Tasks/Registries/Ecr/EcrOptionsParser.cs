@@ -1,0 +1,142 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Text.RegularExpressions;
+using EcrCache.Core;
+using EcrCache.Diagnostics;
+
+namespace EcrCache.Registries.Ecr
+{
+    /// <summary>Validates the ECR provider's options (EcrCacheRegion, EcrCacheMaxAgeDays, EcrCachePullAccounts, EcrCacheEcrEndpoint, EcrTag).</summary>
+    public static class EcrOptionsParser
+    {
+        public const int MaxAgeDaysLimit = 3650;
+
+        /// <summary>ECR's own repository name grammar (stricter than the distribution spec: no '__' or '--').</summary>
+        private static readonly Regex RepositoryName = new Regex(
+            "^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$",
+            RegexOptions.CultureInvariant);
+
+        private static readonly Regex AccountId = new Regex("^[0-9]{12}$", RegexOptions.CultureInvariant);
+
+        // AWS resource tags: letters (any script), digits, spaces and _ . : / = + - @
+        private static readonly Regex TagText = new Regex(@"^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$", RegexOptions.CultureInvariant);
+
+        public static void Apply(RawOptions raw, CacheOptions options)
+        {
+            if (!IsValidRepositoryName(options.Repository))
+            {
+                throw new EcrCacheException(DiagnosticIds.EcrInvalidRepositoryName, options.Repository, "ECR allows 2-256 characters, and no '__' or '--'");
+            }
+
+            var region = Blank(raw.EcrRegion);
+            if (region != null && !EcrSettings.IsValidRegion(region))
+            {
+                throw new EcrCacheException(DiagnosticIds.BadEcrRegion, region, "EcrCacheRegion");
+            }
+
+            options.EcrRegion = region;
+
+            var days = Blank(raw.EcrMaxAgeDays);
+            if (days != null)
+            {
+                if (!int.TryParse(days, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n < 0 || n > MaxAgeDaysLimit)
+                {
+                    throw new EcrCacheException(DiagnosticIds.BadEcrMaxAgeDays, days);
+                }
+
+                options.EcrMaxAgeDays = n;
+            }
+
+            foreach (var account in SplitList(raw.EcrPullAccounts))
+            {
+                if (!AccountId.IsMatch(account))
+                {
+                    throw new EcrCacheException(DiagnosticIds.BadEcrPullAccount, account);
+                }
+
+                if (!options.EcrPullAccounts.Contains(account))
+                {
+                    options.EcrPullAccounts.Add(account);
+                }
+            }
+
+            var endpoint = Blank(raw.EcrEndpoint);
+            if (endpoint != null)
+            {
+                if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+                {
+                    throw new EcrCacheException(DiagnosticIds.BadEcrEndpoint, endpoint, "EcrCacheEcrEndpoint");
+                }
+
+                options.EcrEndpoint = endpoint;
+            }
+
+            var seen = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var item in raw.EcrTags)
+            {
+                var key = item.ItemSpec.Trim();
+                var value = item.Get("Value") ?? string.Empty;
+                var problem = TagProblem(key, value);
+                if (problem != null)
+                {
+                    throw new EcrCacheException(DiagnosticIds.BadEcrTag, key, problem);
+                }
+
+                if (seen.TryGetValue(key, out var previous))
+                {
+                    if (!string.Equals(previous, value, StringComparison.Ordinal))
+                    {
+                        throw new EcrCacheException(DiagnosticIds.BadEcrTag, key, "it is declared twice with different values");
+                    }
+
+                    continue;
+                }
+
+                seen.Add(key, value);
+                options.EcrTags.Add(new KeyValuePair<string, string>(key, value));
+            }
+
+            if (options.EcrTags.Count > 50)
+            {
+                throw new EcrCacheException(DiagnosticIds.BadEcrTag, options.EcrTags[50].Key, "a repository takes at most 50 tags");
+            }
+        }
+
+        public static bool IsValidRepositoryName(string name) =>
+            !string.IsNullOrEmpty(name) && name.Length >= 2 && name.Length <= 256 && RepositoryName.IsMatch(name);
+
+        internal static string? TagProblem(string key, string value)
+        {
+            if (key.Length == 0 || key.Length > 128)
+            {
+                return "the key must be 1-128 characters";
+            }
+
+            if (value.Length > 256)
+            {
+                return "the value is longer than 256 characters";
+            }
+
+            if (key.StartsWith("aws:", StringComparison.OrdinalIgnoreCase))
+            {
+                return "keys starting with aws: are reserved by AWS";
+            }
+
+            if (!TagText.IsMatch(key) || !TagText.IsMatch(value))
+            {
+                return "it contains a character AWS does not allow in tags";
+            }
+
+            return null;
+        }
+
+        private static IEnumerable<string> SplitList(string? text) =>
+            string.IsNullOrWhiteSpace(text)
+                ? Enumerable.Empty<string>()
+                : text!.Split(new[] { ';', ',', ' ', '\t', '\n', '\r' }, StringSplitOptions.RemoveEmptyEntries).Select(s => s.Trim()).Where(s => s.Length > 0);
+
+        private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value!.Trim();
+    }
+}
