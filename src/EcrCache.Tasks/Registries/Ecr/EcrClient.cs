@@ -13,6 +13,7 @@ using System.Text.RegularExpressions;
 using System.Threading;
 using System.Threading.Tasks;
 using EcrCache.Diagnostics;
+using EcrCache.Http;
 using EcrCache.Logging;
 
 namespace EcrCache.Registries.Ecr
@@ -71,10 +72,7 @@ namespace EcrCache.Registries.Ecr
             Settings = settings ?? throw new ArgumentNullException(nameof(settings));
             _credentials = credentials ?? throw new ArgumentNullException(nameof(credentials));
             _log = log ?? throw new ArgumentNullException(nameof(log));
-            _http = handler == null ? new HttpClient(CreateHandler(), disposeHandler: true) : new HttpClient(handler, disposeHandler: false);
-            _http.Timeout = System.Threading.Timeout.InfiniteTimeSpan;
-            var version = typeof(EcrClient).Assembly.GetName().Version;
-            _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("EcrCache", version == null ? "1.0" : version.ToString()));
+            _http = HttpClients.Create(handler, decompress: false);
         }
 
         public EcrSettings Settings { get; }
@@ -573,24 +571,6 @@ namespace EcrCache.Registries.Ecr
             }
 
             return innermost.Message;
-        }
-
-        private static HttpMessageHandler CreateHandler()
-        {
-#if NETFRAMEWORK
-            return new HttpClientHandler
-            {
-                AllowAutoRedirect = false,
-                UseCookies = false,
-            };
-#else
-            return new SocketsHttpHandler
-            {
-                AllowAutoRedirect = false,
-                UseCookies = false,
-                PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-            };
-#endif
         }
 
         private sealed class CallResult

@@ -14,6 +14,7 @@ using System.Text.RegularExpressions;
 using System.Threading;
 using System.Threading.Tasks;
 using EcrCache.Diagnostics;
+using EcrCache.Http;
 using EcrCache.Logging;
 using EcrCache.Registries.Auth;
 
@@ -70,10 +71,7 @@ namespace EcrCache.Registries.Oci
             Endpoint = endpoint ?? throw new ArgumentNullException(nameof(endpoint));
             _credentials = credentials ?? throw new ArgumentNullException(nameof(credentials));
             _log = log ?? throw new ArgumentNullException(nameof(log));
-            _http = handler == null ? new HttpClient(CreateHandler(), disposeHandler: true) : new HttpClient(handler, disposeHandler: false);
-            _http.Timeout = System.Threading.Timeout.InfiniteTimeSpan;
-            var version = typeof(RegistryClient).Assembly.GetName().Version;
-            _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("EcrCache", version == null ? "1.0" : version.ToString()));
+            _http = HttpClients.Create(handler, decompress: true);
         }
 
         public RegistryEndpoint Endpoint { get; }
@@ -326,26 +324,6 @@ namespace EcrCache.Registries.Oci
             }
 
             return "v2/" + repository + "/manifests/" + reference;
-        }
-
-        private static HttpMessageHandler CreateHandler()
-        {
-#if NETFRAMEWORK
-            return new HttpClientHandler
-            {
-                AllowAutoRedirect = false,
-                UseCookies = false,
-                AutomaticDecompression = DecompressionMethods.GZip | DecompressionMethods.Deflate,
-            };
-#else
-            return new SocketsHttpHandler
-            {
-                AllowAutoRedirect = false,
-                UseCookies = false,
-                AutomaticDecompression = DecompressionMethods.GZip | DecompressionMethods.Deflate,
-                PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-            };
-#endif
         }
 
         /// <summary>Sends a request to the registry, running the auth handshake on 401. Throws on 401/403.</summary>
