@@ -46,6 +46,12 @@ public sealed class TestEnvironment
     /// <summary>Access log of the open registry (may be empty when unknown).</summary>
     public string RegistryLog { get; private set; } = "";
 
+    /// <summary>
+    /// http://127.0.0.1:port of moto_server (the AWS emulator for the ECR provider's control plane), or empty when
+    /// services.env does not name one: only the ECR tests need it, and they are inconclusive without it.
+    /// </summary>
+    public string MotoEndpoint { get; private set; } = "";
+
     public string RepoRoot { get; private set; } = "";
 
     public string PackagesDirectory { get; private set; } = "";
@@ -83,6 +89,7 @@ public sealed class TestEnvironment
             AuthPassword = services["ECRCACHE_TEST_AUTH_PASSWORD"],
             BaseImage = services["ECRCACHE_TEST_BASE_IMAGE"],
             RegistryLog = services.GetValueOrDefault("ECRCACHE_TEST_REGISTRY_LOG") ?? "",
+            MotoEndpoint = services.GetValueOrDefault("ECRCACHE_TEST_MOTO_ENDPOINT") ?? "",
         };
         env.BaseEnvironment = BuildBaseEnvironment();
         env.RepoRoot = FindRepoRoot();
@@ -187,7 +194,7 @@ public sealed class TestEnvironment
         }
 
         // Variables already in the environment (build/test.sh sources the file) win.
-        foreach (var name in ServiceVariables.Append("ECRCACHE_TEST_AUTH_REGISTRY_LOG"))
+        foreach (var name in ServiceVariables.Append("ECRCACHE_TEST_AUTH_REGISTRY_LOG").Append("ECRCACHE_TEST_MOTO_ENDPOINT"))
         {
             var value = Environment.GetEnvironmentVariable(name);
             if (!string.IsNullOrEmpty(value))

@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using Amazon.Runtime;
@@ -131,10 +132,21 @@ namespace EcrCache.Registries.Ecr
         private bool HasEnvironmentKeys() =>
             !string.IsNullOrWhiteSpace(_environment("AWS_ACCESS_KEY_ID")) && !string.IsNullOrWhiteSpace(_environment("AWS_SECRET_ACCESS_KEY"));
 
-        private static string FirstLine(string text)
+        /// <summary>
+        /// The SDK's message on one line: its first line ends with a colon and introduces one line per credential
+        /// provider it tried, which is exactly what tells the user what to fix; keep them, joined, within bounds.
+        /// </summary>
+        internal static string FirstLine(string text)
         {
-            var newline = text.IndexOfAny(new[] { '\r', '\n' });
-            return (newline >= 0 ? text.Substring(0, newline) : text).TrimEnd('.');
+            var lines = text.Split(new[] { '\r', '\n' }, StringSplitOptions.RemoveEmptyEntries);
+            var joined = string.Join("; ", lines.Select(l => l.Trim()).Where(l => l.Length > 0));
+            joined = joined.Replace(":;", ":");
+            if (joined.Length > 600)
+            {
+                joined = joined.Substring(0, 600) + "...";
+            }
+
+            return joined.TrimEnd('.', ':', ';', ' ');
         }
     }
 
