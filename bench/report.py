@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Prints bench/run.sh's one table from its samples.
+
+    python3 bench/report.py RESULTS_DIR
+
+RESULTS_DIR/samples.tsv: "id<TAB>value" per timed run (warm-up runs are never recorded).
+RESULTS_DIR/meta.env:    KEY=VALUE lines (run count, scale, fixture sizes, ...), used in labels and notes.
+Rows whose id has no samples are left out (e.g. BENCH_ONLY ran a subset).
+"""
+
+import os
+import statistics
+import sys
+
+# (id, label, unit, baseline id or None). Labels may use {meta} fields.
+ROWS = [
+    ("P1", "P1 key computation: mono tree, {mono_files} files, {mono_mb} MB; CacheOn packages/**/package.json, packages/**/*.js, yarn.lock", None, None),
+    ("p1.raw_serial", "raw: xargs sha256sum, serial (file list given)", "ms", "p1.raw_par"),
+    ("p1.raw_par", "raw: xargs -P{nproc} -n256 sha256sum (file list given) = BASE", "ms", "p1.raw_par"),
+    ("p1.kb_compute", "ours in-process: CacheKeyCalculator.Compute, 1st call", "ms", "p1.raw_par"),
+    ("p1.kb_compute_warm", "ours in-process: Compute, 2nd call (JIT warm)", "ms", "p1.raw_par"),
+    ("p1.kb_glob", "  KeyBench glob expansion (.NET enumeration, not MSBuild)", "ms", "p1.raw_par"),
+    ("p1.kb_parse", "  task path in-process: OptionsParser.Parse (per-file checks)", "ms", "p1.raw_par"),
+    ("p1.kb_engine", "  task path in-process: CacheEngine.ComputeKeyAsync", "ms", "p1.raw_par"),
+    ("p1.build_wall", "ours whole: dotnet build -t:ComputeCachedImageKey (wall)", "ms", "p1.raw_par"),
+    ("p1.build_eval", "  MSBuild evaluation incl. CacheOn globs (restore + build = 2 evaluations)", "ms", "p1.raw_par"),
+    ("p1.build_target", "  _EcrCacheComputeKey target (the task)", "ms", "p1.raw_par"),
+    ("p1.build_rss", "  peak RSS of the dotnet build process", "MB", None),
+
+    ("P1b", "P1b glob walk: wide tree, {wide_files} files, **/package.json matches {wide_packages}", None, None),
+    ("p1b.raw", "raw: find . -name package.json | xargs sha256sum = BASE", "ms", "p1b.raw"),
+    ("p1b.build_wall", "ours whole: dotnet build -t:ComputeCachedImageKey (wall)", "ms", "p1b.raw"),
+    ("p1b.build_eval", "  MSBuild evaluation (2 evaluations: the glob walk runs twice)", "ms", "p1b.raw"),
+    ("p1b.build_target", "  _EcrCacheComputeKey target", "ms", "p1b.raw"),
+    ("p1b.norestore_wall", "ours, dotnet build --no-restore (1 evaluation) (wall)", "ms", "p1b.raw"),
+    ("p1b.norestore_eval", "  MSBuild evaluation (1 evaluation)", "ms", "p1b.raw"),
+    ("p1b.kb_glob", "  KeyBench .NET enumeration of the same tree (for scale)", "ms", "p1b.raw"),
+    ("p1b.raw_prune", "raw: find -name node_modules -prune ... | xargs sha256sum = BASE2", "ms", "p1b.raw_prune"),
+    ("p1b.excl_wall", "ours with Exclude=\"**/node_modules/**\" (wall)", "ms", "p1b.raw_prune"),
+    ("p1b.excl_eval", "  MSBuild evaluation (excluded folders are not walked)", "ms", "p1b.raw_prune"),
+
+    ("P2", "P2 hit path: image in the registry and the local daemon, fresh obj/ (no stamp), provider registry", None, None),
+    ("p2.min", "minimum: curl -sfI manifest HEAD + docker image inspect = BASE", "ms", "p2.min"),
+    ("p2.wall", "ours whole: dotnet build -t:EnsureCachedImage (wall)", "ms", "p2.min"),
+    ("p2.startup", "  MSBuild start-up and the rest (wall - _EcrCacheEnsure)", "ms", "p2.min"),
+    ("p2.target", "  _EcrCacheEnsure target (the task)", "ms", "p2.min"),
+    ("p2.engine", "  engine, as logged \"EcrCache: <ref> (hit-local) in X s\"", "ms", "p2.min"),
+    ("p2.floor", "MSBuild floor: same project, empty target (_EcrCacheCheckDesignTime)", "ms", "p2.min"),
+    ("p2.requests", "registry requests per ours run", "req", None),
+
+    ("P2b", "P2b (extra) hit from the registry, not in the local daemon: pull ({payload_mb} MB layer, docker import image)", None, None),
+    ("p2b.min", "minimum: curl -sfI manifest HEAD + docker pull = BASE", "ms", "p2b.min"),
+    ("p2b.wall", "ours whole: dotnet build -t:EnsureCachedImage (wall)", "ms", "p2b.min"),
+    ("p2b.target", "  _EcrCacheEnsure target", "ms", "p2b.min"),
+    ("p2b.requests_min", "registry requests: minimum (HEAD + docker pull)", "req", None),
+    ("p2b.requests", "registry requests: ours", "req", None),
+
+    ("P3", "P3 no-op repeat: inputs unchanged, image local, stamp present", None, None),
+    ("p3.min", "minimum: docker image inspect = BASE", "ms", "p3.min"),
+    ("p3.wall", "ours whole: dotnet build -t:EnsureCachedImage (wall)", "ms", "p3.min"),
+    ("p3.target", "  _EcrCacheEnsure target", "ms", "p3.min"),
+    ("p3.engine", "  engine, as logged \"EcrCache: ... (hit-local) in X s\"", "ms", "p3.min"),
+    ("p3.requests", "registry requests during the repeat (registry access log delta)", "req", "ZERO"),
+
+    ("P3b", "P3b (extra) no-op repeat on the P1 mono tree ({mono_files} CacheOn files, provider local)", None, None),
+    ("p3b.min", "minimum: docker image inspect = BASE", "ms", "p3b.min"),
+    ("p3b.wall", "ours whole: dotnet build -t:EnsureCachedImage (wall)", "ms", "p3b.min"),
+    ("p3b.eval", "  MSBuild evaluation (2 evaluations)", "ms", "p3b.min"),
+    ("p3b.target", "  _EcrCacheEnsure target (every CacheOn file is hashed again)", "ms", "p3b.min"),
+    ("p3b.engine", "  engine, as logged \"EcrCache: ... (hit-local) in X s\"", "ms", "p3b.min"),
+
+    ("P4", "P4 miss: unique BENCH_SALT build arg per run (RUN step really runs), {payload_mb} MB new layer, push to the registry", None, None),
+    ("p4.raw", "raw: DOCKER_BUILDKIT=1 docker build && docker push = BASE", "ms", "p4.raw"),
+    ("p4.wall", "ours whole: dotnet build -t:EnsureCachedImage, EcrCachePushLatest=false (wall)", "ms", "p4.raw"),
+    ("p4.target", "  _EcrCacheEnsure target", "ms", "p4.raw"),
+    ("p4.requests_raw", "registry requests: raw (build pulls FROM metadata, push)", "req", None),
+    ("p4.requests", "registry requests: ours", "req", None),
+
+    ("P5", "P5 memory: KeyBench over the first N files of the wide tree (--list)", None, None),
+    ("p5.rss.a", "peak RSS, whole process, N={p5_a}", "MB", "p5.rss.a"),
+    ("p5.rss.b", "peak RSS, whole process, N={p5_b}", "MB", "p5.rss.a"),
+    ("p5.rss.c", "peak RSS, whole process, N={p5_c}", "MB", "p5.rss.a"),
+    ("p5.growth.a", "  RSS growth during Compute (VmHWM - VmRSS before), N={p5_a}", "MB", None),
+    ("p5.growth.b", "  RSS growth during Compute, N={p5_b}", "MB", None),
+    ("p5.growth.c", "  RSS growth during Compute, N={p5_c}", "MB", None),
+    ("p5.raw.c", "  time: raw xargs -P{nproc} -n256 sha256sum over the same N={p5_c} small files = BASE", "ms", "p5.raw.c"),
+    ("p5.compute.c", "  time: ours, CacheKeyCalculator.Compute over them (1st call)", "ms", "p5.raw.c"),
+    ("p5.alloc.c", "  managed allocations in Compute, N={p5_c}", "MB", None),
+    ("p5.retained.c", "  managed heap still live after Compute (key + manifest), N={p5_c}", "MB", None),
+    ("p5.rss.mono", "peak RSS, whole process, P1 mono tree ({mono_files} files, {mono_mb} MB)", "MB", "p5.rss.a"),
+]
+
+
+class Meta(dict):
+    def __missing__(self, key):
+        return "?"
+
+
+def fmt(v, unit):
+    if unit == "req":
+        return "%d" % v
+    if unit == "MB":
+        return "%.1f" % v
+    return "%.0f" % v if v >= 100 else "%.1f" % v
+
+
+def main():
+    results = sys.argv[1]
+    meta = Meta()
+    with open(os.path.join(results, "meta.env")) as f:
+        for line in f:
+            if "=" in line:
+                k, v = line.rstrip("\n").split("=", 1)
+                meta[k] = v
+    samples = {}
+    with open(os.path.join(results, "samples.tsv")) as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) == 2:
+                samples.setdefault(parts[0], []).append(float(parts[1]))
+
+    medians = {k: statistics.median(v) for k, v in samples.items()}
+    lines = []
+    title = ("EcrCache benchmarks: median of {runs} timed runs after 1 warm-up run (discarded; page cache warm), "
+             "scale {scale}, {nproc} CPUs, {date}").format_map(meta)
+    lines.append(title)
+    header = "%-7s %-86s %9s %9s %9s %-4s %s" % ("id", "measurement", "min", "median", "max", "unit", "ratio (median / BASE)")
+    lines.append(header)
+    lines.append("-" * len(header))
+    for rid, label, unit, base in ROWS:
+        label = label.format_map(meta)
+        if unit is None:
+            if any(k.startswith(rid.lower() + ".") for k in samples):
+                lines.append(label)
+            continue
+        vals = samples.get(rid)
+        if not vals:
+            continue
+        med = medians[rid]
+        if base == "ZERO":
+            ratio = "OK (0 in every run)" if max(vals) == 0 else "NOT ZERO"
+        elif base and base in medians and medians[base] > 0 and base != rid:
+            ratio = "%.2fx" % (med / medians[base])
+        elif base == rid:
+            ratio = "1.00x"
+        else:
+            ratio = ""
+        lines.append("%-7s %-86s %9s %9s %9s %-4s %s" % (
+            rid.split(".")[0][0].upper() + rid.split(".")[0][1:], label[:86], fmt(min(vals), unit), fmt(med, unit), fmt(max(vals), unit), unit, ratio))
+    for note in [n for k, n in sorted(meta.items()) if k.startswith("note")]:
+        lines.append("note: " + note)
+    text = "\n".join(lines) + "\n"
+    with open(os.path.join(results, "table.txt"), "w") as f:
+        f.write(text)
+    sys.stdout.write(text)
+
+
+if __name__ == "__main__":
+    main()

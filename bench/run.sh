@@ -1,0 +1,575 @@
+#!/usr/bin/env bash
+# EcrCache benchmarks (issue 8): our key computation, hit, no-op, miss and memory side by side with the raw tools,
+# on the same generated inputs, printed as ONE table (min/median/max and ratios). Benchmarks print figures; they never
+# pass or fail a build and are not part of build/test.sh.
+#
+#   sudo bash bench/run.sh
+#
+# Environment:
+#   BENCH_RUNS=5          timed runs per measurement (each measurement also runs once before, discarded: warm cache)
+#   BENCH_SCALE=1         fixture size factor; 1 = the sizes of issue 8 (~22,000 files / 450 MB and 200,000 files).
+#                         BENCH_SCALE=0.1 is a quick smoke run.
+#   BENCH_WORK=/tmp/ecrcache-bench   work dir: fixtures-<scale>/ (reused while the generator version matches),
+#                         packages/, nuget/, projects/, logs/, results/ (samples.tsv, meta.env, table.txt)
+#   BENCH_ONLY=P1,P1b,P2,P2b,P3,P3b,P4,P5   run a subset (P1b, P2b, P3b: extra rows beyond issue 8's list)
+#
+# Steps: build/install-prereqs.sh (+ the 'time' package), build/start-services.sh, dotnet build bench/KeyBench,
+# dotnet pack of the SDK into $BENCH_WORK/packages, python3 bench/gen_fixtures.py, then the measurements, then
+# python3 bench/report.py. Consumes the packed SDK the way build/demo.sh does: global.json "msbuild-sdks", a NuGet.config
+# with only the local package folder, a private NUGET_PACKAGES, empty Directory.Build.* stubs.
+set -euo pipefail
+
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=build/lib.sh
+source "$BENCH_DIR/../build/lib.sh"
+
+REPO="$ECRCACHE_REPO_ROOT"
+RUNS="${BENCH_RUNS:-5}"
+SCALE="${BENCH_SCALE:-1}"
+WORK="${BENCH_WORK:-/tmp/ecrcache-bench}"
+ONLY=",${BENCH_ONLY:-P1,P1b,P2,P2b,P3,P3b,P4,P5},"
+DOCKER="$ECRCACHE_DOCKER"
+NPROC="$(nproc)"
+PAYLOAD_MB=4
+
+[[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive integer (got '$RUNS')"
+[[ "$SCALE" =~ ^[0-9]*\.?[0-9]+$ ]] || die "BENCH_SCALE must be a number (got '$SCALE')"
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1
+export DOTNET_NOLOGO=1
+export DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+export MSBUILDDISABLENODEREUSE=1
+
+want() { [[ "$ONLY" == *",$1,"* ]]; }
+
+bench_start="$(date +%s)"
+require_root "bench/run.sh"
+mkdir -p "$WORK"/{logs,results,projects}
+RESULTS="$WORK/results"
+LOGS="$WORK/logs"
+SAMPLES="$RESULTS/samples.tsv"
+META="$RESULTS/meta.env"
+: >"$SAMPLES"
+: >"$META"
+
+meta() { printf '%s=%s\n' "$1" "$2" >>"$META"; }
+record() { printf '%s\t%s\n' "$1" "$2" >>"$SAMPLES"; }
+
+# ---- set-up ------------------------------------------------------------------------------------------------------
+log "bench: prerequisites"
+bash "$REPO/build/install-prereqs.sh"
+if [[ ! -x /usr/bin/time ]]; then
+  log "installing the 'time' package (/usr/bin/time -v for peak RSS)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q time >/dev/null || {
+    apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q time >/dev/null
+  }
+fi
+for tool in sha256sum xargs find curl python3; do
+  command -v "$tool" >/dev/null 2>&1 || die "$tool is missing"
+done
+
+log "bench: services"
+env_file="$(bash "$REPO/build/start-services.sh" | tail -n 1)"
+# shellcheck disable=SC1090
+source "$env_file"
+REG="$ECRCACHE_TEST_REGISTRY"
+REGLOG="$ECRCACHE_TEST_REGISTRY_LOG"
+BASE_IMAGE="$ECRCACHE_TEST_BASE_IMAGE"
+registry_requests() { grep -c '^127.0.0.1 - - \[' "$REGLOG" || true; }
+
+log "bench: building bench/KeyBench (Release; not part of EcrCache.sln)"
+dotnet build "$REPO/bench/KeyBench/KeyBench.csproj" -c Release --disable-build-servers -v:q -nologo >"$LOGS/keybench-build.log" 2>&1 ||
+  { tail -n 40 "$LOGS/keybench-build.log" >&2; die "building KeyBench failed"; }
+KEYBENCH="$REPO/bench/KeyBench/bin/Release/net10.0/KeyBench"
+[[ -x "$KEYBENCH" ]] || die "$KEYBENCH not found"
+
+log "bench: packing the SDK into $WORK/packages"
+sdk_version="$(dotnet msbuild "$REPO/src/EcrCache.Sdk/EcrCache.Sdk.csproj" -getProperty:PackageVersion -p:Configuration=Release |
+  tr -d '\r' | awk 'NF { last = $0 } END { print last }' | tr -d '[:space:]')"
+[[ "$sdk_version" =~ ^[0-9]+\.[0-9]+\.[0-9]+ ]] || die "could not read the SDK PackageVersion (got '$sdk_version')"
+rm -rf "$WORK/packages"
+mkdir -p "$WORK/packages"
+dotnet pack "$REPO/src/EcrCache.Sdk/EcrCache.Sdk.csproj" -c Release -o "$WORK/packages" --disable-build-servers -v:q -nologo \
+  >"$LOGS/pack.log" 2>&1 || { tail -n 40 "$LOGS/pack.log" >&2; die "dotnet pack failed"; }
+[[ -f "$WORK/packages/EcrCache.Sdk.$sdk_version.nupkg" ]] || die "EcrCache.Sdk.$sdk_version.nupkg was not produced"
+export NUGET_PACKAGES="$WORK/nuget"
+mkdir -p "$NUGET_PACKAGES"
+rm -rf "$NUGET_PACKAGES/ecrcache.sdk"
+
+FIX="$WORK/fixtures-$SCALE"
+log "bench: fixtures in $FIX (scale $SCALE)"
+python3 "$BENCH_DIR/gen_fixtures.py" "$FIX" "$SCALE"
+sync # no write-back of freshly generated files during the timings
+MONO="$FIX/mono"
+WIDE="$FIX/wide"
+mono_files="$(sed -n 's/^mono_files=\([0-9]*\).*/\1/p' "$FIX/.generated")"
+mono_bytes="$(sed -n 's/.*mono_bytes=\([0-9]*\).*/\1/p' "$FIX/.generated")"
+wide_files="$(sed -n 's/^wide_files=\([0-9]*\).*/\1/p' "$FIX/.generated")"
+wide_packages="$(find "$WIDE/packages" -mindepth 1 -maxdepth 1 -type d | wc -l)"
+
+# ---- scaffolding: the SDK consumed as a package, as build/demo.sh does ----------------------------------------------
+scaffold() { # scaffold DIR: global.json (msbuild-sdks), NuGet.config, Directory.Build.* stubs
+  local dir="$1" f
+  mkdir -p "$dir"
+  python3 - "$REPO/global.json" "$dir/global.json" "$sdk_version" <<'PY'
+import json, os, sys
+src, dst, version = sys.argv[1:4]
+data = json.load(open(src, encoding="utf-8-sig")) if os.path.exists(src) else {}
+data.setdefault("msbuild-sdks", {})["EcrCache.Sdk"] = version
+with open(dst, "w", encoding="utf-8") as f:
+    json.dump(data, f, indent=2)
+    f.write("\n")
+PY
+  cat >"$dir/NuGet.config" <<EOF
+<?xml version="1.0" encoding="utf-8"?>
+<!-- Generated by bench/run.sh -->
+<configuration>
+  <packageSources>
+    <clear />
+    <add key="ecrcache-bench" value="$WORK/packages" />
+  </packageSources>
+</configuration>
+EOF
+  for f in Directory.Build.props Directory.Build.targets Directory.Packages.props; do
+    printf '<Project />\n' >"$dir/$f"
+  done
+}
+
+scaffold "$MONO"
+printf 'FROM busybox\n' >"$MONO/Dockerfile"
+cat >"$MONO/image.proj" <<'EOF'
+<Project Sdk="EcrCache.Sdk">
+  <ItemGroup>
+    <CacheOn Include="packages/**/package.json" />
+    <CacheOn Include="packages/**/*.js" />
+    <CacheOn Include="yarn.lock" />
+  </ItemGroup>
+</Project>
+EOF
+
+# P3b: EnsureCachedImage on the same CacheOn items (provider local); a tiny image from an empty context folder.
+NOOP="$WORK/projects/noop"
+rm -rf "$NOOP"
+mkdir -p "$NOOP"
+printf 'FROM %s\nLABEL bench=noop-mono\n' "$ECRCACHE_TEST_BASE_IMAGE" >"$NOOP/Dockerfile"
+cat >"$MONO/image-noop.proj" <<EOF
+<Project Sdk="EcrCache.Sdk">
+  <PropertyGroup>
+    <EcrCacheRepository>bench/noop-mono</EcrCacheRepository>
+    <EcrCacheDockerfile>$NOOP/Dockerfile</EcrCacheDockerfile>
+    <EcrCacheContext>$NOOP</EcrCacheContext>
+    <EcrCacheIntermediateOutputPath>\$(MSBuildProjectDirectory)/obj/ecrcache-noop/</EcrCacheIntermediateOutputPath>
+  </PropertyGroup>
+  <ItemGroup>
+    <CacheOn Include="packages/**/package.json" />
+    <CacheOn Include="packages/**/*.js" />
+    <CacheOn Include="yarn.lock" />
+  </ItemGroup>
+</Project>
+EOF
+
+scaffold "$WIDE"
+printf 'FROM busybox\n' >"$WIDE/Dockerfile"
+cat >"$WIDE/image.proj" <<'EOF'
+<Project Sdk="EcrCache.Sdk">
+  <ItemGroup>
+    <CacheOn Include="**/package.json" />
+  </ItemGroup>
+</Project>
+EOF
+cat >"$WIDE/image-exclude.proj" <<'EOF'
+<Project Sdk="EcrCache.Sdk">
+  <ItemGroup>
+    <CacheOn Include="**/package.json" Exclude="**/node_modules/**" />
+  </ItemGroup>
+</Project>
+EOF
+
+# Image projects for P2-P4 (provider registry, the open registry from services.env).
+image_project() { # image_project DIR REPOSITORY
+  local dir="$1" repo="$2"
+  rm -rf "$dir"
+  scaffold "$dir"
+  cat >"$dir/Dockerfile" <<EOF
+ARG BASE_IMAGE
+FROM \${BASE_IMAGE}
+ARG BENCH_SALT
+WORKDIR /app
+COPY package.json /app/
+# A unique BENCH_SALT makes this step run for real (no layer-cache hit) and gives a new ${PAYLOAD_MB} MB layer to push.
+RUN echo "salt \${BENCH_SALT}" > /app/salt && dd if=/dev/urandom of=/app/payload bs=1048576 count=$PAYLOAD_MB 2>/dev/null
+EOF
+  printf '{\n  "name": "bench-image",\n  "version": "1.0.0",\n  "dependencies": { "left-pad": "1.3.0" }\n}\n' >"$dir/package.json"
+  cat >"$dir/image.proj" <<EOF
+<Project Sdk="EcrCache.Sdk">
+  <PropertyGroup>
+    <EcrCacheProvider>registry</EcrCacheProvider>
+    <EcrCacheRegistry>$REG</EcrCacheRegistry>
+    <EcrCacheRepository>$repo</EcrCacheRepository>
+    <BenchSalt Condition="'\$(BenchSalt)' == ''">fixed</BenchSalt>
+  </PropertyGroup>
+  <ItemGroup>
+    <CacheOn Include="package.json" />
+    <BuildArg Include="BASE_IMAGE" Value="$BASE_IMAGE" />
+    <BuildArg Include="BENCH_SALT" Value="\$(BenchSalt)" />
+  </ItemGroup>
+</Project>
+EOF
+}
+HIT="$WORK/projects/hit"
+MISS="$WORK/projects/miss"
+PULL="$WORK/projects/pull"
+image_project "$HIT" bench/hit
+image_project "$MISS" bench/miss
+image_project "$PULL" bench/pull
+
+# ---- helpers ---------------------------------------------------------------------------------------------------------
+now_ns() { date +%s%N; }
+ms_since() { awk -v a="$1" -v b="$(now_ns)" 'BEGIN { printf "%.1f", (b - a) / 1e6 }'; }
+
+# timed LOG CMD... : runs CMD (stdout+stderr to LOG), sets T_MS; dies with the log's tail if CMD fails.
+timed() {
+  local logf="$1" start
+  shift
+  start="$(now_ns)"
+  if ! "$@" >"$logf" 2>&1; then
+    tail -n 40 "$logf" >&2
+    die "failed: $* (log: $logf)"
+  fi
+  T_MS="$(ms_since "$start")"
+}
+
+# MSBuild with the performance summary; the same flags everywhere.
+msb() { # msb PROJECT_DIR PROJECT TARGET [args...]
+  local dir="$1" proj="$2" target="$3"
+  shift 3
+  (cd "$dir" && /usr/bin/time -f 'bench-maxrss-kb=%M' dotnet build "$proj" "-t:$target" -p:EcrCacheDockerPath="$DOCKER" \
+    --disable-build-servers -nologo -v:m -clp:PerformanceSummary "$@")
+}
+# From an msb log: evaluation ms (all evaluations of the project), a target's ms, the engine's own line.
+eval_ms() { awk '/Project Evaluation Performance Summary:/ { getline; print $1; exit }' "$1"; }
+target_ms() { awk -v t="$2" '/Target Performance Summary:/ { s = 1 } s && $3 == t { print $1; exit }' "$1"; }
+engine_line() { grep -oE 'EcrCache: [^ ]+ \([a-z-]+\) in [0-9.]+ s' "$1" | tail -n 1; }
+engine_ms() { engine_line "$1" | awk '{ printf "%.0f", $(NF - 1) * 1000 }'; }
+engine_result() { engine_line "$1" | sed -E 's/.*\(([a-z-]+)\).*/\1/'; }
+maxrss_mb() { sed -n 's/.*bench-maxrss-kb=\([0-9]*\).*/\1/p' "$1" | tail -n 1 | awk '{ printf "%.1f", $1 / 1024 }'; }
+kb_get() { sed -n "s/^$2=//p" "$1" | head -n 1; } # kb_get LOG FIELD (KeyBench key=value output)
+expect_result() { # expect_result LOG RESULT
+  local got
+  got="$(engine_result "$1")"
+  [[ "$got" == "$2" ]] || { tail -n 30 "$1" >&2; die "expected result $2, got '${got:-none}' (log: $1)"; }
+}
+
+phase() { log "bench: $* ($(($(date +%s) - bench_start)) s elapsed)"; }
+
+# ---- P1: key computation on the mono tree --------------------------------------------------------------------------
+P1_KEY=""
+if want P1; then
+  phase "P1 key computation (mono: $mono_files files, $((mono_bytes / 1000000)) MB)"
+  LIST0="$WORK/mono.list0"
+  (cd "$MONO" && { find packages -type f \( -name package.json -o -name '*.js' \); echo yarn.lock; } | LC_ALL=C sort | tr '\n' '\0') >"$LIST0"
+  listed="$(tr -cd '\0' <"$LIST0" | wc -c)"
+  [[ "$listed" == "$mono_files" ]] || die "the P1 file list has $listed files, expected $mono_files"
+  (cd "$MONO" && xargs -0 -a "$LIST0" cat >/dev/null) # page cache
+  for i in $(seq 0 "$RUNS"); do
+    cd "$MONO"
+    timed "$LOGS/p1-raw-serial.log" xargs -0 -a "$LIST0" sha256sum
+    [[ $i -gt 0 ]] && record p1.raw_serial "$T_MS"
+    timed "$LOGS/p1-raw-par.log" xargs -0 -a "$LIST0" -P"$NPROC" -n 256 sha256sum
+    [[ $i -gt 0 ]] && record p1.raw_par "$T_MS"
+
+    timed "$LOGS/p1-kb.log" /usr/bin/time -f 'bench-maxrss-kb=%M' "$KEYBENCH" --root "$MONO" --dockerfile "$MONO/Dockerfile" \
+      --include 'packages/**/package.json' --include 'packages/**/*.js' --include yarn.lock --repeat 2
+    [[ "$(kb_get "$LOGS/p1-kb.log" files)" == "$mono_files" ]] || die "KeyBench found $(kb_get "$LOGS/p1-kb.log" files) files"
+    if [[ $i -gt 0 ]]; then
+      record p1.kb_glob "$(kb_get "$LOGS/p1-kb.log" glob_ms)"
+      record p1.kb_compute "$(kb_get "$LOGS/p1-kb.log" compute_ms)"
+      record p1.kb_compute_warm "$(kb_get "$LOGS/p1-kb.log" compute_ms_1)"
+      record p5.rss.mono "$(maxrss_mb "$LOGS/p1-kb.log")"
+    fi
+    kb_key="$(kb_get "$LOGS/p1-kb.log" key)"
+
+    timed "$LOGS/p1-kb-engine.log" "$KEYBENCH" --engine "$MONO/image.proj" --docker "$DOCKER" --root "$MONO" \
+      --dockerfile "$MONO/Dockerfile" --include 'packages/**/package.json' --include 'packages/**/*.js' --include yarn.lock
+    if [[ $i -gt 0 ]]; then
+      record p1.kb_parse "$(kb_get "$LOGS/p1-kb-engine.log" parse_ms)"
+      record p1.kb_engine "$(kb_get "$LOGS/p1-kb-engine.log" engine_ms)"
+    fi
+
+    timed "$LOGS/p1-build.log" msb "$MONO" image.proj ComputeCachedImageKey
+    P1_KEY="$(sed -n 's/.*EcrCache key: \([0-9a-f]*\) .*/\1/p' "$LOGS/p1-build.log" | tail -n 1)"
+    [[ "$P1_KEY" == "$kb_key" ]] || die "dotnet build key $P1_KEY differs from KeyBench's $kb_key"
+    if [[ $i -gt 0 ]]; then
+      record p1.build_wall "$T_MS"
+      record p1.build_eval "$(eval_ms "$LOGS/p1-build.log")"
+      record p1.build_target "$(target_ms "$LOGS/p1-build.log" _EcrCacheComputeKey)"
+      record p1.build_rss "$(maxrss_mb "$LOGS/p1-build.log")"
+    fi
+  done
+  meta note1 "P1: page cache warm (all files read once, and every measurement run once before the timed runs); KeyBench and 'dotnet build' computed the same key $P1_KEY"
+fi
+
+# ---- P1b: the glob walk on the wide tree -----------------------------------------------------------------------------
+if want P1b; then
+  phase "P1b glob walk (wide: $wide_files files, $wide_packages package.json)"
+  (cd "$WIDE" && find . -type f -print0 | xargs -0 cat >/dev/null)
+  for i in $(seq 0 "$RUNS"); do
+    cd "$WIDE"
+    timed "$LOGS/p1b-raw.log" bash -c 'find . -name package.json -print0 | xargs -0 sha256sum'
+    [[ $i -gt 0 ]] && record p1b.raw "$T_MS"
+    timed "$LOGS/p1b-raw-prune.log" bash -c 'find . -name node_modules -prune -o -name package.json -print0 | xargs -0 sha256sum'
+    [[ $i -gt 0 ]] && record p1b.raw_prune "$T_MS"
+    [[ "$(wc -l <"$LOGS/p1b-raw.log")" == "$wide_packages" ]] || die "find matched $(wc -l <"$LOGS/p1b-raw.log") package.json, expected $wide_packages"
+
+    timed "$LOGS/p1b-build.log" msb "$WIDE" image.proj ComputeCachedImageKey
+    if [[ $i -gt 0 ]]; then
+      record p1b.build_wall "$T_MS"
+      record p1b.build_eval "$(eval_ms "$LOGS/p1b-build.log")"
+      record p1b.build_target "$(target_ms "$LOGS/p1b-build.log" _EcrCacheComputeKey)"
+    fi
+    timed "$LOGS/p1b-norestore.log" msb "$WIDE" image.proj ComputeCachedImageKey --no-restore
+    if [[ $i -gt 0 ]]; then
+      record p1b.norestore_wall "$T_MS"
+      record p1b.norestore_eval "$(eval_ms "$LOGS/p1b-norestore.log")"
+    fi
+    timed "$LOGS/p1b-exclude.log" msb "$WIDE" image-exclude.proj ComputeCachedImageKey
+    if [[ $i -gt 0 ]]; then
+      record p1b.excl_wall "$T_MS"
+      record p1b.excl_eval "$(eval_ms "$LOGS/p1b-exclude.log")"
+    fi
+    timed "$LOGS/p1b-kb.log" "$KEYBENCH" --root "$WIDE" --dockerfile "$WIDE/Dockerfile" --include '**/package.json'
+    [[ "$(kb_get "$LOGS/p1b-kb.log" files)" == "$wide_packages" ]] || die "KeyBench matched $(kb_get "$LOGS/p1b-kb.log" files) files in the wide tree"
+    [[ $i -gt 0 ]] && record p1b.kb_glob "$(kb_get "$LOGS/p1b-kb.log" glob_ms)"
+  done
+fi
+
+# ---- P5: memory --------------------------------------------------------------------------------------------------------
+if want P5; then
+  phase "P5 memory"
+  WLIST="$WORK/wide.list"
+  (cd "$WIDE" && find packages -type f | LC_ALL=C sort) >"$WLIST"
+  p5_sizes=()
+  p5_suffixes=(a b c)
+  for n in 1000 10000 100000; do
+    p5_sizes+=("$(awk -v n="$n" -v s="$SCALE" -v max="$wide_files" 'BEGIN { v = int(n * s + 0.5); if (v < 10) v = 10; if (v > max) v = max; print v }')")
+  done
+  meta p5_a "${p5_sizes[0]}"
+  meta p5_b "${p5_sizes[1]}"
+  meta p5_c "${p5_sizes[2]}"
+  for i in $(seq 0 "$RUNS"); do
+    for k in 0 1 2; do
+      n="${p5_sizes[$k]}"
+      suffix="${p5_suffixes[$k]}"
+      timed "$LOGS/p5-$n.log" /usr/bin/time -v "$KEYBENCH" --root "$WIDE" --list "$WLIST" --limit "$n" --dockerfile "$WIDE/Dockerfile"
+      [[ "$(kb_get "$LOGS/p5-$n.log" files)" == "$n" ]] || die "KeyBench hashed $(kb_get "$LOGS/p5-$n.log" files) files, expected $n"
+      if [[ $i -gt 0 ]]; then
+        rss_kb="$(sed -n 's/.*Maximum resident set size (kbytes): \([0-9]*\).*/\1/p' "$LOGS/p5-$n.log")"
+        record "p5.rss.$suffix" "$(awk -v k="$rss_kb" 'BEGIN { printf "%.1f", k / 1024 }')"
+        hwm="$(kb_get "$LOGS/p5-$n.log" compute_hwm_kb)"
+        before="$(kb_get "$LOGS/p5-$n.log" rss_before_compute_kb)"
+        if [[ "$hwm" != -1 ]]; then
+          record "p5.growth.$suffix" "$(awk -v a="$hwm" -v b="$before" 'BEGIN { d = (a - b) / 1024; if (d < 0) d = 0; printf "%.1f", d }')"
+        fi
+        if [[ $k == 2 ]]; then
+          record p5.compute.c "$(kb_get "$LOGS/p5-$n.log" compute_ms)"
+          record p5.alloc.c "$(awk -v b="$(kb_get "$LOGS/p5-$n.log" alloc_bytes)" 'BEGIN { printf "%.1f", b / 1048576 }')"
+          record p5.retained.c "$(awk -v b="$(kb_get "$LOGS/p5-$n.log" retained_bytes)" 'BEGIN { printf "%.1f", b / 1048576 }')"
+        fi
+      fi
+    done
+    # The same N files through raw sha256sum: the per-file cost of many small files.
+    timed "$LOGS/p5-raw.log" bash -c "cd '$WIDE' && head -n '${p5_sizes[2]}' '$WLIST' | tr '\\n' '\\0' | xargs -0 -P'$NPROC' -n 256 sha256sum"
+    [[ $i -gt 0 ]] && record p5.raw.c "$T_MS"
+  done
+fi
+
+# ---- P2: hit path (image in the registry and in the local daemon) ------------------------------------------------------
+hit_ref=""
+ensure_hit_image() { # the first build pushes it (or finds it in the registry from an earlier bench run)
+  timed "$LOGS/p2-prepare.log" msb "$HIT" image.proj EnsureCachedImage
+  hit_ref="$(engine_line "$LOGS/p2-prepare.log" | awk '{ print $2 }')"
+  [[ -n "$hit_ref" ]] || die "no image reference in $LOGS/p2-prepare.log"
+  "$DOCKER" image inspect "$hit_ref" >/dev/null 2>&1 || "$DOCKER" pull "$hit_ref" >/dev/null
+}
+if want P2 || want P2b || want P3; then
+  ensure_hit_image
+  hit_repo_tag="${hit_ref#"$REG"/}"
+  # The minimum a hit needs: one manifest HEAD (what EcrCache sends) ...
+  HEAD_CMD="curl -sfI -o /dev/null -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+    -H 'Accept: application/vnd.oci.image.manifest.v1+json' 'http://$REG/v2/${hit_repo_tag%:*}/manifests/${hit_repo_tag##*:}'"
+fi
+
+if want P2; then
+  phase "P2 hit path ($hit_ref)"
+  for i in $(seq 0 "$RUNS"); do
+    timed "$LOGS/p2-min.log" bash -c "$HEAD_CMD && '$DOCKER' image inspect '$hit_ref' >/dev/null"
+    [[ $i -gt 0 ]] && record p2.min "$T_MS"
+    rm -rf "$HIT/obj"
+    before="$(registry_requests)"
+    timed "$LOGS/p2-ours.log" msb "$HIT" image.proj EnsureCachedImage
+    sleep 0.2
+    after="$(registry_requests)"
+    expect_result "$LOGS/p2-ours.log" hit-local
+    if [[ $i -gt 0 ]]; then
+      target="$(target_ms "$LOGS/p2-ours.log" _EcrCacheEnsure)"
+      record p2.wall "$T_MS"
+      record p2.target "$target"
+      record p2.startup "$(awk -v w="$T_MS" -v t="$target" 'BEGIN { printf "%.1f", w - t }')"
+      record p2.engine "$(engine_ms "$LOGS/p2-ours.log")"
+      record p2.requests "$((after - before))"
+    fi
+    timed "$LOGS/p2-floor.log" msb "$HIT" image.proj _EcrCacheCheckDesignTime
+    [[ $i -gt 0 ]] && record p2.floor "$T_MS"
+  done
+fi
+
+if want P2b; then
+  phase "P2b hit from the registry (pull)"
+  # BuildKit's build cache keeps the layers of an image it built after 'docker rmi', so a pull of such an image
+  # downloads nothing. This image is made with 'docker import' instead: after 'docker rmi' its layer is really gone.
+  timed "$LOGS/p2b-key.log" msb "$PULL" image.proj ComputeCachedImageKey
+  pull_tag="$(sed -n 's/.*EcrCache key: [0-9a-f]* (tag \([0-9a-f]*\)).*/\1/p' "$LOGS/p2b-key.log" | tail -n 1)"
+  [[ -n "$pull_tag" ]] || die "no tag in $LOGS/p2b-key.log"
+  pull_ref="$REG/bench/pull:$pull_tag"
+  rootfs="$WORK/pull-rootfs"
+  rm -rf "$rootfs"
+  mkdir -p "$rootfs/data"
+  python3 -c 'import random, sys; sys.stdout.buffer.write(random.Random(42).randbytes(int(sys.argv[1]) << 20))' "$PAYLOAD_MB" >"$rootfs/data/payload"
+  tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$rootfs" -c . | "$DOCKER" import - "$pull_ref" >/dev/null
+  "$DOCKER" push "$pull_ref" >"$LOGS/p2b-push.log" 2>&1 || { tail -n 20 "$LOGS/p2b-push.log" >&2; die "pushing $pull_ref failed"; }
+  pull_repo_tag="${pull_ref#"$REG"/}"
+  pull_head="curl -sfI -o /dev/null -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+    -H 'Accept: application/vnd.oci.image.manifest.v1+json' 'http://$REG/v2/${pull_repo_tag%:*}/manifests/${pull_repo_tag##*:}'"
+  drop_local() { # every local image of the repository (also untagged ones left by earlier runs: they share the layer)
+    local ids
+    mapfile -t ids < <("$DOCKER" images --format '{{.ID}}' "${pull_ref%:*}" | sort -u)
+    ((${#ids[@]} == 0)) || "$DOCKER" rmi -f "${ids[@]}" >/dev/null
+  }
+  for i in $(seq 0 "$RUNS"); do
+    drop_local
+    before="$(registry_requests)"
+    timed "$LOGS/p2b-min.log" bash -c "$pull_head && '$DOCKER' pull '$pull_ref'"
+    min_ms="$T_MS"
+    sleep 0.2
+    min_requests=$(($(registry_requests) - before))
+    grep -q 'Pull complete' "$LOGS/p2b-min.log" || die "the raw pull did not download the layer (log: $LOGS/p2b-min.log)"
+    drop_local
+    rm -rf "$PULL/obj"
+    before="$(registry_requests)"
+    timed "$LOGS/p2b-ours.log" msb "$PULL" image.proj EnsureCachedImage
+    sleep 0.2
+    ours_requests=$(($(registry_requests) - before))
+    expect_result "$LOGS/p2b-ours.log" hit-pulled
+    if [[ $i -gt 0 ]]; then
+      record p2b.min "$min_ms"
+      record p2b.wall "$T_MS"
+      record p2b.target "$(target_ms "$LOGS/p2b-ours.log" _EcrCacheEnsure)"
+      record p2b.requests_min "$min_requests"
+      record p2b.requests "$ours_requests"
+    fi
+  done
+  drop_local
+fi
+
+# ---- P3: no-op repeat ----------------------------------------------------------------------------------------------------
+if want P3; then
+  phase "P3 no-op repeat"
+  "$DOCKER" image inspect "$hit_ref" >/dev/null 2>&1 || "$DOCKER" pull "$hit_ref" >/dev/null
+  timed "$LOGS/p3-stamp.log" msb "$HIT" image.proj EnsureCachedImage # writes the stamp if an earlier phase did not
+  for i in $(seq 0 "$RUNS"); do
+    timed "$LOGS/p3-min.log" "$DOCKER" image inspect "$hit_ref"
+    [[ $i -gt 0 ]] && record p3.min "$T_MS"
+    before="$(registry_requests)"
+    timed "$LOGS/p3-ours.log" msb "$HIT" image.proj EnsureCachedImage
+    sleep 0.3
+    after="$(registry_requests)"
+    expect_result "$LOGS/p3-ours.log" hit-local
+    if [[ $i -gt 0 ]]; then
+      record p3.wall "$T_MS"
+      record p3.target "$(target_ms "$LOGS/p3-ours.log" _EcrCacheEnsure)"
+      record p3.engine "$(engine_ms "$LOGS/p3-ours.log")"
+      record p3.requests "$((after - before))"
+    fi
+  done
+fi
+
+# ---- P3b: no-op repeat on the P1 tree -------------------------------------------------------------------------------------
+if want P3b; then
+  phase "P3b no-op repeat on the mono tree ($mono_files CacheOn files)"
+  timed "$LOGS/p3b-prepare.log" msb "$MONO" image-noop.proj EnsureCachedImage # builds once, or finds it local
+  noop_ref="$(engine_line "$LOGS/p3b-prepare.log" | awk '{ print $2 }')"
+  [[ -n "$noop_ref" ]] || die "no image reference in $LOGS/p3b-prepare.log"
+  for i in $(seq 0 "$RUNS"); do
+    timed "$LOGS/p3b-min.log" "$DOCKER" image inspect "$noop_ref"
+    [[ $i -gt 0 ]] && record p3b.min "$T_MS"
+    timed "$LOGS/p3b-ours.log" msb "$MONO" image-noop.proj EnsureCachedImage
+    expect_result "$LOGS/p3b-ours.log" hit-local
+    if [[ $i -gt 0 ]]; then
+      record p3b.wall "$T_MS"
+      record p3b.eval "$(eval_ms "$LOGS/p3b-ours.log")"
+      record p3b.target "$(target_ms "$LOGS/p3b-ours.log" _EcrCacheEnsure)"
+      record p3b.engine "$(engine_ms "$LOGS/p3b-ours.log")"
+    fi
+  done
+fi
+
+# ---- P4: miss overhead ---------------------------------------------------------------------------------------------------
+if want P4; then
+  phase "P4 miss overhead"
+  run_id="$(date +%s)-$$"
+  miss_refs=()
+  for i in $(seq 0 "$RUNS"); do
+    salt="ours-$run_id-$i"
+    before="$(registry_requests)"
+    timed "$LOGS/p4-ours.log" msb "$MISS" image.proj EnsureCachedImage -p:BenchSalt="$salt" -p:EcrCachePushLatest=false
+    ours_ms="$T_MS"
+    sleep 0.2
+    ours_requests=$(($(registry_requests) - before))
+    expect_result "$LOGS/p4-ours.log" built
+    miss_refs+=("$(engine_line "$LOGS/p4-ours.log" | awk '{ print $2 }')")
+    salt="raw-$run_id-$i"
+    ref="$REG/bench/miss:$salt"
+    miss_refs+=("$ref")
+    before="$(registry_requests)"
+    timed "$LOGS/p4-raw.log" bash -c "cd '$MISS' && DOCKER_BUILDKIT=1 '$DOCKER' build --progress=plain --file Dockerfile --tag '$ref' \
+      --build-arg BASE_IMAGE='$BASE_IMAGE' --build-arg BENCH_SALT='$salt' . && '$DOCKER' push '$ref'"
+    raw_ms="$T_MS"
+    sleep 0.2
+    raw_requests=$(($(registry_requests) - before))
+    if [[ $i -gt 0 ]]; then
+      record p4.raw "$raw_ms"
+      record p4.wall "$ours_ms"
+      record p4.target "$(target_ms "$LOGS/p4-ours.log" _EcrCacheEnsure)"
+      record p4.requests_raw "$raw_requests"
+      record p4.requests "$ours_requests"
+    fi
+  done
+  "$DOCKER" rmi "${miss_refs[@]}" >/dev/null 2>&1 || true
+fi
+
+# ---- report --------------------------------------------------------------------------------------------------------------
+meta runs "$RUNS"
+meta scale "$SCALE"
+meta nproc "$NPROC"
+meta date "$(date -u +%Y-%m-%dT%H:%MZ)"
+meta mono_files "$mono_files"
+meta mono_mb "$((mono_bytes / 1000000))"
+meta wide_files "$wide_files"
+meta wide_packages "$wide_packages"
+meta payload_mb "$PAYLOAD_MB"
+meta note2 "times in ms (wall clock of the whole command unless indented); MSBuild figures from -clp:PerformanceSummary; P2/P3 'engine' is the EcrCache line; the KeyBench .NET glob is not the product's (MSBuild evaluation expands CacheOn)"
+meta note3 "EcrCache.Sdk $sdk_version; dotnet $(dotnet --version); docker client $("$DOCKER" version --format '{{.Client.Version}}' 2>/dev/null), daemon $("$DOCKER" version --format '{{.Server.Version}}' 2>/dev/null); registry 127.0.0.1 (docker-registry); total bench time $(($(date +%s) - bench_start)) s"
+{
+  echo "nproc: $NPROC"
+  grep -m1 'model name' /proc/cpuinfo | sed 's/^model name\s*:\s*/cpu: /'
+  awk '/MemTotal/ { printf "memory: %.1f GiB\n", $2 / 1048576 }' /proc/meminfo
+  echo "disk ($WORK): $(df -h --output=source,fstype,size "$WORK" | tail -n 1 | tr -s ' ')"
+  echo "kernel: $(uname -r)"
+  echo "dotnet: $(dotnet --version)"
+  echo "docker: client $("$DOCKER" version --format '{{.Client.Version}}'), daemon $("$DOCKER" version --format '{{.Server.Version}}'), storage $("$DOCKER" info --format '{{.Driver}}')"
+  echo "sha256sum: $(sha256sum --version | head -n 1)"
+} >"$RESULTS/machine.txt"
+log "bench: done in $(($(date +%s) - bench_start)) s; samples: $SAMPLES; logs: $LOGS"
+echo
+python3 "$BENCH_DIR/report.py" "$RESULTS"
