@@ -1,3 +1,4 @@
+using EcrCache.Core;
 // KeyBench: times EcrCache's key computation in-process, without MSBuild.
 //
 //   KeyBench --root DIR (--include GLOB ... [--exclude GLOB ...] | --list FILE) [--limit N]
@@ -187,7 +188,7 @@ internal static class Program
     /// <summary>MSBuild-style glob: the literal leading folders are the walk's root; the rest is matched as a regex.</summary>
     private static List<string> Glob(string root, List<string> includes, List<string> excludes)
     {
-        var excludeRegexes = excludes.Select(ToRegex).ToList();
+        var excludeRegexes = excludes.Select(CacheOnPatterns.ToRegex).ToList();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         var result = new List<string>();
         foreach (var include in includes)
@@ -220,7 +221,7 @@ internal static class Program
             }
 
             var recursive = rest.Contains('/') || rest.Contains("**");
-            var regex = ToRegex(rest);
+            var regex = CacheOnPatterns.ToRegex(rest);
             var options = new EnumerationOptions { RecurseSubdirectories = recursive, IgnoreInaccessible = true, AttributesToSkip = 0 };
             foreach (var full in Directory.EnumerateFiles(baseDir, "*", options))
             {
@@ -243,35 +244,6 @@ internal static class Program
         }
     }
 
-    private static Regex ToRegex(string pattern)
-    {
-        var p = pattern.Replace('\\', '/');
-        var sb = new StringBuilder("^");
-        for (var i = 0; i < p.Length; i++)
-        {
-            var c = p[i];
-            if (c == '*' && i + 1 < p.Length && p[i + 1] == '*')
-            {
-                var slash = i + 2 < p.Length && p[i + 2] == '/';
-                sb.Append(slash ? "(?:.*/)?" : ".*");
-                i += slash ? 2 : 1;
-            }
-            else if (c == '*')
-            {
-                sb.Append("[^/]*");
-            }
-            else if (c == '?')
-            {
-                sb.Append("[^/]");
-            }
-            else
-            {
-                sb.Append(Regex.Escape(c.ToString()));
-            }
-        }
-
-        return new Regex(sb.Append('$').ToString(), RegexOptions.CultureInvariant | RegexOptions.Compiled);
-    }
 
     private static long ReadStatusKb(string field)
     {

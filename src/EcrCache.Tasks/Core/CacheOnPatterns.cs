@@ -86,7 +86,7 @@ namespace EcrCache.Core
         }
 
         /// <summary>MSBuild glob semantics over '/'-separated relative paths: ** spans folders, * and ? do not.</summary>
-        internal static Regex ToRegex(string pattern)
+        public static Regex ToRegex(string pattern)
         {
             var normalized = PathNormalizer.Normalize(pattern);
             var sb = new StringBuilder("^");
