@@ -12,6 +12,8 @@ using EcrCache.Diagnostics;
 using EcrCache.Docker;
 using EcrCache.Exports;
 using EcrCache.Keys;
+using EcrCache.Keys.BaseImages;
+using EcrCache.Keys.Explain;
 using EcrCache.Logging;
 using EcrCache.Registries;
 using EcrCache.Registries.Auth;
@@ -35,6 +37,7 @@ namespace EcrCache.Core
         private readonly IBuildLog _log;
         private readonly IProcessRunner _runner;
         private readonly DockerCli _docker;
+        private IReadOnlyList<ResolvedBaseImage> _baseImages = new List<ResolvedBaseImage>();
 
         public CacheEngine(CacheOptions options, IBuildLog log, IProcessRunner? runner = null)
         {
@@ -51,8 +54,11 @@ namespace EcrCache.Core
         public async Task<CacheKey> ComputeKeyAsync(CancellationToken cancellationToken)
         {
             var version = await _docker.GetVersionAsync(cancellationToken).ConfigureAwait(false);
-            return ComputeAndWriteKey(version.Platform, cancellationToken);
+            return await ComputeAndWriteKeyAsync(version.Platform, cancellationToken).ConfigureAwait(false);
         }
+
+        /// <summary>ExplainCachedImageKey: prints the manifest and the changes since the last ensured key; no docker, no network.</summary>
+        public Task<CacheKey> ExplainAsync(CancellationToken cancellationToken) => KeyExplainer.ExplainAsync(_options, _log, cancellationToken);
 
         public async Task<CacheResult> EnsureAsync(CancellationToken cancellationToken)
         {
@@ -63,6 +69,7 @@ namespace EcrCache.Core
             // saw on the same daemon, so a local hit costs exactly one 'docker image inspect' (which also proves the
             // daemon is up and checks the image's platform). Anything else asks 'docker version' first.
             DockerVersionInfo? version = null;
+            await MultiPlatformBuild.CheckAsync(_options, _docker, cancellationToken).ConfigureAwait(false);
             var platform = ReadStampedPlatform();
             if (platform == null)
             {
@@ -70,7 +77,7 @@ namespace EcrCache.Core
                 platform = version.Platform;
             }
 
-            var key = ComputeAndWriteKey(platform, cancellationToken);
+            var key = await ComputeAndWriteKeyAsync(platform, cancellationToken).ConfigureAwait(false);
             _log.Detail($"Key {key.Hash} computed in {phase.ElapsedMilliseconds} ms ({_options.CacheOn.Count} CacheOn files, platform {platform}).");
 
             using var store = CreateStore(cancellationToken);
@@ -79,13 +86,13 @@ namespace EcrCache.Core
 
             phase.Restart();
             var localPlatform = await _docker.GetImagePlatformAsync(reference, cancellationToken).ConfigureAwait(false);
-            if (version == null && !string.Equals(localPlatform, platform, StringComparison.Ordinal))
+            if (version == null && _options.Platform == null && !string.Equals(localPlatform, platform, StringComparison.Ordinal))
             {
                 version = await _docker.GetVersionAsync(cancellationToken).ConfigureAwait(false);
                 if (!string.Equals(version.Platform, platform, StringComparison.Ordinal))
                 {
                     platform = version.Platform;
-                    key = ComputeAndWriteKey(platform, cancellationToken);
+                    key = await ComputeAndWriteKeyAsync(platform, cancellationToken).ConfigureAwait(false);
                     reference = store.Image + ":" + key.Tag;
                     localPlatform = await _docker.GetImagePlatformAsync(reference, cancellationToken).ConfigureAwait(false);
                 }
@@ -121,12 +128,16 @@ namespace EcrCache.Core
                 {
                     phase.Restart();
                     _log.Info($"Cache miss for {reference}: building.");
-                    await BuildAsync(version, reference, cancellationToken).ConfigureAwait(false);
+                    LogMissReasons(key);
+                    await BuildAsync(version, reference, store, cancellationToken).ConfigureAwait(false);
                     _log.Detail($"Built in {phase.ElapsedMilliseconds} ms.");
                     phase.Restart();
                     try
                     {
-                        await store.PublishAsync(key.Tag, _options.PushLatest, cancellationToken).ConfigureAwait(false);
+                        if (!_options.IsMultiPlatform)
+                        {
+                            await store.PublishAsync(key.Tag, _options.PushLatest, cancellationToken).ConfigureAwait(false);
+                        }
                     }
                     catch when (store.HasRemote)
                     {
@@ -148,31 +159,17 @@ namespace EcrCache.Core
             cancellationToken.ThrowIfCancellationRequested();
             var cacheResult = new CacheResult(store.Image, key.Tag, result, key);
             WriteStamp(cacheResult, platform);
+            WriteIfDifferent(Path.Combine(_options.IntermediateDirectory, MissExplanation.PreviousManifestFileName), key.Manifest.ToJson());
             await ExportAsync(cacheResult, cancellationToken).ConfigureAwait(false);
             _log.Important($"EcrCache: {cacheResult.Reference} ({result}) in {total.Elapsed.TotalSeconds:0.00} s");
             return cacheResult;
         }
 
-        private CacheKey ComputeAndWriteKey(string platform, CancellationToken cancellationToken)
+        private async Task<CacheKey> ComputeAndWriteKeyAsync(string platform, CancellationToken cancellationToken)
         {
-            var inputs = new KeyInputs
-            {
-                DockerfilePath = _options.DockerfilePath,
-                DockerfileInline = _options.DockerfileInline,
-                Target = _options.Target,
-                Platform = platform,
-                AdditionalBuildArgs = _options.AdditionalBuildArgs,
-            };
-            foreach (var arg in _options.BuildArgs)
-            {
-                inputs.BuildArgs.Add(arg);
-            }
-
-            foreach (var file in _options.CacheOn)
-            {
-                inputs.CacheOn.Add(file);
-            }
-
+            // EcrCachePlatform replaces the daemon's platform in the key; base images resolve for the keyed platform(s).
+            _baseImages = await BaseImageKeyInputs.ResolveAsync(_options, platform, _runner, _docker, _log, offline: false, cancellationToken).ConfigureAwait(false);
+            var inputs = KeyInputsFactory.Create(_options, _options.Platform ?? platform, _baseImages);
             var key = CacheKeyCalculator.Compute(inputs, cancellationToken);
             Directory.CreateDirectory(_options.IntermediateDirectory);
             WriteIfDifferent(Path.Combine(_options.IntermediateDirectory, KeyFileName), key.Hash + "\n");
@@ -202,20 +199,42 @@ namespace EcrCache.Core
             }
         }
 
-        private async Task BuildAsync(DockerVersionInfo version, string reference, CancellationToken cancellationToken)
+        private async Task BuildAsync(DockerVersionInfo version, string reference, IImageStore store, CancellationToken cancellationToken)
         {
             var mode = await _docker.SelectBuilderAsync(version, BuildKitReason(), cancellationToken).ConfigureAwait(false);
+            var request = CreateBuildRequest(reference);
+            if (_options.IsMultiPlatform)
+            {
+                // buildx pushes the multi-platform image itself (it cannot be loaded into the daemon).
+                await MultiPlatformBuild.BuildAndPushAsync(_options, _docker, request, store, _options.PushLatest, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
+            await LayerCache.AddAsync(_options, _docker, store, mode, request, _log, cancellationToken).ConfigureAwait(false);
+            await _docker.BuildAsync(request, mode, cancellationToken).ConfigureAwait(false);
+        }
+
+        private DockerBuildRequest CreateBuildRequest(string reference)
+        {
             var request = new DockerBuildRequest
             {
                 ContextDirectory = _options.ContextDirectory,
                 DockerfilePath = _options.DockerfilePath,
                 DockerfileText = _options.DockerfileInline,
                 Target = _options.Target,
+                Platform = _options.Platform,
             };
             request.Tags.Add(reference);
             foreach (var arg in _options.BuildArgs)
             {
                 request.BuildArgs.Add(arg);
+            }
+
+            if (BaseImageKeyInputs.AllFromRegistry(_baseImages))
+            {
+                // Build from the base images that were keyed, not from stale local copies (the legacy builder
+                // does not look at the registry by itself).
+                request.AdditionalArguments.Add("--pull");
             }
 
             foreach (var secret in _options.Secrets)
@@ -232,7 +251,31 @@ namespace EcrCache.Core
                 request.AdditionalArguments.Add(word);
             }
 
-            await _docker.BuildAsync(request, mode, cancellationToken).ConfigureAwait(false);
+            return request;
+        }
+
+        /// <summary>On a miss: which inputs changed since the last key ensured from this project (normal importance).</summary>
+        private void LogMissReasons(CacheKey key)
+        {
+            var previous = MissExplanation.ReadPrevious(_options.IntermediateDirectory);
+            if (previous == null)
+            {
+                _log.Info("EcrCache: no earlier key from this project to compare with (first run here, or obj/ was cleaned); -t:ExplainCachedImageKey lists every input.");
+                return;
+            }
+
+            var lines = MissExplanation.Describe(previous, key.Manifest);
+            if (lines.Count == 0)
+            {
+                _log.Info("EcrCache: the inputs are those of the last key ensured from this project (" + new CacheKey(previous).Tag + "), but the store no longer has that image (expired or deleted).");
+                return;
+            }
+
+            _log.Info("EcrCache: the key changed since the last one ensured from this project (" + new CacheKey(previous).Tag + "):");
+            foreach (var line in lines)
+            {
+                _log.Info("  - " + line);
+            }
         }
 
         private async Task UntagAsync(string reference)

@@ -41,7 +41,7 @@ namespace EcrCache.Core
     }
 
     /// <summary>Typed options for one EnsureCachedImage run, parsed from MSBuild items and properties.</summary>
-    public sealed class CacheOptions
+    public sealed partial class CacheOptions
     {
         public string ProjectDirectory { get; set; } = "";
 

@@ -31,6 +31,8 @@ namespace EcrCache.Core
 
         public static CacheOptions Parse(RawOptions raw, IBuildLog log)
         {
+            // A Compose service's build: section fills Dockerfile, context, target and build args (Compose/).
+            var compose = EcrCache.Compose.ComposeOptions.Apply(raw, log);
             var projectDir = raw.ProjectDirectory;
             var options = new CacheOptions
             {
@@ -234,6 +236,10 @@ namespace EcrCache.Core
                 log.Warning(Diagnostic.Create(DiagnosticIds.CacheOnEmpty));
             }
 
+            // Platform, base-image digests, layer cache (Keys/KeyFeatureOptions.cs).
+            KeyFeatureOptionsParser.Apply(raw, options);
+            options.ComposeFile = compose?.ComposeFile;
+            options.ComposeService = compose?.Service;
             return options;
         }
 

@@ -23,7 +23,7 @@ namespace EcrCache.Core
     }
 
     /// <summary>Property values and items exactly as the project gave them; <see cref="OptionsParser"/> validates them.</summary>
-    public sealed class RawOptions
+    public sealed partial class RawOptions
     {
         public string ProjectDirectory { get; set; } = "";
         public string ProjectName { get; set; } = "";

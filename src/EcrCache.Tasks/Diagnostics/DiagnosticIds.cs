@@ -64,6 +64,24 @@ namespace EcrCache.Diagnostics
         public const string BadEcrTag = nameof(BadEcrTag);
         public const string EcrAuthorizationTokenInvalid = nameof(EcrAuthorizationTokenInvalid);
         public const string EcrDockerConfigWriteFailed = nameof(EcrDockerConfigWriteFailed);
+        // Base images, platforms, layer cache, Compose (issue 6: ECRC1020-1039, ECRC1110-1149, ECRC1210-1219).
+        public const string BadPlatform = nameof(BadPlatform);
+        public const string BadBaseImageDigests = nameof(BadBaseImageDigests);
+        public const string BadCacheFrom = nameof(BadCacheFrom);
+        public const string BadBaseImageCacheMinutes = nameof(BadBaseImageCacheMinutes);
+        public const string ComposeFileInvalid = nameof(ComposeFileInvalid);
+        public const string ComposeServiceMissing = nameof(ComposeServiceMissing);
+        public const string ComposeConflict = nameof(ComposeConflict);
+        public const string ComposeBuildInvalid = nameof(ComposeBuildInvalid);
+        public const string ComposeServiceRequired = nameof(ComposeServiceRequired);
+        public const string DockerfileFromInvalid = nameof(DockerfileFromInvalid);
+        public const string BaseImageUnresolved = nameof(BaseImageUnresolved);
+        public const string BaseImageUnresolvedBestEffort = nameof(BaseImageUnresolvedBestEffort);
+        public const string BaseImagePlatformMissing = nameof(BaseImagePlatformMissing);
+        public const string BaseImageBadReference = nameof(BaseImageBadReference);
+        public const string BuildxRequired = nameof(BuildxRequired);
+        public const string MultiPlatformNeedsRegistry = nameof(MultiPlatformNeedsRegistry);
+        public const string CacheFromUnavailable = nameof(CacheFromUnavailable);
         public const string Cancelled = nameof(Cancelled);
         public const string UnexpectedError = nameof(UnexpectedError);
     }

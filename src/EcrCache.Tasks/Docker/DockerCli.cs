@@ -90,6 +90,9 @@ namespace EcrCache.Docker
         public IList<string> AdditionalArguments { get; } = new List<string>();
 
         public string? Platform { get; set; }
+
+        /// <summary>Run 'docker buildx build' instead of 'docker build' (multi-platform builds).</summary>
+        public bool UseBuildx { get; set; }
     }
 
     /// <summary>The docker CLI driver. Every call is one child process whose output streams into the log.</summary>
@@ -188,7 +191,7 @@ namespace EcrCache.Docker
 
         public async Task BuildAsync(DockerBuildRequest request, BuilderMode mode, CancellationToken cancellationToken)
         {
-            var args = new List<string> { "build" };
+            var args = request.UseBuildx ? new List<string> { "buildx", "build" } : new List<string> { "build" };
             if (mode.UsesBuildKit)
             {
                 args.Add("--progress=plain");

@@ -14,6 +14,11 @@
 //     autocrlf) checkout keys like an LF one. The Dockerfile's path or file name is not part of the key.
 //  3. ("target", "", T) only when Target is not empty; T as given.
 //  4. ("platform", "", P) always; P as given (may be empty).
+//  4b. ("base-image", R + " " + P, D) for each BaseImages pair, sorted by name (ordinal): R is a base image of the
+//     Dockerfile normalised like docker ("node:20" -> "docker.io/library/node:20"), P the platform it is resolved
+//     for, D its manifest digest for P ("sha256:..."), "image-id sha256:..." for a local-only image or "unresolved"
+//     (EcrCacheBaseImageDigests=BestEffort). Absent when there are no external base images or digests are off, so
+//     such keys are exactly the keys of this version without 4b (no version bump: the same inputs, the same key).
 //  5. ("build-arg", N, sha256(N + "=" + V)) for each build argument N with value V, sorted by N (ordinal, so
 //     case-sensitive). Values are only hashed, never stored: the manifest holds build-arg names, not values. The same
 //     name twice with the same value counts once; with different values it is error ECRC1014.
@@ -155,6 +160,11 @@ namespace EcrCache.Keys
                 }
 
                 entries.Add(new KeyManifestEntry(KeyEntryKinds.Platform, "", inputs.Platform ?? ""));
+                foreach (var image in SortExtras(inputs.BaseImages))
+                {
+                    entries.Add(new KeyManifestEntry(KeyEntryKinds.BaseImage, image.Key, image.Value));
+                }
+
                 foreach (var arg in buildArgs)
                 {
                     entries.Add(new KeyManifestEntry(KeyEntryKinds.BuildArg, arg.Key, worker.HashUtf8(arg.Key + "=" + arg.Value)));

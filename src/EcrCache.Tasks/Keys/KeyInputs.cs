@@ -17,6 +17,12 @@ namespace EcrCache.Keys
         /// <summary>The platform, for example "linux/amd64". Always keyed, as given (also when empty).</summary>
         public string Platform { get; set; } = "";
 
+        /// <summary>
+        /// Base images of the Dockerfile: "normalised-reference platform" -> digest (or "image-id ...", "unresolved").
+        /// Keyed after the platform, sorted by name; see Keys/BaseImages.
+        /// </summary>
+        public IList<KeyValuePair<string, string>> BaseImages { get; } = new List<KeyValuePair<string, string>>();
+
         /// <summary>Build arguments, NAME -> value. Order does not matter; values are hashed, never stored in the manifest.</summary>
         public IList<KeyValuePair<string, string>> BuildArgs { get; } = new List<KeyValuePair<string, string>>();
 

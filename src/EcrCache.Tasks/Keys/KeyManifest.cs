@@ -14,6 +14,7 @@ namespace EcrCache.Keys
         public const string Dockerfile = "dockerfile";
         public const string Target = "target";
         public const string Platform = "platform";
+        public const string BaseImage = "base-image";
         public const string BuildArg = "build-arg";
         public const string AdditionalBuildArgs = "additional-build-args";
         public const string File = "file";

@@ -31,5 +31,8 @@ namespace EcrCache.Registries
 
         /// <summary>Publishes the locally built image:tag (and latest when asked). Throws when it did not fully succeed.</summary>
         Task PublishAsync(string tag, bool updateLatest, CancellationToken cancellationToken);
+
+        /// <summary>Makes the layer-cache source for a miss available and returns the image reference to pass as --cache-from, or null when there is none. cacheFrom is EcrCacheCacheFrom (a tag/object name such as latest); null means the store's default (its latest).</summary>
+        Task<string?> PrepareCacheFromAsync(string? cacheFrom, CancellationToken cancellationToken);
     }
 }

@@ -13,7 +13,7 @@ namespace EcrCache.Tasks
     /// or a build and push. Thin shell: parses items and properties into <see cref="CacheOptions"/> and runs
     /// <see cref="CacheEngine"/>. With <see cref="KeyOnly"/> it only computes and writes the key.
     /// </summary>
-    public sealed class EnsureCachedImage : Task, ICancelableTask
+    public sealed partial class EnsureCachedImage : Task, ICancelableTask
     {
         private readonly CancellationTokenSource _cancel = new CancellationTokenSource();
 
@@ -107,7 +107,13 @@ namespace EcrCache.Tasks
             {
                 var options = OptionsParser.Parse(ToRawOptions(), log);
                 var engine = new CacheEngine(options, log);
-                if (KeyOnly)
+                if (Explain)
+                {
+                    var key = engine.ExplainAsync(_cancel.Token).GetAwaiter().GetResult();
+                    Key = key.Hash;
+                    Tag = key.Tag;
+                }
+                else if (KeyOnly)
                 {
                     var key = engine.ComputeKeyAsync(_cancel.Token).GetAwaiter().GetResult();
                     Key = key.Hash;
@@ -170,6 +176,7 @@ namespace EcrCache.Tasks
                 DockerPath = DockerPath,
                 BuildkiteAgentPath = BuildkiteAgentPath,
             };
+            CopyKeyFeatures(raw);
             Copy(CacheOn, raw.CacheOn, withFullPath: true);
             Copy(BuildArgs, raw.BuildArgs, withFullPath: false);
             Copy(Secrets, raw.Secrets, withFullPath: false);

@@ -53,6 +53,14 @@ namespace EcrCache.Registries.Generic
             }
         }
 
+        /// <summary>The remote tag (latest by default) when it exists (one HEAD); the engine pulls it for the legacy builder.</summary>
+        public async Task<string?> PrepareCacheFromAsync(string? cacheFrom, CancellationToken cancellationToken)
+        {
+            var tag = cacheFrom ?? "latest";
+            var manifest = await _client.HeadManifestAsync(_repository, tag, cancellationToken).ConfigureAwait(false);
+            return manifest != null ? Image + ":" + tag : null;
+        }
+
         public void Dispose() => _client.Dispose();
     }
 }

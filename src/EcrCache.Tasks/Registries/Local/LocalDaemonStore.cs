@@ -35,6 +35,13 @@ namespace EcrCache.Registries.Local
             }
         }
 
+        /// <summary>
+        /// None: the daemon's own build cache already holds the layers of earlier builds (BuildKit and the legacy
+        /// builder both reuse it without --cache-from), and a local image as --cache-from would make BuildKit look
+        /// for it in a registry.
+        /// </summary>
+        public Task<string?> PrepareCacheFromAsync(string? cacheFrom, CancellationToken cancellationToken) => Task.FromResult<string?>(null);
+
         public void Dispose()
         {
         }

@@ -1,0 +1,343 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Text;
+using EcrCache.Diagnostics;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace EcrCache.Compose
+{
+    /// <summary>A Compose service's <c>build:</c> section, interpolated and with paths made absolute.</summary>
+    public sealed class ComposeBuild
+    {
+        public string Service { get; set; } = "";
+
+        public string ComposeFile { get; set; } = "";
+
+        /// <summary>The build context folder (absolute).</summary>
+        public string Context { get; set; } = "";
+
+        /// <summary>The Dockerfile (absolute; default Dockerfile in the context), or null when <see cref="DockerfileInline"/> is set.</summary>
+        public string? Dockerfile { get; set; }
+
+        public string? DockerfileInline { get; set; }
+
+        public string? Target { get; set; }
+
+        /// <summary>Build args in file order. A null value means "from the environment" and the variable was unset (Compose omits those).</summary>
+        public IList<KeyValuePair<string, string?>> Args { get; } = new List<KeyValuePair<string, string?>>();
+    }
+
+    /// <summary>
+    /// Reads one service's <c>build:</c> section from a Compose file with YamlDotNet: the short form (a context
+    /// string) and the long form (context, dockerfile, dockerfile_inline, target, args as a map or a list), with
+    /// Compose's interpolation (<c>$VAR</c>, <c>${VAR}</c>, <c>${VAR:-default}</c>, <c>${VAR-default}</c>,
+    /// <c>${VAR:+alt}</c>, <c>${VAR+alt}</c>, <c>${VAR:?error}</c>, <c>${VAR?error}</c>, <c>$$</c>) from the build's
+    /// environment and then the <c>.env</c> file beside the Compose file (the environment wins, as in Compose).
+    /// Not supported: <c>extends</c>, <c>include</c>, several -f files, YAML merge keys.
+    /// </summary>
+    public static class ComposeFileReader
+    {
+        public static ComposeBuild Read(string composeFile, string service, Func<string, string?> environment)
+        {
+            if (!File.Exists(composeFile))
+            {
+                throw new EcrCacheException(DiagnosticIds.ComposeFileInvalid, composeFile, "the file does not exist");
+            }
+
+            YamlMappingNode root;
+            try
+            {
+                var stream = new YamlStream();
+                using (var reader = new StreamReader(composeFile, Encoding.UTF8))
+                {
+                    stream.Load(reader);
+                }
+
+                root = stream.Documents.Count > 0 ? stream.Documents[0].RootNode as YamlMappingNode ?? throw new EcrCacheException(DiagnosticIds.ComposeFileInvalid, composeFile, "the top level is not a mapping") : throw new EcrCacheException(DiagnosticIds.ComposeFileInvalid, composeFile, "the file is empty");
+            }
+            catch (YamlException ex)
+            {
+                throw new EcrCacheException(Diagnostic.Create(DiagnosticIds.ComposeFileInvalid, composeFile, ex.Message), ex);
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+            {
+                throw new EcrCacheException(Diagnostic.Create(DiagnosticIds.ComposeFileInvalid, composeFile, ex.Message), ex);
+            }
+
+            var composeDir = Path.GetDirectoryName(Path.GetFullPath(composeFile))!;
+            var dotEnv = ReadDotEnv(Path.Combine(composeDir, ".env"));
+            Func<string, string?> lookup = name => environment(name) ?? (dotEnv.TryGetValue(name, out var v) ? v : null);
+
+            var services = Child(root, "services") as YamlMappingNode;
+            var names = new List<string>();
+            YamlNode? serviceNode = null;
+            if (services != null)
+            {
+                foreach (var pair in services.Children)
+                {
+                    var name = ((YamlScalarNode)pair.Key).Value ?? "";
+                    names.Add(name);
+                    if (name == service)
+                    {
+                        serviceNode = pair.Value;
+                    }
+                }
+            }
+
+            if (serviceNode == null)
+            {
+                throw new EcrCacheException(DiagnosticIds.ComposeServiceMissing, service, composeFile, names.Count == 0 ? "(none)" : string.Join(", ", names));
+            }
+
+            var build = serviceNode is YamlMappingNode serviceMap ? Child(serviceMap, "build") : null;
+            if (build == null)
+            {
+                throw new EcrCacheException(DiagnosticIds.ComposeBuildInvalid, service, composeFile, "the service has no build: section (it only names an image)");
+            }
+
+            var result = new ComposeBuild { Service = service, ComposeFile = Path.GetFullPath(composeFile) };
+            string context = ".";
+            string? dockerfile = null;
+            if (build is YamlScalarNode shortForm)
+            {
+                context = Interpolate(shortForm.Value ?? ".", lookup, service, composeFile);
+            }
+            else if (build is YamlMappingNode map)
+            {
+                context = Scalar(map, "context", lookup, service, composeFile) ?? ".";
+                dockerfile = Scalar(map, "dockerfile", lookup, service, composeFile);
+                result.DockerfileInline = Scalar(map, "dockerfile_inline", lookup, service, composeFile);
+                result.Target = Scalar(map, "target", lookup, service, composeFile);
+                ReadArgs(Child(map, "args"), result, lookup, service, composeFile);
+            }
+            else
+            {
+                throw new EcrCacheException(DiagnosticIds.ComposeBuildInvalid, service, composeFile, "build: is neither a context path nor a mapping");
+            }
+
+            if (context.IndexOf("://", StringComparison.Ordinal) >= 0 || context.StartsWith("git@", StringComparison.Ordinal))
+            {
+                throw new EcrCacheException(DiagnosticIds.ComposeBuildInvalid, service, composeFile, "the context '" + context + "' is a URL; EcrCache keys and builds local contexts only");
+            }
+
+            if (dockerfile != null && result.DockerfileInline != null)
+            {
+                throw new EcrCacheException(DiagnosticIds.ComposeBuildInvalid, service, composeFile, "it sets both dockerfile and dockerfile_inline");
+            }
+
+            result.Context = Path.GetFullPath(Path.Combine(composeDir, context));
+            if (result.DockerfileInline == null)
+            {
+                result.Dockerfile = Path.GetFullPath(Path.Combine(result.Context, dockerfile ?? "Dockerfile"));
+            }
+
+            return result;
+        }
+
+        private static void ReadArgs(YamlNode? args, ComposeBuild result, Func<string, string?> lookup, string service, string file)
+        {
+            if (args == null)
+            {
+                return;
+            }
+
+            if (args is YamlMappingNode map)
+            {
+                foreach (var pair in map.Children)
+                {
+                    var name = ((YamlScalarNode)pair.Key).Value ?? "";
+                    var value = pair.Value is YamlScalarNode s && !IsNull(s) ? Interpolate(s.Value ?? "", lookup, service, file) : lookup(name);
+                    result.Args.Add(new KeyValuePair<string, string?>(name, value));
+                }
+            }
+            else if (args is YamlSequenceNode list)
+            {
+                foreach (var item in list.Children)
+                {
+                    var text = Interpolate((item as YamlScalarNode)?.Value ?? "", lookup, service, file);
+                    var eq = text.IndexOf('=');
+                    var name = eq < 0 ? text : text.Substring(0, eq);
+                    result.Args.Add(new KeyValuePair<string, string?>(name, eq < 0 ? lookup(name) : text.Substring(eq + 1)));
+                }
+            }
+            else
+            {
+                throw new EcrCacheException(DiagnosticIds.ComposeBuildInvalid, service, file, "build.args is neither a mapping nor a list");
+            }
+        }
+
+        private static bool IsNull(YamlScalarNode node) =>
+            node.Style == YamlDotNet.Core.ScalarStyle.Plain && (node.Value == null || node.Value.Length == 0 || node.Value == "~" || node.Value == "null");
+
+        private static YamlNode? Child(YamlMappingNode map, string name)
+        {
+            foreach (var pair in map.Children)
+            {
+                if (pair.Key is YamlScalarNode key && key.Value == name)
+                {
+                    return pair.Value;
+                }
+            }
+
+            return null;
+        }
+
+        private static string? Scalar(YamlMappingNode map, string name, Func<string, string?> lookup, string service, string file)
+        {
+            var node = Child(map, name);
+            if (node == null || (node is YamlScalarNode n && IsNull(n)))
+            {
+                return null;
+            }
+
+            if (!(node is YamlScalarNode scalar))
+            {
+                throw new EcrCacheException(DiagnosticIds.ComposeBuildInvalid, service, file, "build." + name + " is not a string");
+            }
+
+            return Interpolate(scalar.Value ?? "", lookup, service, file);
+        }
+
+        /// <summary>Compose interpolation of one value.</summary>
+        public static string Interpolate(string text, Func<string, string?> lookup, string service = "", string file = "")
+        {
+            var sb = new StringBuilder(text.Length);
+            for (var i = 0; i < text.Length; i++)
+            {
+                var c = text[i];
+                if (c != '$' || i + 1 >= text.Length)
+                {
+                    sb.Append(c);
+                    continue;
+                }
+
+                var next = text[i + 1];
+                if (next == '$')
+                {
+                    sb.Append('$');
+                    i++;
+                    continue;
+                }
+
+                if (next == '{')
+                {
+                    var close = text.IndexOf('}', i + 2);
+                    if (close < 0)
+                    {
+                        throw new EcrCacheException(DiagnosticIds.ComposeBuildInvalid, service, file, "'" + text + "' has a ${ without }");
+                    }
+
+                    sb.Append(Expand(text.Substring(i + 2, close - i - 2), lookup, service, file));
+                    i = close;
+                    continue;
+                }
+
+                var j = i + 1;
+                while (j < text.Length && (char.IsLetterOrDigit(text[j]) || text[j] == '_'))
+                {
+                    j++;
+                }
+
+                if (j == i + 1)
+                {
+                    sb.Append(c);
+                    continue;
+                }
+
+                sb.Append(lookup(text.Substring(i + 1, j - i - 1)) ?? "");
+                i = j - 1;
+            }
+
+            return sb.ToString();
+        }
+
+        private static string Expand(string inner, Func<string, string?> lookup, string service, string file)
+        {
+            var n = 0;
+            while (n < inner.Length && (char.IsLetterOrDigit(inner[n]) || inner[n] == '_'))
+            {
+                n++;
+            }
+
+            var name = inner.Substring(0, n);
+            var value = name.Length > 0 ? lookup(name) : null;
+            if (n == inner.Length)
+            {
+                return value ?? "";
+            }
+
+            var op = inner.Substring(n);
+            var colon = op.StartsWith(":", StringComparison.Ordinal);
+            var kind = colon ? (op.Length > 1 ? op[1] : ' ') : op[0];
+            var word = op.Substring(colon ? 2 : 1);
+            var present = colon ? !string.IsNullOrEmpty(value) : value != null;
+            switch (kind)
+            {
+                case '-':
+                    return present ? value! : Interpolate(word, lookup, service, file);
+                case '+':
+                    return present ? Interpolate(word, lookup, service, file) : "";
+                case '?':
+                    if (!present)
+                    {
+                        throw new EcrCacheException(DiagnosticIds.ComposeBuildInvalid, service, file, "required variable " + name + " is missing a value: " + word);
+                    }
+
+                    return value!;
+                default:
+                    throw new EcrCacheException(DiagnosticIds.ComposeBuildInvalid, service, file, "'${" + inner + "}' is not valid interpolation");
+            }
+        }
+
+        /// <summary>KEY=VALUE lines; # comments, blank lines, 'export ', single or double quotes.</summary>
+        internal static Dictionary<string, string> ReadDotEnv(string path)
+        {
+            var values = new Dictionary<string, string>(StringComparer.Ordinal);
+            if (!File.Exists(path))
+            {
+                return values;
+            }
+
+            foreach (var rawLine in File.ReadAllLines(path))
+            {
+                var line = rawLine.Trim();
+                if (line.Length == 0 || line[0] == '#')
+                {
+                    continue;
+                }
+
+                if (line.StartsWith("export ", StringComparison.Ordinal))
+                {
+                    line = line.Substring(7).TrimStart();
+                }
+
+                var eq = line.IndexOf('=');
+                if (eq <= 0)
+                {
+                    continue;
+                }
+
+                var key = line.Substring(0, eq).Trim();
+                var value = line.Substring(eq + 1).Trim();
+                if (value.Length >= 2 && (value[0] == '"' || value[0] == '\'') && value[value.Length - 1] == value[0])
+                {
+                    value = value.Substring(1, value.Length - 2);
+                }
+                else
+                {
+                    var hash = value.IndexOf(" #", StringComparison.Ordinal);
+                    if (hash >= 0)
+                    {
+                        value = value.Substring(0, hash).TrimEnd();
+                    }
+                }
+
+                values[key] = value;
+            }
+
+            return values;
+        }
+    }
+}

@@ -1,0 +1,101 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using EcrCache.Core;
+using EcrCache.Diagnostics;
+using EcrCache.Logging;
+
+namespace EcrCache.Compose
+{
+    /// <summary>
+    /// EcrCacheComposeFile + EcrCacheComposeService: fills the Dockerfile, context, target and build args from the
+    /// service's build: section before the options are parsed. Precedence: an explicit EcrCacheDockerfile,
+    /// EcrCacheDockerfileInline, EcrCacheContext or EcrCacheTarget that disagrees with the Compose file is an error
+    /// (ECRC1026: one source of truth); a BuildArg item overrides the Compose arg of the same name, as
+    /// <c>docker compose build --build-arg</c> does.
+    /// </summary>
+    public static class ComposeOptions
+    {
+        public static ComposeBuild? Apply(RawOptions raw, IBuildLog log)
+        {
+            var file = Blank(raw.ComposeFile);
+            var service = Blank(raw.ComposeService);
+            if (file == null)
+            {
+                if (service != null)
+                {
+                    throw new EcrCacheException(DiagnosticIds.ComposeServiceRequired, "EcrCacheComposeService", "EcrCacheComposeFile");
+                }
+
+                return null;
+            }
+
+            if (service == null)
+            {
+                throw new EcrCacheException(DiagnosticIds.ComposeServiceRequired, "EcrCacheComposeFile", "EcrCacheComposeService");
+            }
+
+            var path = Full(raw.ProjectDirectory, file.Trim());
+            var build = ComposeFileReader.Read(path, service.Trim(), raw.Environment);
+
+            if (Blank(raw.Dockerfile) != null && (build.Dockerfile == null || !SamePath(Full(raw.ProjectDirectory, raw.Dockerfile!), build.Dockerfile)))
+            {
+                throw new EcrCacheException(DiagnosticIds.ComposeConflict, "EcrCacheDockerfile", raw.Dockerfile, build.Dockerfile ?? "dockerfile_inline", service, path);
+            }
+
+            if (Blank(raw.DockerfileInline) != null && !string.Equals(raw.DockerfileInline, build.DockerfileInline, StringComparison.Ordinal))
+            {
+                throw new EcrCacheException(DiagnosticIds.ComposeConflict, "EcrCacheDockerfileInline", "(inline text)", build.DockerfileInline != null ? "(other inline text)" : build.Dockerfile, service, path);
+            }
+
+            if (Blank(raw.Context) != null && !SamePath(Full(raw.ProjectDirectory, raw.Context!), build.Context))
+            {
+                throw new EcrCacheException(DiagnosticIds.ComposeConflict, "EcrCacheContext", raw.Context, build.Context, service, path);
+            }
+
+            if (Blank(raw.Target) != null && build.Target != null && !string.Equals(raw.Target!.Trim(), build.Target, StringComparison.Ordinal))
+            {
+                throw new EcrCacheException(DiagnosticIds.ComposeConflict, "EcrCacheTarget", raw.Target, build.Target, service, path);
+            }
+
+            raw.Dockerfile = build.Dockerfile;
+            raw.DockerfileInline = build.DockerfileInline;
+            raw.Context = build.Context;
+            raw.Target = Blank(raw.Target) ?? build.Target;
+
+            var explicitArgs = new HashSet<string>(raw.BuildArgs.Select(i => i.ItemSpec.Trim()), StringComparer.Ordinal);
+            var added = new List<string>();
+            foreach (var arg in build.Args)
+            {
+                if (explicitArgs.Contains(arg.Key))
+                {
+                    log.Detail("BuildArg " + arg.Key + " overrides the Compose build arg of service " + service + ".");
+                    continue;
+                }
+
+                if (arg.Value == null)
+                {
+                    log.Detail("Compose build arg " + arg.Key + " has no value and the variable is not set: omitted, as docker compose does.");
+                    continue;
+                }
+
+                explicitArgs.Add(arg.Key);
+                added.Add(arg.Key);
+                raw.BuildArgs.Add(new RawItem(arg.Key, new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase) { ["Value"] = arg.Value }));
+            }
+
+            log.Info("EcrCache: building Compose service '" + service + "' of " + path + ": Dockerfile " + (build.Dockerfile ?? "(inline)") + ", context " + build.Context
+                + (build.Target != null ? ", target " + build.Target : "") + (added.Count > 0 ? ", build args " + string.Join(", ", added) : "") + ".");
+            return build;
+        }
+
+        private static string Full(string baseDirectory, string path) =>
+            Path.GetFullPath(Path.IsPathRooted(path) ? path : Path.Combine(baseDirectory, path)).TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar);
+
+        private static bool SamePath(string a, string b) =>
+            string.Equals(a.TrimEnd('/', '\\'), b.TrimEnd('/', '\\'), Path.DirectorySeparatorChar == '\\' ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal);
+
+        private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
+    }
+}

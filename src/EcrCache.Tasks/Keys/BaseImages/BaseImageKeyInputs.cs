@@ -1,0 +1,81 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using EcrCache.Core;
+using EcrCache.Docker;
+using EcrCache.Keys.Dockerfiles;
+using EcrCache.Logging;
+using EcrCache.Registries.Auth;
+
+namespace EcrCache.Keys.BaseImages
+{
+    /// <summary>The engine's entry point: from <see cref="CacheOptions"/> to the base-image key entries.</summary>
+    public static class BaseImageKeyInputs
+    {
+        /// <summary>
+        /// Parses the Dockerfile's FROM lines and resolves the external images for the build platforms. With
+        /// <paramref name="offline"/> (ExplainCachedImageKey) neither docker nor a registry is asked.
+        /// </summary>
+        /// <param name="daemonPlatform">The daemon's os/arch (BUILDPLATFORM, and the target when EcrCachePlatform is not set); may be null offline.</param>
+        public static async Task<IReadOnlyList<ResolvedBaseImage>> ResolveAsync(
+            CacheOptions options,
+            string? daemonPlatform,
+            IProcessRunner runner,
+            DockerCli? docker,
+            IBuildLog log,
+            bool offline,
+            CancellationToken cancellationToken)
+        {
+            if (options.BaseImageDigests == BaseImageDigestMode.Off)
+            {
+                return new List<ResolvedBaseImage>();
+            }
+
+            string text;
+            try
+            {
+                text = options.DockerfileInline ?? File.ReadAllText(options.DockerfilePath!);
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException || ex is ArgumentNullException)
+            {
+                return new List<ResolvedBaseImage>(); // the key calculator reports the unreadable Dockerfile
+            }
+
+            var platforms = options.Platforms.Count > 0 ? options.Platforms.ToList() : new List<string> { daemonPlatform ?? "" };
+            var froms = DockerfileParser.ParseFromInstructions(text, options.BuildArgs, platforms[0], daemonPlatform ?? platforms[0]);
+            if (!froms.Any(f => f.IsExternalImage))
+            {
+                return new List<ResolvedBaseImage>();
+            }
+
+            var cache = new BaseImageDigestCache(options.IntermediateDirectory, TimeSpan.FromMinutes(options.BaseImageDigestsCacheMinutes), log);
+            var config = DockerConfig.Load(options.Environment, Environment.GetFolderPath(Environment.SpecialFolder.UserProfile));
+            var credentials = new DockerConfigCredentialProvider(config, runner, options.Environment, log);
+            Func<string, CancellationToken, Task<string?>>? localId = null;
+            if (docker != null && !offline)
+            {
+                localId = async (image, token) =>
+                {
+                    var result = await docker.RunAsync(new[] { "image", "inspect", "--format", "{{.Id}}", image }, token).ConfigureAwait(false);
+                    return result.ExitCode == 0 ? result.StandardOutput.Trim() : null;
+                };
+            }
+
+            using var resolver = new BaseImageResolver(log, credentials, localId);
+            var resolved = await resolver.ResolveAsync(froms, platforms, options.BaseImageDigests, cache, offline, cancellationToken).ConfigureAwait(false);
+            if (resolver.RegistryLookups > 0)
+            {
+                log.Detail("Resolved " + resolver.RegistryLookups + " base image digest(s) from registries; cached in " + cache.FilePath + " for " + options.BaseImageDigestsCacheMinutes + " min.");
+            }
+
+            return resolved;
+        }
+
+        /// <summary>True when every base image was resolved through a registry (so docker build --pull builds exactly what was keyed).</summary>
+        public static bool AllFromRegistry(IReadOnlyList<ResolvedBaseImage> images) =>
+            images.Count > 0 && images.All(i => i.Source == ResolvedBaseImage.FromRegistry || i.Source == ResolvedBaseImage.FromCache || i.Source == ResolvedBaseImage.Pinned);
+    }
+}

@@ -1,0 +1,490 @@
+using System;
+using System.Collections.Generic;
+using System.Text;
+using EcrCache.Diagnostics;
+
+namespace EcrCache.Keys.Dockerfiles
+{
+    /// <summary>One <c>FROM</c> instruction after ARG substitution.</summary>
+    public sealed class FromInstruction
+    {
+        public FromInstruction(int line, string text, string image, string? platform, string? stageName, bool isStageReference)
+        {
+            Line = line;
+            Text = text;
+            Image = image;
+            Platform = platform;
+            StageName = stageName;
+            IsStageReference = isStageReference;
+        }
+
+        /// <summary>1-based line of the instruction in the Dockerfile.</summary>
+        public int Line { get; }
+
+        /// <summary>The instruction as written (continuations joined), for messages.</summary>
+        public string Text { get; }
+
+        /// <summary>The image (or stage name) after ARG substitution, e.g. <c>node:20</c>, <c>build</c> or <c>scratch</c>.</summary>
+        public string Image { get; }
+
+        /// <summary>The <c>--platform=</c> value after substitution, or null when the flag is absent.</summary>
+        public string? Platform { get; }
+
+        /// <summary>The <c>AS name</c> of this stage (lower case), or null.</summary>
+        public string? StageName { get; }
+
+        /// <summary>True when <see cref="Image"/> names an earlier stage, not an image.</summary>
+        public bool IsStageReference { get; }
+
+        public bool IsScratch => string.Equals(Image, "scratch", StringComparison.OrdinalIgnoreCase);
+
+        /// <summary>True for an image that has to come from a registry (not a stage, not scratch).</summary>
+        public bool IsExternalImage => !IsStageReference && !IsScratch;
+
+        public override string ToString() => Text;
+    }
+
+    /// <summary>
+    /// Reads the <c>FROM</c> lines of a Dockerfile the way the Dockerfile frontend does: parser directives
+    /// (<c># escape=</c>), line continuations with the escape character, comment lines (also inside continuations),
+    /// global <c>ARG</c>s before the first <c>FROM</c> (defaults, overridden by build args), <c>$VAR</c>,
+    /// <c>${VAR}</c>, <c>${VAR:-word}</c>, <c>${VAR:+word}</c>, <c>${VAR-word}</c>, <c>${VAR+word}</c> substitution,
+    /// the automatic platform ARGs (TARGETPLATFORM, BUILDPLATFORM, ...), <c>--platform=</c>, <c>AS name</c> and later
+    /// references to stages. Nothing else of the Dockerfile is interpreted.
+    /// </summary>
+    public static class DockerfileParser
+    {
+        /// <summary>Parses <paramref name="text"/>.</summary>
+        /// <param name="buildArgs">BuildArg values by name; they override the defaults of global ARGs that declare them.</param>
+        /// <param name="targetPlatform">os/arch[/variant] being built (TARGETPLATFORM), or null when unknown.</param>
+        /// <param name="buildPlatform">os/arch[/variant] of the builder (BUILDPLATFORM), or null to use the target's.</param>
+        public static IReadOnlyList<FromInstruction> ParseFromInstructions(
+            string text,
+            IEnumerable<KeyValuePair<string, string>>? buildArgs = null,
+            string? targetPlatform = null,
+            string? buildPlatform = null)
+        {
+            if (text == null)
+            {
+                throw new ArgumentNullException(nameof(text));
+            }
+
+            var overrides = new Dictionary<string, string>(StringComparer.Ordinal);
+            if (buildArgs != null)
+            {
+                foreach (var pair in buildArgs)
+                {
+                    overrides[pair.Key] = pair.Value ?? "";
+                }
+            }
+
+            // The automatic platform ARGs are in scope for FROM lines without being declared.
+            var globals = new Dictionary<string, string>(StringComparer.Ordinal);
+            AddPlatformArgs(globals, "TARGET", targetPlatform ?? buildPlatform);
+            AddPlatformArgs(globals, "BUILD", buildPlatform ?? targetPlatform);
+
+            var result = new List<FromInstruction>();
+            var stages = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            var seenFrom = false;
+            foreach (var instruction in LogicalLines(text))
+            {
+                var (keyword, rest) = SplitKeyword(instruction.Text);
+                if (keyword.Equals("ARG", StringComparison.OrdinalIgnoreCase))
+                {
+                    if (seenFrom)
+                    {
+                        continue;
+                    }
+
+                    foreach (var word in SplitWords(rest, instruction.Escape))
+                    {
+                        var eq = word.IndexOf('=');
+                        var name = eq < 0 ? word : word.Substring(0, eq);
+                        if (name.Length == 0)
+                        {
+                            continue;
+                        }
+
+                        if (overrides.TryGetValue(name, out var given))
+                        {
+                            globals[name] = given;
+                        }
+                        else if (eq >= 0)
+                        {
+                            globals[name] = Substitute(Unquote(word.Substring(eq + 1)), globals, instruction);
+                        }
+                        else
+                        {
+                            // Declared without a default and not given: unset (substitutes as empty).
+                            globals.Remove(name);
+                        }
+                    }
+
+                    continue;
+                }
+
+                if (!keyword.Equals("FROM", StringComparison.OrdinalIgnoreCase))
+                {
+                    continue;
+                }
+
+                seenFrom = true;
+                var words = SplitWords(rest, instruction.Escape);
+                string? platform = null;
+                var i = 0;
+                for (; i < words.Count && words[i].StartsWith("--", StringComparison.Ordinal); i++)
+                {
+                    if (words[i].StartsWith("--platform=", StringComparison.OrdinalIgnoreCase))
+                    {
+                        platform = Substitute(Unquote(words[i].Substring("--platform=".Length)), globals, instruction);
+                    }
+                }
+
+                if (i >= words.Count)
+                {
+                    throw new EcrCacheException(DiagnosticIds.DockerfileFromInvalid, instruction.Line, instruction.Text, "it names no image");
+                }
+
+                var image = Substitute(Unquote(words[i]), globals, instruction).Trim();
+                string? stageName = null;
+                if (i + 1 < words.Count)
+                {
+                    if (i + 3 == words.Count && words[i + 1].Equals("AS", StringComparison.OrdinalIgnoreCase))
+                    {
+                        stageName = words[i + 2].ToLowerInvariant();
+                    }
+                    else
+                    {
+                        throw new EcrCacheException(DiagnosticIds.DockerfileFromInvalid, instruction.Line, instruction.Text, "write FROM [--platform=...] image [AS name]");
+                    }
+                }
+
+                if (image.Length == 0)
+                {
+                    throw new EcrCacheException(DiagnosticIds.DockerfileFromInvalid, instruction.Line, instruction.Text, "the image is empty after ARG substitution (is the ARG declared before the first FROM and given a value?)");
+                }
+
+                var isStage = stages.Contains(image);
+                result.Add(new FromInstruction(instruction.Line, instruction.Text, image, platform, stageName, isStage));
+                if (stageName != null)
+                {
+                    stages.Add(stageName);
+                }
+            }
+
+            return result;
+        }
+
+        private static void AddPlatformArgs(Dictionary<string, string> args, string prefix, string? platform)
+        {
+            if (string.IsNullOrEmpty(platform))
+            {
+                return;
+            }
+
+            var parts = platform!.Split('/');
+            args[prefix + "PLATFORM"] = platform;
+            args[prefix + "OS"] = parts[0];
+            args[prefix + "ARCH"] = parts.Length > 1 ? parts[1] : "";
+            args[prefix + "VARIANT"] = parts.Length > 2 ? parts[2] : "";
+        }
+
+        internal sealed class LogicalLine
+        {
+            public LogicalLine(int line, string text, char escape)
+            {
+                Line = line;
+                Text = text;
+                Escape = escape;
+            }
+
+            public int Line { get; }
+
+            public string Text { get; }
+
+            public char Escape { get; }
+        }
+
+        /// <summary>The instructions of the file: directives read, comments dropped, continuations joined.</summary>
+        internal static IEnumerable<LogicalLine> LogicalLines(string text)
+        {
+            var lines = text.Replace("\r\n", "\n").Split('\n');
+            var escape = '\\';
+            var index = 0;
+            if (lines.Length > 0 && lines[0].Length > 0 && lines[0][0] == '\uFEFF')
+            {
+                lines[0] = lines[0].Substring(1);
+            }
+
+            // Parser directives: '# name=value' lines at the very top; anything else ends them.
+            for (; index < lines.Length; index++)
+            {
+                var trimmed = lines[index].Trim();
+                if (!trimmed.StartsWith("#", StringComparison.Ordinal))
+                {
+                    break;
+                }
+
+                var body = trimmed.Substring(1).Trim();
+                var eq = body.IndexOf('=');
+                if (eq <= 0 || body.Substring(0, eq).Trim().IndexOf(' ') >= 0)
+                {
+                    break; // a plain comment: no more directives
+                }
+
+                var name = body.Substring(0, eq).Trim().ToLowerInvariant();
+                var value = body.Substring(eq + 1).Trim();
+                if (name == "escape")
+                {
+                    if (value == "`")
+                    {
+                        escape = '`';
+                    }
+                    else if (value != "\\")
+                    {
+                        throw new EcrCacheException(DiagnosticIds.DockerfileFromInvalid, index + 1, trimmed, "the escape directive accepts only \\ or `");
+                    }
+                }
+            }
+
+            var current = new StringBuilder();
+            var start = -1;
+            for (; index < lines.Length; index++)
+            {
+                var raw = lines[index];
+                var trimmedStart = raw.TrimStart();
+                if (trimmedStart.StartsWith("#", StringComparison.Ordinal))
+                {
+                    continue; // comment lines vanish, also in the middle of a continuation
+                }
+
+                if (start < 0)
+                {
+                    if (trimmedStart.Length == 0)
+                    {
+                        continue;
+                    }
+
+                    start = index + 1;
+                }
+                else if (trimmedStart.Length == 0)
+                {
+                    continue; // empty lines inside a continuation are skipped
+                }
+
+                var trimmedEnd = raw.TrimEnd();
+                if (trimmedEnd.Length > 0 && trimmedEnd[trimmedEnd.Length - 1] == escape)
+                {
+                    current.Append(trimmedEnd, 0, trimmedEnd.Length - 1);
+                    continue;
+                }
+
+                current.Append(raw);
+                yield return new LogicalLine(start, current.ToString().Trim(), escape);
+                current.Clear();
+                start = -1;
+            }
+
+            if (start >= 0 && current.ToString().Trim().Length > 0)
+            {
+                yield return new LogicalLine(start, current.ToString().Trim(), escape);
+            }
+        }
+
+        private static (string Keyword, string Arguments) SplitKeyword(string line)
+        {
+            var i = 0;
+            while (i < line.Length && !char.IsWhiteSpace(line[i]))
+            {
+                i++;
+            }
+
+            return (line.Substring(0, i), line.Substring(i).Trim());
+        }
+
+        /// <summary>Splits on white space outside quotes; the escape character keeps the next character in the word.</summary>
+        internal static List<string> SplitWords(string text, char escape)
+        {
+            var words = new List<string>();
+            var current = new StringBuilder();
+            var inWord = false;
+            char quote = '\0';
+            for (var i = 0; i < text.Length; i++)
+            {
+                var c = text[i];
+                if (c == escape && i + 1 < text.Length)
+                {
+                    current.Append(c).Append(text[++i]);
+                    inWord = true;
+                    continue;
+                }
+
+                if (quote != '\0')
+                {
+                    current.Append(c);
+                    if (c == quote)
+                    {
+                        quote = '\0';
+                    }
+
+                    continue;
+                }
+
+                if (char.IsWhiteSpace(c))
+                {
+                    if (inWord)
+                    {
+                        words.Add(current.ToString());
+                        current.Clear();
+                        inWord = false;
+                    }
+
+                    continue;
+                }
+
+                if (c == '"' || c == '\'')
+                {
+                    quote = c;
+                }
+
+                current.Append(c);
+                inWord = true;
+            }
+
+            if (inWord)
+            {
+                words.Add(current.ToString());
+            }
+
+            return words;
+        }
+
+        private static string Unquote(string word)
+        {
+            if (word.Length >= 2 && (word[0] == '"' || word[0] == '\'') && word[word.Length - 1] == word[0])
+            {
+                return word.Substring(1, word.Length - 2);
+            }
+
+            return word;
+        }
+
+        /// <summary>Replaces $VAR, ${VAR} and the ${VAR:-word} family; an unset variable is empty.</summary>
+        internal static string Substitute(string text, IReadOnlyDictionary<string, string> values, LogicalLine instruction) =>
+            Substitute(text, values, instruction.Escape, instruction.Line, instruction.Text);
+
+        internal static string Substitute(string text, IReadOnlyDictionary<string, string> values, char escape = '\\', int line = 0, string? instructionText = null)
+        {
+            var sb = new StringBuilder(text.Length);
+            for (var i = 0; i < text.Length; i++)
+            {
+                var c = text[i];
+                if (c == escape && i + 1 < text.Length && text[i + 1] == '$')
+                {
+                    sb.Append('$');
+                    i++;
+                    continue;
+                }
+
+                if (c != '$' || i + 1 >= text.Length)
+                {
+                    sb.Append(c);
+                    continue;
+                }
+
+                if (text[i + 1] == '{')
+                {
+                    var close = FindClose(text, i + 2);
+                    if (close < 0)
+                    {
+                        throw new EcrCacheException(DiagnosticIds.DockerfileFromInvalid, line, instructionText ?? text, "a ${ has no closing }");
+                    }
+
+                    var inner = text.Substring(i + 2, close - i - 2);
+                    sb.Append(Expand(inner, values, escape, line, instructionText ?? text));
+                    i = close;
+                    continue;
+                }
+
+                var j = i + 1;
+                while (j < text.Length && (char.IsLetterOrDigit(text[j]) || text[j] == '_'))
+                {
+                    j++;
+                }
+
+                if (j == i + 1)
+                {
+                    sb.Append(c);
+                    continue;
+                }
+
+                var name = text.Substring(i + 1, j - i - 1);
+                sb.Append(values.TryGetValue(name, out var v) ? v : "");
+                i = j - 1;
+            }
+
+            return sb.ToString();
+        }
+
+        private static int FindClose(string text, int from)
+        {
+            var depth = 0;
+            for (var k = from; k < text.Length; k++)
+            {
+                if (text[k] == '{')
+                {
+                    depth++;
+                }
+                else if (text[k] == '}')
+                {
+                    if (depth == 0)
+                    {
+                        return k;
+                    }
+
+                    depth--;
+                }
+            }
+
+            return -1;
+        }
+
+        private static string Expand(string inner, IReadOnlyDictionary<string, string> values, char escape, int line, string instructionText)
+        {
+            var n = 0;
+            while (n < inner.Length && (char.IsLetterOrDigit(inner[n]) || inner[n] == '_'))
+            {
+                n++;
+            }
+
+            var name = inner.Substring(0, n);
+            if (name.Length == 0)
+            {
+                throw new EcrCacheException(DiagnosticIds.DockerfileFromInvalid, line, instructionText, "'${" + inner + "}' is not a variable");
+            }
+
+            var isSet = values.TryGetValue(name, out var value);
+            if (n == inner.Length)
+            {
+                return isSet ? value! : "";
+            }
+
+            var op = inner.Substring(n);
+            string word;
+            if (op.StartsWith(":-", StringComparison.Ordinal) || op.StartsWith(":+", StringComparison.Ordinal))
+            {
+                word = Substitute(op.Substring(2), values, escape, line, instructionText);
+                var nonEmpty = isSet && value!.Length > 0;
+                return op[1] == '-' ? (nonEmpty ? value! : word) : (nonEmpty ? word : "");
+            }
+
+            if (op[0] == '-' || op[0] == '+')
+            {
+                word = Substitute(op.Substring(1), values, escape, line, instructionText);
+                return op[0] == '-' ? (isSet ? value! : word) : (isSet ? word : "");
+            }
+
+            throw new EcrCacheException(DiagnosticIds.DockerfileFromInvalid, line, instructionText, "'${" + inner + "}' uses a modifier EcrCache does not understand (use :-, :+, - or +)");
+        }
+    }
+}
