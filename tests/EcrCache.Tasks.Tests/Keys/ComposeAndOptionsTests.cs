@@ -1,0 +1,248 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using EcrCache.Compose;
+using EcrCache.Core;
+using EcrCache.Diagnostics;
+using EcrCache.Keys;
+using EcrCache.Keys.BaseImages;
+using EcrCache.Keys.Explain;
+using EcrCache.Tasks.Tests.Core;
+
+namespace EcrCache.Tasks.Tests.Keys
+{
+    [TestClass]
+    public sealed class ComposeTests
+    {
+        private string _dir = "";
+
+        [TestInitialize]
+        public void SetUp()
+        {
+            _dir = TestPaths.NewTempDirectory("ecrcache-compose");
+            Directory.CreateDirectory(Path.Combine(_dir, "api", "docker"));
+            File.WriteAllText(Path.Combine(_dir, "api", "docker", "api.Dockerfile"), "FROM scratch\n");
+            File.WriteAllText(Path.Combine(_dir, "api", "Dockerfile"), "FROM scratch\n");
+            File.WriteAllText(Path.Combine(_dir, "package.json"), "{}");
+        }
+
+        [TestCleanup]
+        public void TearDown()
+        {
+            try
+            {
+                Directory.Delete(_dir, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+
+        private string Write(string yaml, string? dotEnv = null)
+        {
+            var path = Path.Combine(_dir, "docker-compose.yml");
+            File.WriteAllText(path, yaml);
+            if (dotEnv != null)
+            {
+                File.WriteAllText(Path.Combine(_dir, ".env"), dotEnv);
+            }
+
+            return path;
+        }
+
+        private static Func<string, string?> Env(params (string, string)[] values)
+        {
+            var map = values.ToDictionary(v => v.Item1, v => v.Item2);
+            return name => map.TryGetValue(name, out var v) ? v : null;
+        }
+
+        [TestMethod]
+        public void LongFormWithMapArgsAndInterpolation()
+        {
+            var file = Write(@"
+services:
+  db:
+    image: postgres:16
+  api:
+    build:
+      context: ./api
+      dockerfile: docker/api.Dockerfile
+      target: ${API_TARGET:-runtime}
+      args:
+        NODE_VERSION: ""20""
+        FROM_ENV:
+        GREETING: hello-${WHO}
+        PRICE: $$5
+", dotEnv: "WHO=dotenv\n# comment\nexport FROM_ENV='from .env'\n");
+            var build = ComposeFileReader.Read(file, "api", Env(("WHO", "environment")));
+            Assert.AreEqual(Path.Combine(_dir, "api"), build.Context);
+            Assert.AreEqual(Path.Combine(_dir, "api", "docker", "api.Dockerfile"), build.Dockerfile);
+            Assert.AreEqual("runtime", build.Target);
+            var args = build.Args.ToDictionary(a => a.Key, a => a.Value);
+            Assert.AreEqual("20", args["NODE_VERSION"]);
+            Assert.AreEqual("from .env", args["FROM_ENV"], "an arg without value comes from the environment, then .env");
+            Assert.AreEqual("hello-environment", args["GREETING"], "the environment wins over .env");
+            Assert.AreEqual("$5", args["PRICE"]);
+        }
+
+        [TestMethod]
+        public void ShortFormAndListArgs()
+        {
+            var file = Write("services:\n  api:\n    build: api\n  worker:\n    build:\n      context: api\n      args:\n        - A=1\n        - B\n        - C\n");
+            var api = ComposeFileReader.Read(file, "api", Env());
+            Assert.AreEqual(Path.Combine(_dir, "api", "Dockerfile"), api.Dockerfile);
+            var worker = ComposeFileReader.Read(file, "worker", Env(("B", "bee")));
+            CollectionAssert.AreEqual(new[] { "A=1", "B=bee", "C=" }, worker.Args.Select(a => a.Key + "=" + a.Value).ToArray());
+            Assert.IsNull(worker.Args[2].Value, "an unset variable gives no value (docker compose omits the arg)");
+        }
+
+        [TestMethod]
+        public void ErrorsAreCoded()
+        {
+            var file = Write("services:\n  db:\n    image: postgres\n  api:\n    build:\n      context: https://github.com/x/y.git\n  req:\n    build:\n      context: ${MISSING:?set MISSING}\n");
+            Assert.AreEqual("ECRC1025", Assert.ThrowsExactly<EcrCacheException>(() => ComposeFileReader.Read(file, "nope", Env())).Diagnostic.Code);
+            Assert.AreEqual("ECRC1027", Assert.ThrowsExactly<EcrCacheException>(() => ComposeFileReader.Read(file, "db", Env())).Diagnostic.Code);
+            Assert.AreEqual("ECRC1027", Assert.ThrowsExactly<EcrCacheException>(() => ComposeFileReader.Read(file, "api", Env())).Diagnostic.Code);
+            var required = Assert.ThrowsExactly<EcrCacheException>(() => ComposeFileReader.Read(file, "req", Env()));
+            StringAssert.Contains(required.Diagnostic.Message, "set MISSING");
+            Assert.AreEqual("ECRC1024", Assert.ThrowsExactly<EcrCacheException>(() => ComposeFileReader.Read(Path.Combine(_dir, "none.yml"), "api", Env())).Diagnostic.Code);
+            File.WriteAllText(file, "services: [unclosed\n");
+            Assert.AreEqual("ECRC1024", Assert.ThrowsExactly<EcrCacheException>(() => ComposeFileReader.Read(file, "api", Env())).Diagnostic.Code);
+        }
+
+        private RawOptions Raw(string yaml)
+        {
+            Write(yaml);
+            var raw = new RawOptions
+            {
+                ProjectDirectory = _dir,
+                ProjectName = "compose",
+                IntermediateDirectory = Path.Combine(_dir, "obj", "ecrcache"),
+                ComposeFile = "docker-compose.yml",
+                ComposeService = "api",
+                Environment = _ => null,
+            };
+            raw.CacheOn.Add(new RawItem("package.json"));
+            return raw;
+        }
+
+        [TestMethod]
+        public void OptionsComeFromTheServiceAndBuildArgItemsOverrideArgs()
+        {
+            var raw = Raw("services:\n  api:\n    build:\n      context: api\n      dockerfile: docker/api.Dockerfile\n      target: prod\n      args:\n        A: compose\n        B: compose\n");
+            raw.BuildArgs.Add(new RawItem("B", new Dictionary<string, string> { ["Value"] = "item" }));
+            var options = OptionsParser.Parse(raw, new CapturingBuildLog());
+            Assert.AreEqual(Path.Combine(_dir, "api", "docker", "api.Dockerfile"), options.DockerfilePath);
+            Assert.AreEqual(Path.Combine(_dir, "api"), options.ContextDirectory);
+            Assert.AreEqual("prod", options.Target);
+            CollectionAssert.AreEquivalent(new[] { "A=compose", "B=item" }, options.BuildArgs.Select(a => a.Key + "=" + a.Value).ToArray());
+            Assert.AreEqual("api", options.ComposeService);
+        }
+
+        [TestMethod]
+        public void ConflictingExplicitPropertiesAreAnError()
+        {
+            var raw = Raw("services:\n  api:\n    build:\n      context: api\n      target: prod\n");
+            raw.Target = "debug";
+            var ex = Assert.ThrowsExactly<EcrCacheException>(() => OptionsParser.Parse(raw, new CapturingBuildLog()));
+            Assert.AreEqual("ECRC1026", ex.Diagnostic.Code);
+            StringAssert.Contains(ex.Diagnostic.Message, "EcrCacheTarget");
+
+            raw = Raw("services:\n  api:\n    build:\n      context: api\n");
+            raw.Dockerfile = "api/docker/api.Dockerfile";
+            Assert.AreEqual("ECRC1026", Assert.ThrowsExactly<EcrCacheException>(() => OptionsParser.Parse(raw, new CapturingBuildLog())).Diagnostic.Code);
+
+            // The same values spelt differently are not a conflict.
+            raw = Raw("services:\n  api:\n    build:\n      context: api\n");
+            raw.Dockerfile = "./api/Dockerfile";
+            raw.Context = "api/";
+            Assert.AreEqual(Path.Combine(_dir, "api", "Dockerfile"), OptionsParser.Parse(raw, new CapturingBuildLog()).DockerfilePath);
+        }
+
+        [TestMethod]
+        public void FileWithoutServiceIsAnError()
+        {
+            var raw = Raw("services:\n  api:\n    build: api\n");
+            raw.ComposeService = null;
+            Assert.AreEqual("ECRC1028", Assert.ThrowsExactly<EcrCacheException>(() => OptionsParser.Parse(raw, new CapturingBuildLog())).Diagnostic.Code);
+        }
+    }
+
+    [TestClass]
+    public sealed class KeyFeatureOptionsTests
+    {
+        private static CacheOptions Apply(Action<RawOptions> configure)
+        {
+            var raw = new RawOptions();
+            configure(raw);
+            var options = new CacheOptions();
+            KeyFeatureOptionsParser.Apply(raw, options);
+            return options;
+        }
+
+        [TestMethod]
+        public void Defaults()
+        {
+            var o = Apply(_ => { });
+            Assert.IsNull(o.Platform);
+            Assert.AreEqual(BaseImageDigestMode.On, o.BaseImageDigests);
+            Assert.AreEqual(10, o.BaseImageDigestsCacheMinutes);
+            Assert.IsTrue(o.LayerCache);
+            Assert.IsNull(o.CacheFrom);
+        }
+
+        [TestMethod]
+        public void PlatformsAreNormalisedAndSorted()
+        {
+            var o = Apply(r => r.Platform = " Linux/ARM64/v8 , linux/amd64 ,linux/amd64");
+            Assert.AreEqual("linux/amd64,linux/arm64", o.Platform);
+            Assert.IsTrue(o.IsMultiPlatform);
+            Assert.AreEqual("linux/arm64", Apply(r => r.Platform = "linux/arm64").Platform);
+            Assert.AreEqual("ECRC1020", Assert.ThrowsExactly<EcrCacheException>(() => Apply(r => r.Platform = "arm64")).Diagnostic.Code);
+        }
+
+        [TestMethod]
+        public void DigestModesMinutesAndCacheFrom()
+        {
+            Assert.AreEqual(BaseImageDigestMode.BestEffort, Apply(r => r.BaseImageDigests = "BestEffort").BaseImageDigests);
+            Assert.AreEqual(BaseImageDigestMode.Off, Apply(r => r.BaseImageDigests = "false").BaseImageDigests);
+            Assert.AreEqual("ECRC1021", Assert.ThrowsExactly<EcrCacheException>(() => Apply(r => r.BaseImageDigests = "sometimes")).Diagnostic.Code);
+            Assert.AreEqual(0, Apply(r => r.BaseImageDigestsCacheMinutes = "0").BaseImageDigestsCacheMinutes);
+            Assert.AreEqual("ECRC1023", Assert.ThrowsExactly<EcrCacheException>(() => Apply(r => r.BaseImageDigestsCacheMinutes = "-1")).Diagnostic.Code);
+            Assert.AreEqual("main", Apply(r => r.CacheFrom = "main").CacheFrom);
+            Assert.AreEqual("ECRC1022", Assert.ThrowsExactly<EcrCacheException>(() => Apply(r => r.CacheFrom = "other/repo:tag")).Diagnostic.Code);
+            Assert.IsFalse(Apply(r => r.LayerCache = "false").LayerCache);
+        }
+    }
+
+    [TestClass]
+    public sealed class MissExplanationTests
+    {
+        private static KeyManifest Manifest(params (string Kind, string Name, string Hash)[] entries) =>
+            new KeyManifest(KeyManifest.AlgorithmVersion, entries.Select(e => new KeyManifestEntry(e.Kind, e.Name, e.Hash)));
+
+        [TestMethod]
+        public void NamesFilesAndArgsButNeverArgValues()
+        {
+            var before = Manifest(("dockerfile", "Dockerfile", "d1"), ("platform", "", "linux/amd64"), ("base-image", "docker.io/library/node:20 linux/amd64", "sha256:old"),
+                ("build-arg", "TOKEN_VERSION", "hash-of-secret-1"), ("file", "a.json", "f1"), ("file", "gone.txt", "g"));
+            var after = Manifest(("dockerfile", "Dockerfile", "d1"), ("platform", "", "linux/arm64"), ("base-image", "docker.io/library/node:20 linux/amd64", "sha256:new"),
+                ("build-arg", "TOKEN_VERSION", "hash-of-secret-2"), ("file", "a.json", "f2"), ("file", "new.txt", "n"));
+            var lines = MissExplanation.Describe(before, after);
+            CollectionAssert.AreEqual(
+                new[]
+                {
+                    "platform changed: linux/amd64 -> linux/arm64",
+                    "base image docker.io/library/node:20 linux/amd64 changed: sha256:old -> sha256:new",
+                    "build arg TOKEN_VERSION changed",
+                    "file a.json changed",
+                    "file new.txt added",
+                    "file gone.txt removed",
+                },
+                lines.ToArray());
+            Assert.IsFalse(string.Join("\n", lines).Contains("hash-of-secret", StringComparison.Ordinal));
+            Assert.AreEqual(0, MissExplanation.Describe(after, after).Count);
+        }
+    }
+}
