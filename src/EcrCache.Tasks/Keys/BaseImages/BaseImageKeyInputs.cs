@@ -65,6 +65,19 @@ namespace EcrCache.Keys.BaseImages
             }
 
             using var resolver = new BaseImageResolver(log, credentials, localId);
+            if (offline)
+            {
+                // Local-only images (keyed on their image id) are not cached: take them from the last computed key.
+                var manifestPath = Path.Combine(options.IntermediateDirectory, CacheEngine.ManifestFileName);
+                if (File.Exists(manifestPath) && KeyManifest.TryFromJson(File.ReadAllText(manifestPath), out var last))
+                {
+                    foreach (var entry in last!.Entries.Where(e => e.Kind == KeyEntryKinds.BaseImage && e.Hash != ResolvedBaseImage.Unresolved))
+                    {
+                        resolver.OfflineFallback[entry.Name] = entry.Hash;
+                    }
+                }
+            }
+
             var resolved = await resolver.ResolveAsync(froms, platforms, options.BaseImageDigests, cache, offline, cancellationToken).ConfigureAwait(false);
             if (resolver.RegistryLookups > 0)
             {

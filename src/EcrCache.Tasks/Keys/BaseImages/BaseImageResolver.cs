@@ -34,6 +34,7 @@ namespace EcrCache.Keys.BaseImages
         public const string Pinned = "pinned";
         public const string LocalImage = "local";
         public const string Unresolved = "unresolved";
+        public const string LastKey = "last-key";
 
         public ResolvedBaseImage(string name, string value, string source)
         {
@@ -78,6 +79,9 @@ namespace EcrCache.Keys.BaseImages
             _localImageId = localImageId;
             _handler = handler;
         }
+
+        /// <summary>Offline only: values of base-image entries of the last computed key, by entry name (used when the cache has none).</summary>
+        public IDictionary<string, string> OfflineFallback { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
 
         /// <summary>Registry requests made (manifest GETs), for logs and tests.</summary>
         public int RegistryLookups { get; private set; }
@@ -141,6 +145,11 @@ namespace EcrCache.Keys.BaseImages
             if (cache != null && cache.TryGet(key, platform, offline, out var cached, out _))
             {
                 return new ResolvedBaseImage(name, cached, ResolvedBaseImage.FromCache);
+            }
+
+            if (offline && OfflineFallback.TryGetValue(name, out var last))
+            {
+                return new ResolvedBaseImage(name, last, ResolvedBaseImage.LastKey);
             }
 
             if (offline)

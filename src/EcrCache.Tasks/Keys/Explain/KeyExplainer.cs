@@ -49,7 +49,8 @@ namespace EcrCache.Keys.Explain
     /// ExplainCachedImageKey: prints the whole key manifest and what changed since the last key EnsureCachedImage
     /// ensured from this project, without docker and without registries. The platform is EcrCachePlatform, else the
     /// one the last EnsureCachedImage run saw (obj/ecrcache/ensured.json), else "unknown"; base-image digests come
-    /// from obj/ecrcache/base-images.json whatever their age, else they are "unresolved". When either is unknown the
+    /// from obj/ecrcache/base-images.json whatever their age, else from the last computed key (key-manifest.json, which
+    /// also holds local-only base images' ids), else they are "unresolved". When either is unknown the
     /// key printed cannot be the real one, and the output says so. Nothing is written.
     /// </summary>
     public static class KeyExplainer
