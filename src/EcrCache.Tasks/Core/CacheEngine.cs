@@ -189,6 +189,9 @@ namespace EcrCache.Core
                 case ProviderKind.Ecr:
                     // Resolving the repository (and creating it) names the image, which the local lookup needs first.
                     return Registries.Ecr.EcrStore.CreateAsync(_options, _docker, _runner, _log, cancellationToken).GetAwaiter().GetResult();
+                case ProviderKind.Gar:
+                case ProviderKind.Gcr:
+                    return Registries.Gar.GarStore.Create(_options, _docker, _runner, _log);
                 case ProviderKind.Registry:
                     var endpoint = RegistryEndpoint.Parse(_options.Registry!, _options.RegistryInsecure);
                     var config = DockerConfig.Load(_options.Environment, System.Environment.GetFolderPath(System.Environment.SpecialFolder.UserProfile));

@@ -15,6 +15,12 @@ namespace EcrCache.Core
 
         /// <summary>AWS ECR: repository, lifecycle policy and login managed through the ECR API (Registries/Ecr).</summary>
         Ecr,
+
+        /// <summary>Google Artifact Registry, &lt;location&gt;-docker.pkg.dev names (Registries/Gar).</summary>
+        Gar,
+
+        /// <summary>Google Artifact Registry serving gcr.io names (Registries/Gar).</summary>
+        Gcr,
     }
 
     /// <summary>A BuildKit secret: where docker reads it from. The value itself never enters this object.</summary>
@@ -90,6 +96,9 @@ namespace EcrCache.Core
 
         /// <summary>ECR: resource tags for the repository (EcrTag items).</summary>
         public IList<KeyValuePair<string, string>> EcrTags { get; } = new List<KeyValuePair<string, string>>();
+
+        /// <summary>Artifact Registry (providers gar and gcr): project, location, repository, names; null otherwise.</summary>
+        public Registries.Gar.GarOptions? Gar { get; set; }
 
         public bool SkipPull { get; set; }
 

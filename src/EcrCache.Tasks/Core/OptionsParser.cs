@@ -13,7 +13,7 @@ namespace EcrCache.Core
     /// <summary>Turns what the project wrote into validated <see cref="CacheOptions"/>, with coded errors.</summary>
     public static class OptionsParser
     {
-        public static readonly IReadOnlyList<string> Providers = new[] { "local", "registry", "ecr" };
+        public static readonly IReadOnlyList<string> Providers = new[] { "local", "registry", "ecr", "gar", "gcr" };
 
         private static readonly Regex EnvName = new Regex("^[A-Za-z_][A-Za-z0-9_]*\\z", RegexOptions.CultureInvariant);
         private static readonly Regex SecretId = new Regex("^[A-Za-z0-9_.-]+\\z", RegexOptions.CultureInvariant);
@@ -95,6 +95,12 @@ namespace EcrCache.Core
                 case "ecr":
                     options.Provider = ProviderKind.Ecr;
                     break;
+                case "gar":
+                    options.Provider = ProviderKind.Gar;
+                    break;
+                case "gcr":
+                    options.Provider = ProviderKind.Gcr;
+                    break;
                 default:
                     throw new EcrCacheException(DiagnosticIds.UnknownProvider, raw.Provider, string.Join(", ", Providers));
             }
@@ -126,6 +132,10 @@ namespace EcrCache.Core
             if (options.Provider == ProviderKind.Ecr)
             {
                 EcrCache.Registries.Ecr.EcrOptionsParser.Apply(raw, options);
+            }
+            else if (options.Provider == ProviderKind.Gar || options.Provider == ProviderKind.Gcr)
+            {
+                options.Gar = EcrCache.Registries.Gar.GarOptionsParser.Parse(raw, options, gcrNaming: options.Provider == ProviderKind.Gcr);
             }
 
             // Exports.

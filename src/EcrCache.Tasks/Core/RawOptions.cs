@@ -43,6 +43,10 @@ namespace EcrCache.Core
         public string? EcrPullAccounts { get; set; }
         public string? EcrEndpoint { get; set; }
         public IList<RawItem> EcrTags { get; } = new List<RawItem>();
+        public string? GcpProject { get; set; }
+        public string? GarLocation { get; set; }
+        public string? GarRepository { get; set; }
+        public string? GarEndpoint { get; set; }
         public string? SkipPull { get; set; }
         public string? PushLatest { get; set; }
         public string? ExportEnvVariable { get; set; }

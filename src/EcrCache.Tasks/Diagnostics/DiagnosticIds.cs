@@ -82,6 +82,23 @@ namespace EcrCache.Diagnostics
         public const string BuildxRequired = nameof(BuildxRequired);
         public const string MultiPlatformNeedsRegistry = nameof(MultiPlatformNeedsRegistry);
         public const string CacheFromUnavailable = nameof(CacheFromUnavailable);
+        // Artifact Registry providers gar/gcr (ECRC16xx).
+        public const string GcpProjectRequired = nameof(GcpProjectRequired);
+        public const string BadGcpProject = nameof(BadGcpProject);
+        public const string BadGarLocation = nameof(BadGarLocation);
+        public const string BadGarRepository = nameof(BadGarRepository);
+        public const string BadGarEndpoint = nameof(BadGarEndpoint);
+        public const string GarCredentialsMissing = nameof(GarCredentialsMissing);
+        public const string GarCredentialsRejected = nameof(GarCredentialsRejected);
+        public const string GarPermissionDenied = nameof(GarPermissionDenied);
+        public const string GarApiDisabled = nameof(GarApiDisabled);
+        public const string GarUnreachable = nameof(GarUnreachable);
+        public const string GarRequestFailed = nameof(GarRequestFailed);
+        public const string GarCleanupPolicyFailed = nameof(GarCleanupPolicyFailed);
+        public const string BadGarLabel = nameof(BadGarLabel);
+        public const string GarRepositoryNotDocker = nameof(GarRepositoryNotDocker);
+        public const string GarDockerConfigWriteFailed = nameof(GarDockerConfigWriteFailed);
+        public const string BadGarMaxAgeDays = nameof(BadGarMaxAgeDays);
         public const string Cancelled = nameof(Cancelled);
         public const string UnexpectedError = nameof(UnexpectedError);
     }

@@ -23,7 +23,8 @@ namespace EcrCache.Http
             return client;
         }
 
-        private static HttpMessageHandler CreateHandler(bool decompress)
+        /// <summary>The handler behind <see cref="Create"/>, for libraries that build their own client around one (Google.Apis.Auth).</summary>
+        public static HttpMessageHandler CreateHandler(bool decompress = false)
         {
             var decompression = decompress ? DecompressionMethods.GZip | DecompressionMethods.Deflate : DecompressionMethods.None;
 #if NETFRAMEWORK

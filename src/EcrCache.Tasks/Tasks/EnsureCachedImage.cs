@@ -60,6 +60,15 @@ namespace EcrCache.Tasks
         /// <summary>ECR provider: EcrTag items (Include = key, Value metadata).</summary>
         public ITaskItem[] EcrTags { get; set; } = Array.Empty<ITaskItem>();
 
+        /// <summary>Artifact Registry providers (gar, gcr): EcrCacheGcpProject, EcrCacheGarLocation, EcrCacheGarRepository, EcrCacheGarEndpoint.</summary>
+        public string? GcpProject { get; set; }
+
+        public string? GarLocation { get; set; }
+
+        public string? GarRepository { get; set; }
+
+        public string? GarEndpoint { get; set; }
+
         public string? SkipPull { get; set; }
 
         public string? PushLatest { get; set; }
@@ -168,6 +177,10 @@ namespace EcrCache.Tasks
                 EcrMaxAgeDays = MaxAgeDays,
                 EcrPullAccounts = PullAccounts,
                 EcrEndpoint = EcrEndpoint,
+                GcpProject = GcpProject,
+                GarLocation = GarLocation,
+                GarRepository = GarRepository,
+                GarEndpoint = GarEndpoint,
                 SkipPull = SkipPull,
                 PushLatest = PushLatest,
                 ExportEnvVariable = ExportEnvVariable,

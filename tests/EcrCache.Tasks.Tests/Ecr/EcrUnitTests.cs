@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using EcrCache.Core;
 using EcrCache.Diagnostics;
+using EcrCache.Registries.Auth;
 using EcrCache.Registries.Ecr;
 using EcrCache.Tasks.Tests.Registries;
 

@@ -6,12 +6,11 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using EcrCache.Diagnostics;
-using EcrCache.Registries.Auth;
 
-namespace EcrCache.Registries.Ecr
+namespace EcrCache.Registries.Auth
 {
     /// <summary>
-    /// A per-invocation DOCKER_CONFIG folder that holds the ECR login, so the token never reaches argv, a log or the
+    /// A per-invocation DOCKER_CONFIG folder that holds a provider's login (ECR, Artifact Registry), so the token never reaches argv, a log or the
     /// user's own config, and concurrent builds on one agent never share (or race on) a file. It is a copy of the
     /// user's config.json (so every other registry, credential helper, proxy and setting keeps working) plus
     /// <c>auths[host]</c>; when a credsStore would shadow that entry, <c>credHelpers[host]</c> is set to "" so docker
@@ -36,8 +35,12 @@ namespace EcrCache.Registries.Ecr
 
         public string ConfigPath => Path.Combine(Directory, "config.json");
 
-        /// <summary>Writes the private config: the user's config (at <paramref name="userConfigPath"/>, may be missing) plus a login for <paramref name="host"/>.</summary>
-        public static PrivateDockerConfig Create(string userConfigPath, string host, string username, string password, string? parentDirectory = null)
+        /// <summary>
+        /// Writes the private config: the user's config (at <paramref name="userConfigPath"/>, may be missing) plus a
+        /// login for <paramref name="host"/>. A failure to write it is the provider's diagnostic
+        /// <paramref name="writeFailedId"/> (formatted with the parent folder and the reason).
+        /// </summary>
+        public static PrivateDockerConfig Create(string userConfigPath, string host, string username, string password, string? parentDirectory = null, string writeFailedId = DiagnosticIds.EcrDockerConfigWriteFailed)
         {
             var parent = string.IsNullOrEmpty(parentDirectory) ? Path.GetTempPath() : parentDirectory!;
             var directory = Path.Combine(parent, "ecrcache-docker-" + Guid.NewGuid().ToString("N").Substring(0, 16));
@@ -53,7 +56,7 @@ namespace EcrCache.Registries.Ecr
             catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException || ex is NotSupportedException)
             {
                 TryDelete(directory);
-                throw new EcrCacheException(Diagnostic.Create(DiagnosticIds.EcrDockerConfigWriteFailed, parent, ex.Message), ex);
+                throw new EcrCacheException(Diagnostic.Create(writeFailedId, parent, ex.Message), ex);
             }
         }
 
