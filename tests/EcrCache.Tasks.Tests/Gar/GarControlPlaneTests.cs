@@ -243,6 +243,31 @@ namespace EcrCache.Tasks.Tests.Gar
             Assert.IsFalse(Directory.EnumerateDirectories(Path.GetTempPath(), "ecrcache-docker-*").Any(d => File.ReadAllText(Path.Combine(d, "config.json")).Contains(Convert.ToBase64String(Encoding.UTF8.GetBytes("oauth2accesstoken:" + _google.AccessToken)), StringComparison.Ordinal)), "no private config with the token");
         }
 
+        [TestMethod]
+        public async Task ARefreshedToken_LogsDockerInAgainBeforeThePush()
+        {
+            _google.SeedRepository(RepositoryName, new JsonObject { ["format"] = "DOCKER" });
+            var log = new CapturingBuildLog();
+            var runner = new FakeProcessRunner().On("push", 0).On("tag", 0);
+            var docker = new DockerCli("docker", runner, log);
+            var client = new GarClient(new Uri(_google.Endpoint), Project, new StaticGoogleAccessTokenSource(_google.AccessToken), log);
+            var tokens = new RotatingTokens("ya29.first-token", "ya29.second-token");
+            using var store = new GarStore(Options(days: 0), client, tokens, docker, runner, log, Environment()) { PrivateConfigParent = _dir };
+            await store.PrepareAsync(CancellationToken.None);
+            var firstDirectory = store.PrivateDockerConfigDirectory!;
+            StringAssert.Contains(File.ReadAllText(Path.Combine(firstDirectory, "config.json")), Convert.ToBase64String(Encoding.UTF8.GetBytes("oauth2accesstoken:ya29.first-token")));
+
+            await store.PublishAsync("abc", updateLatest: true, CancellationToken.None);
+            var secondDirectory = store.PrivateDockerConfigDirectory!;
+            Assert.AreNotEqual(firstDirectory, secondDirectory, "a new token means a new private config");
+            Assert.IsFalse(Directory.Exists(firstDirectory), "the old one is removed at once");
+            StringAssert.Contains(File.ReadAllText(Path.Combine(secondDirectory, "config.json")), Convert.ToBase64String(Encoding.UTF8.GetBytes("oauth2accesstoken:ya29.second-token")));
+            var pushes = runner.Specs.Where(p => p.Arguments[0] == "push").ToList();
+            Assert.AreEqual(2, pushes.Count);
+            Assert.IsTrue(pushes.All(p => p.Environment["DOCKER_CONFIG"] == secondDirectory), "both pushes use the refreshed login");
+            Assert.IsFalse(log.AllText.Contains("ya29.", StringComparison.Ordinal), "a token was logged");
+        }
+
         // ---------------------------------------------------------------------------------------------------------------
 
         private GarOptions Options(int days = 7, (string Key, string Value)[]? labels = null)
@@ -297,6 +322,28 @@ namespace EcrCache.Tasks.Tests.Gar
             Assert.AreEqual(code, ex.Diagnostic.Code, ex.Message);
             Assert.IsFalse(ex.Message.Contains(_google.AccessToken, StringComparison.Ordinal), "the token is in the message");
             return ex;
+        }
+    
+
+        /// <summary>Hands out the given tokens in turn (the last one from then on), as a credential refreshing its token would.</summary>
+        private sealed class RotatingTokens : IGoogleAccessTokenSource
+        {
+            private readonly Queue<string> _tokens;
+            private string _last = "";
+
+            public RotatingTokens(params string[] tokens) => _tokens = new Queue<string>(tokens);
+
+            public string Description => "rotating test tokens";
+
+            public Task<string> GetAccessTokenAsync(CancellationToken cancellationToken)
+            {
+                if (_tokens.Count > 0)
+                {
+                    _last = _tokens.Dequeue();
+                }
+
+                return Task.FromResult(_last);
+            }
         }
     }
 }

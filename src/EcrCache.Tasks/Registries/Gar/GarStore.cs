@@ -40,6 +40,8 @@ namespace EcrCache.Registries.Gar
         private readonly RegistryEndpoint _endpoint;
         private RegistryClient? _registry;
         private PrivateDockerConfig? _privateConfig;
+        private string? _loginToken;
+        private string _userConfigPath = "";
         private bool _prepared;
         private bool _disposed;
 
@@ -109,12 +111,16 @@ namespace EcrCache.Registries.Gar
         public async Task FetchAsync(string tag, CancellationToken cancellationToken)
         {
             await PrepareAsync(cancellationToken).ConfigureAwait(false);
+            await RefreshLoginAsync(cancellationToken).ConfigureAwait(false);
             await _docker.PullAsync(Image + ":" + tag, cancellationToken).ConfigureAwait(false);
         }
 
         public async Task PublishAsync(string tag, bool updateLatest, CancellationToken cancellationToken)
         {
             await PrepareAsync(cancellationToken).ConfigureAwait(false);
+
+            // Access tokens live an hour and a build can take longer: log in again when the token has been refreshed.
+            await RefreshLoginAsync(cancellationToken).ConfigureAwait(false);
             await _docker.PushAsync(Image + ":" + tag, cancellationToken).ConfigureAwait(false);
             if (updateLatest)
             {
@@ -263,6 +269,33 @@ namespace EcrCache.Registries.Gar
             }
         }
 
+        /// <summary>When docker was logged in privately and the token source now hands out another token, writes a new private config.</summary>
+        private async Task RefreshLoginAsync(CancellationToken cancellationToken)
+        {
+            if (_privateConfig == null)
+            {
+                return;
+            }
+
+            var token = await _tokens.GetAccessTokenAsync(cancellationToken).ConfigureAwait(false);
+            if (string.Equals(token, _loginToken, StringComparison.Ordinal))
+            {
+                return;
+            }
+
+            WriteLogin(token);
+            _log.Detail("The access token was refreshed; logged docker in again, in the private DOCKER_CONFIG " + _privateConfig.Directory + " (removed at the end of this build).");
+        }
+
+        private void WriteLogin(string token)
+        {
+            var previous = _privateConfig;
+            _privateConfig = PrivateDockerConfig.Create(_userConfigPath, _options.Host, AccessTokenUsername, token, PrivateConfigParent, DiagnosticIds.GarDockerConfigWriteFailed);
+            _loginToken = token;
+            _docker.Environment["DOCKER_CONFIG"] = _privateConfig.Directory;
+            previous?.Dispose();
+        }
+
         private async Task LoginAsync(CancellationToken cancellationToken)
         {
             var config = DockerConfig.Load(_environment);
@@ -280,8 +313,8 @@ namespace EcrCache.Registries.Gar
             else
             {
                 var token = await _tokens.GetAccessTokenAsync(cancellationToken).ConfigureAwait(false);
-                _privateConfig = PrivateDockerConfig.Create(config.Path, host, AccessTokenUsername, token, PrivateConfigParent, DiagnosticIds.GarDockerConfigWriteFailed);
-                _docker.Environment["DOCKER_CONFIG"] = _privateConfig.Directory;
+                _userConfigPath = config.Path;
+                WriteLogin(token);
                 _log.Detail("Logged docker in to " + host + " as " + AccessTokenUsername + " with an access token from " + _tokens.Description + ", in the private DOCKER_CONFIG " + _privateConfig.Directory + " (removed at the end of this build).");
                 credentials = new StaticCredentialProvider(host, RegistryCredential.Basic(AccessTokenUsername, token), "an access token from " + _tokens.Description);
             }
