@@ -15,7 +15,7 @@ using System.Threading.Tasks;
 namespace EcrCache.TestSupport
 {
     /// <summary>One request the fake received (the Authorization header is kept so tests can assert on it).</summary>
-    public sealed record FakeGoogleRequest(string Method, string Path, string Query, string? Authorization, string Body)
+    public sealed record FakeGoogleRequest(string Method, string Path, string Query, string? Authorization, string Body, string? UserProject = null)
     {
         public override string ToString() => Method + " " + Path + Query;
     }
@@ -143,7 +143,7 @@ namespace EcrCache.TestSupport
         }
 
         /// <summary>Writes a service-account key file (a real RSA key made here) whose token_uri is this fake.</summary>
-        public string WriteServiceAccountKey(string path, string projectId = "fake-project")
+        public string WriteServiceAccountKey(string path, string projectId = "fake-project", string? quotaProject = null)
         {
             var json = new JsonObject
             {
@@ -157,6 +157,11 @@ namespace EcrCache.TestSupport
                 ["token_uri"] = TokenUri,
                 ["universe_domain"] = "googleapis.com",
             };
+            if (quotaProject != null)
+            {
+                json["quota_project_id"] = quotaProject;
+            }
+
             File.WriteAllText(path, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             return path;
         }
@@ -254,7 +259,7 @@ namespace EcrCache.TestSupport
                     body = reader.ReadToEnd();
                 }
 
-                var recorded = new FakeGoogleRequest(request.HttpMethod, request.Url!.AbsolutePath, request.Url.Query, request.Headers["Authorization"], body);
+                var recorded = new FakeGoogleRequest(request.HttpMethod, request.Url!.AbsolutePath, request.Url.Query, request.Headers["Authorization"], body, request.Headers["x-goog-user-project"]);
                 lock (_gate)
                 {
                     _requests.Add(recorded);

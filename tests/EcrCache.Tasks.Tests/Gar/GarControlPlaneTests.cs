@@ -75,6 +75,7 @@ namespace EcrCache.Tasks.Tests.Gar
                     },
                     api.Select(r => r.ToString()).ToArray());
                 Assert.IsTrue(api.All(r => r.Authorization == "Bearer " + _google.AccessToken), "every API call carries the ADC access token");
+                Assert.IsTrue(api.All(r => r.UserProject == null), "no quota project in the key, no x-goog-user-project");
 
                 using var body = JsonDocument.Parse(api[1].Body);
                 Assert.AreEqual("DOCKER", body.RootElement.GetProperty("format").GetString());
@@ -143,6 +144,17 @@ namespace EcrCache.Tasks.Tests.Gar
             Assert.AreEqual("259200s", (string?)repository["cleanupPolicies"]![policyId]!["condition"]!["olderThan"]);
             Assert.IsTrue(JsonNode.DeepEquals(keepPolicy, repository["cleanupPolicies"]!["keep-releases"]), "the user's own policy is written back unchanged");
             Assert.AreEqual(0, log.Warnings.Count, string.Join("\n", log.Lines));
+        }
+
+        [TestMethod]
+        public async Task AQuotaProjectInTheCredentials_IsSentAsXGoogUserProject()
+        {
+            _google.SeedRepository(RepositoryName, new JsonObject { ["format"] = "DOCKER" });
+            var key = _google.WriteServiceAccountKey(Path.Combine(_dir, "quota-key.json"), Project, quotaProject: "billing-project");
+            using var store = Store(Options(days: 0), new CapturingBuildLog(), Environment(credentials: key));
+            await store.PrepareAsync(CancellationToken.None);
+            var api = _google.ApiRequests;
+            Assert.IsTrue(api.Count > 0 && api.All(r => r.UserProject == "billing-project"), string.Join(", ", api.Select(r => r + " " + r.UserProject)));
         }
 
         [TestMethod]

@@ -361,6 +361,12 @@ namespace EcrCache.Registries.Gar
         {
             using var request = new HttpRequestMessage(method, uri);
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            if (_tokens is IGoogleQuotaProject quota && quota.QuotaProject != null)
+            {
+                // What Google's client libraries send for credentials with a quota_project_id (gcloud user ADC files).
+                request.Headers.TryAddWithoutValidation("x-goog-user-project", quota.QuotaProject);
+            }
+
             request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
             if (body != null)
             {

@@ -20,6 +20,13 @@ namespace EcrCache.Registries.Gar
         Task<string> GetAccessTokenAsync(CancellationToken cancellationToken);
     }
 
+    /// <summary>Optionally implemented by a token source whose credentials name a quota project (quota_project_id).</summary>
+    public interface IGoogleQuotaProject
+    {
+        /// <summary>The project API calls are billed and quota-checked against (x-goog-user-project), or null; known after the first token.</summary>
+        string? QuotaProject { get; }
+    }
+
     /// <summary>A fixed token (tests, or a caller that got one itself). <see cref="ToString"/> is redacted.</summary>
     public sealed class StaticGoogleAccessTokenSource : IGoogleAccessTokenSource
     {
@@ -47,7 +54,7 @@ namespace EcrCache.Registries.Gar
     /// Google.Apis.Auth caches the token and refreshes it before it expires. Its HTTP goes through
     /// <see cref="HttpClients.CreateHandler"/>.
     /// </summary>
-    public sealed class ApplicationDefaultCredentialSource : IGoogleAccessTokenSource
+    public sealed class ApplicationDefaultCredentialSource : IGoogleAccessTokenSource, IGoogleQuotaProject
     {
         public const string CloudPlatformScope = "https://www.googleapis.com/auth/cloud-platform";
 
@@ -65,6 +72,8 @@ namespace EcrCache.Registries.Gar
         }
 
         public string Description => _description;
+
+        public string? QuotaProject { get; private set; }
 
         public async Task<string> GetAccessTokenAsync(CancellationToken cancellationToken)
         {
@@ -160,7 +169,9 @@ namespace EcrCache.Registries.Gar
                     credential = GoogleCredential.FromComputeCredential(new ComputeCredential());
                 }
 
-                _credential = credential.CreateScoped(CloudPlatformScope).CreateWithHttpClientFactory(new GoogleHttpClientFactory());
+                var scoped = credential.CreateScoped(CloudPlatformScope).CreateWithHttpClientFactory(new GoogleHttpClientFactory());
+                QuotaProject = string.IsNullOrWhiteSpace(scoped.QuotaProject) ? null : scoped.QuotaProject;
+                _credential = scoped;
                 return _credential;
             }
             finally
