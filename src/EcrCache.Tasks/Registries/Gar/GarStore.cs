@@ -283,17 +283,19 @@ namespace EcrCache.Registries.Gar
                 return;
             }
 
-            WriteLogin(token);
-            _log.Detail("The access token was refreshed; logged docker in again, in the private DOCKER_CONFIG " + _privateConfig.Directory + " (removed at the end of this build).");
+            var written = WriteLogin(token);
+            _log.Detail("The access token was refreshed; logged docker in again, in the private DOCKER_CONFIG " + written.Directory + " (removed at the end of this build).");
         }
 
-        private void WriteLogin(string token)
+        private PrivateDockerConfig WriteLogin(string token)
         {
             var previous = _privateConfig;
-            _privateConfig = PrivateDockerConfig.Create(_userConfigPath, _options.Host, AccessTokenUsername, token, PrivateConfigParent, DiagnosticIds.GarDockerConfigWriteFailed);
+            var created = PrivateDockerConfig.Create(_userConfigPath, _options.Host, AccessTokenUsername, token, PrivateConfigParent, DiagnosticIds.GarDockerConfigWriteFailed);
+            _privateConfig = created;
             _loginToken = token;
-            _docker.Environment["DOCKER_CONFIG"] = _privateConfig.Directory;
+            _docker.Environment["DOCKER_CONFIG"] = created.Directory;
             previous?.Dispose();
+            return created;
         }
 
         private async Task LoginAsync(CancellationToken cancellationToken)
@@ -314,8 +316,8 @@ namespace EcrCache.Registries.Gar
             {
                 var token = await _tokens.GetAccessTokenAsync(cancellationToken).ConfigureAwait(false);
                 _userConfigPath = config.Path;
-                WriteLogin(token);
-                _log.Detail("Logged docker in to " + host + " as " + AccessTokenUsername + " with an access token from " + _tokens.Description + ", in the private DOCKER_CONFIG " + _privateConfig.Directory + " (removed at the end of this build).");
+                var written = WriteLogin(token);
+                _log.Detail("Logged docker in to " + host + " as " + AccessTokenUsername + " with an access token from " + _tokens.Description + ", in the private DOCKER_CONFIG " + written.Directory + " (removed at the end of this build).");
                 credentials = new StaticCredentialProvider(host, RegistryCredential.Basic(AccessTokenUsername, token), "an access token from " + _tokens.Description);
             }
 
