@@ -173,7 +173,27 @@ namespace EcrCache.Tasks.Tests.Gar
             Assert.AreEqual(CacheResult.HitPulled, second.Result, secondLog.AllText);
         }
 
-        private CacheOptions Parse(string path, Func<string, string?> environment)
+        [TestMethod]
+        public async Task Gcr_PushesUnderGcrIoNames_IntoTheRepositoryNamedAfterTheHost()
+        {
+            var google = _google!;
+            var registry = _registry!;
+            var path = "build-cache/gcr-engine-" + Guid.NewGuid().ToString("N").Substring(0, 8);
+            var options = Parse(path, Environment(Path.Combine(_dir, "docker")), provider: "gcr");
+            var image = registry.Host + "/fake-project/" + path;
+            _images.Add(image);
+            Assert.AreEqual(image, options.Gar!.Image, "gcr names: host/project/path, as the reference plugin's");
+
+            var log = new CapturingBuildLog();
+            var result = await new CacheEngine(options, log).EnsureAsync(CancellationToken.None);
+            Assert.AreEqual(CacheResult.Built, result.Result, log.AllText);
+            Assert.AreEqual(200, registry.HeadManifest("fake-project/" + path, result.Tag, google.AccessToken));
+            var repository = google.Repository("projects/fake-project/locations/us/repositories/gcr.io");
+            Assert.IsNotNull(repository, "the gcr.io repository (location us) is created when missing");
+            Assert.AreEqual(path, (string?)repository["cleanupPolicies"]![GarCleanupPolicy.PolicyIdFor(path)]!["condition"]!["packageNamePrefixes"]![0], "in a shared gcr.io repository the policy only touches this path");
+        }
+
+        private CacheOptions Parse(string path, Func<string, string?> environment, string provider = "gar")
         {
             var raw = new RawOptions
             {
@@ -181,7 +201,7 @@ namespace EcrCache.Tasks.Tests.Gar
                 ProjectName = "gar",
                 IntermediateDirectory = Path.Combine(_dir, "obj", "ecrcache"),
                 DockerfileInline = "FROM " + RealDocker.BaseImage + "\nLABEL org.ecrcache.test=\"gar\"\n",
-                Provider = "gar",
+                Provider = provider,
                 Registry = _registry!.Host,
                 Repository = path,
                 GcpProject = "fake-project",
