@@ -129,6 +129,15 @@ namespace EcrCache.Registries.Gar
             }
         }
 
+        /// <summary>The remote tag (latest by default) when it exists (one HEAD, after login); the engine pulls it for the legacy builder.</summary>
+        public async Task<string?> PrepareCacheFromAsync(string? cacheFrom, CancellationToken cancellationToken)
+        {
+            await PrepareAsync(cancellationToken).ConfigureAwait(false);
+            var tag = cacheFrom ?? "latest";
+            var manifest = await _registry!.HeadManifestAsync(_options.RegistryRepository, tag, cancellationToken).ConfigureAwait(false);
+            return manifest != null ? Image + ":" + tag : null;
+        }
+
         public void Dispose()
         {
             if (_disposed)
