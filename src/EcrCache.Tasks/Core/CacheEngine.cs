@@ -109,22 +109,26 @@ namespace EcrCache.Core
                 await store.PrepareAsync(cancellationToken).ConfigureAwait(false);
                 var exists = store.HasRemote && await store.ExistsAsync(key.Tag, cancellationToken).ConfigureAwait(false);
                 _log.Detail($"Looked up {key.Tag} in {store.Description}: {(exists ? "found" : "not found")} ({phase.ElapsedMilliseconds} ms).");
-                if (exists)
+                result = CacheResult.HitNotPulled;
+                if (exists && !_options.SkipPull)
                 {
-                    if (_options.SkipPull)
+                    phase.Restart();
+                    _log.Info($"Cache hit in {store.Description}: pulling {reference}");
+                    try
                     {
-                        result = CacheResult.HitNotPulled;
-                    }
-                    else
-                    {
-                        phase.Restart();
-                        _log.Info($"Cache hit in {store.Description}: pulling {reference}");
                         await store.FetchAsync(key.Tag, cancellationToken).ConfigureAwait(false);
                         _log.Detail($"Pulled in {phase.ElapsedMilliseconds} ms.");
                         result = CacheResult.HitPulled;
                     }
+                    catch (StoreEntryUnusableException ex)
+                    {
+                        // A truncated or corrupt tarball: rebuild as on a miss; publishing replaces the entry.
+                        _log.Warning(ex.Diagnostic);
+                        exists = false;
+                    }
                 }
-                else
+
+                if (!exists)
                 {
                     phase.Restart();
                     _log.Info($"Cache miss for {reference}: building.");
@@ -160,7 +164,7 @@ namespace EcrCache.Core
             var cacheResult = new CacheResult(store.Image, key.Tag, result, key);
             WriteStamp(cacheResult, platform);
             WriteIfDifferent(Path.Combine(_options.IntermediateDirectory, MissExplanation.PreviousManifestFileName), key.Manifest.ToJson());
-            await ExportAsync(cacheResult, cancellationToken).ConfigureAwait(false);
+            await ExportAsync(cacheResult, (store as Tarballs.ITarballStore)?.MetaDataValue(key.Tag), cancellationToken).ConfigureAwait(false);
             _log.Important($"EcrCache: {cacheResult.Reference} ({result}) in {total.Elapsed.TotalSeconds:0.00} s");
             return cacheResult;
         }
@@ -192,6 +196,10 @@ namespace EcrCache.Core
                 case ProviderKind.Gar:
                 case ProviderKind.Gcr:
                     return Registries.Gar.GarStore.Create(_options, _docker, _runner, _log);
+                case ProviderKind.S3:
+                    return Tarballs.S3.S3TarballStore.Create(_options, _docker, _log);
+                case ProviderKind.Directory:
+                    return Tarballs.Directory.DirectoryTarballStore.Create(_options, _docker, _log);
                 case ProviderKind.Registry:
                     var endpoint = RegistryEndpoint.Parse(_options.Registry!, _options.RegistryInsecure);
                     var config = DockerConfig.Load(_options.Environment, System.Environment.GetFolderPath(System.Environment.SpecialFolder.UserProfile));
@@ -375,7 +383,7 @@ namespace EcrCache.Core
             WriteAtomically(path, Encoding.UTF8.GetString(buffer.ToArray()) + "\n");
         }
 
-        private async Task ExportAsync(CacheResult result, CancellationToken cancellationToken)
+        private async Task ExportAsync(CacheResult result, string? metaDataValue, CancellationToken cancellationToken)
         {
             var variables = ImageExports.Variables(_options.ExportEnvVariable, result.Image, result.Tag);
             EnvFileWriter.Write(_options.EnvFile, variables);
@@ -398,8 +406,9 @@ namespace EcrCache.Core
             if (_options.MetadataKey != null)
             {
                 var metaData = new BuildkiteMetaData(_runner, _options.BuildkiteAgentPath);
-                await metaData.SetAsync(_options.MetadataKey, result.Reference, cancellationToken).ConfigureAwait(false);
-                _log.Info($"Set Buildkite meta-data {_options.MetadataKey}={result.Reference}");
+                var value = metaDataValue ?? result.Reference;
+                await metaData.SetAsync(_options.MetadataKey, value, cancellationToken).ConfigureAwait(false);
+                _log.Info($"Set Buildkite meta-data {_options.MetadataKey}={value}");
             }
         }
 

@@ -21,6 +21,11 @@ namespace EcrCache.Core
 
         /// <summary>Google Artifact Registry serving gcr.io names (Registries/Gar).</summary>
         Gcr,
+        /// <summary>A gzipped 'docker save' tarball per key in an S3 bucket (Tarballs/S3).</summary>
+        S3,
+
+        /// <summary>A gzipped 'docker save' tarball per key in a local folder that a CI cache keeps (Tarballs/Directory).</summary>
+        Directory,
     }
 
     /// <summary>A BuildKit secret: where docker reads it from. The value itself never enters this object.</summary>
@@ -99,6 +104,8 @@ namespace EcrCache.Core
 
         /// <summary>Artifact Registry (providers gar and gcr): project, location, repository, names; null otherwise.</summary>
         public Registries.Gar.GarOptions? Gar { get; set; }
+        /// <summary>Providers s3 and directory: their options (null for the others).</summary>
+        public EcrCache.Tarballs.TarballOptions? Tarball { get; set; }
 
         public bool SkipPull { get; set; }
 

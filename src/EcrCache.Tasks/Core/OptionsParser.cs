@@ -13,7 +13,7 @@ namespace EcrCache.Core
     /// <summary>Turns what the project wrote into validated <see cref="CacheOptions"/>, with coded errors.</summary>
     public static class OptionsParser
     {
-        public static readonly IReadOnlyList<string> Providers = new[] { "local", "registry", "ecr", "gar", "gcr" };
+        public static readonly IReadOnlyList<string> Providers = new[] { "local", "registry", "ecr", "gar", "gcr", "s3", "directory" };
 
         private static readonly Regex EnvName = new Regex("^[A-Za-z_][A-Za-z0-9_]*\\z", RegexOptions.CultureInvariant);
         private static readonly Regex SecretId = new Regex("^[A-Za-z0-9_.-]+\\z", RegexOptions.CultureInvariant);
@@ -101,6 +101,12 @@ namespace EcrCache.Core
                 case "gcr":
                     options.Provider = ProviderKind.Gcr;
                     break;
+                case "s3":
+                    options.Provider = ProviderKind.S3;
+                    break;
+                case "directory":
+                    options.Provider = ProviderKind.Directory;
+                    break;
                 default:
                     throw new EcrCacheException(DiagnosticIds.UnknownProvider, raw.Provider, string.Join(", ", Providers));
             }
@@ -136,6 +142,10 @@ namespace EcrCache.Core
             else if (options.Provider == ProviderKind.Gar || options.Provider == ProviderKind.Gcr)
             {
                 options.Gar = EcrCache.Registries.Gar.GarOptionsParser.Parse(raw, options, gcrNaming: options.Provider == ProviderKind.Gcr);
+            }
+            else if (options.Provider == ProviderKind.S3 || options.Provider == ProviderKind.Directory)
+            {
+                EcrCache.Tarballs.TarballOptionsParser.Apply(raw, options);
             }
 
             // Exports.

@@ -47,6 +47,10 @@ namespace EcrCache.Core
         public string? GarLocation { get; set; }
         public string? GarRepository { get; set; }
         public string? GarEndpoint { get; set; }
+        public string? S3Bucket { get; set; }
+        public string? S3Prefix { get; set; }
+        public string? CacheDirectory { get; set; }
+        public string? DirectoryMaxSizeMB { get; set; }
         public string? SkipPull { get; set; }
         public string? PushLatest { get; set; }
         public string? ExportEnvVariable { get; set; }

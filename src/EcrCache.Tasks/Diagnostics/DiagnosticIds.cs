@@ -99,6 +99,23 @@ namespace EcrCache.Diagnostics
         public const string GarRepositoryNotDocker = nameof(GarRepositoryNotDocker);
         public const string GarDockerConfigWriteFailed = nameof(GarDockerConfigWriteFailed);
         public const string BadGarMaxAgeDays = nameof(BadGarMaxAgeDays);
+        // Tarball stores: S3 (ECRC170x-174x) and directory (ECRC175x).
+        public const string S3BucketRequired = nameof(S3BucketRequired);
+        public const string BadS3Bucket = nameof(BadS3Bucket);
+        public const string BadS3Prefix = nameof(BadS3Prefix);
+        public const string S3AccessDenied = nameof(S3AccessDenied);
+        public const string S3RequestFailed = nameof(S3RequestFailed);
+        public const string S3Unreachable = nameof(S3Unreachable);
+        public const string S3LifecycleRuleFailed = nameof(S3LifecycleRuleFailed);
+        public const string S3CredentialsMissing = nameof(S3CredentialsMissing);
+        public const string S3BucketMissing = nameof(S3BucketMissing);
+        public const string DockerSaveFailed = nameof(DockerSaveFailed);
+        public const string DockerLoadFailed = nameof(DockerLoadFailed);
+        public const string TarballUnusable = nameof(TarballUnusable);
+        public const string DirectoryRequired = nameof(DirectoryRequired);
+        public const string BadDirectoryMaxSize = nameof(BadDirectoryMaxSize);
+        public const string DirectoryWriteFailed = nameof(DirectoryWriteFailed);
+        public const string DirectoryPruneFailed = nameof(DirectoryPruneFailed);
         public const string Cancelled = nameof(Cancelled);
         public const string UnexpectedError = nameof(UnexpectedError);
     }

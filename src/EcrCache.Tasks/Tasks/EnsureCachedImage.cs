@@ -68,6 +68,17 @@ namespace EcrCache.Tasks
         public string? GarRepository { get; set; }
 
         public string? GarEndpoint { get; set; }
+        /// <summary>S3 provider: EcrCacheS3Bucket.</summary>
+        public string? S3Bucket { get; set; }
+
+        /// <summary>S3 provider: EcrCacheS3Prefix.</summary>
+        public string? S3Prefix { get; set; }
+
+        /// <summary>Directory provider: EcrCacheDirectory.</summary>
+        public string? CacheDirectory { get; set; }
+
+        /// <summary>Directory provider: EcrCacheDirectoryMaxSizeMB.</summary>
+        public string? DirectoryMaxSizeMB { get; set; }
 
         public string? SkipPull { get; set; }
 
@@ -181,6 +192,10 @@ namespace EcrCache.Tasks
                 GarLocation = GarLocation,
                 GarRepository = GarRepository,
                 GarEndpoint = GarEndpoint,
+                S3Bucket = S3Bucket,
+                S3Prefix = S3Prefix,
+                CacheDirectory = CacheDirectory,
+                DirectoryMaxSizeMB = DirectoryMaxSizeMB,
                 SkipPull = SkipPull,
                 PushLatest = PushLatest,
                 ExportEnvVariable = ExportEnvVariable,

@@ -43,6 +43,9 @@ namespace EcrCache.Registries.Ecr
         /// <summary>Attempts per call, first one included (AWS_MAX_ATTEMPTS, default 3).</summary>
         public int MaxAttempts { get; }
 
+        /// <summary>True when <see cref="Endpoint"/> comes from a property or an AWS_ENDPOINT_URL* variable.</summary>
+        public bool EndpointOverridden { get; private set; }
+
         /// <summary>True for regions of the China partition (cn-north-1, cn-northwest-1).</summary>
         public static bool IsChinaRegion(string region) => region.StartsWith("cn-", StringComparison.Ordinal);
 
@@ -64,7 +67,15 @@ namespace EcrCache.Registries.Ecr
         /// when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true), else the region's public endpoint. Throws BadEcrRegion and
         /// BadEcrEndpoint for malformed values.
         /// </summary>
-        public static EcrSettings Resolve(string? regionProperty, string? endpointProperty, Func<string, string?> environment, Func<string?, string?>? profileRegion = null)
+        public static EcrSettings Resolve(string? regionProperty, string? endpointProperty, Func<string, string?> environment, Func<string?, string?>? profileRegion = null) =>
+            Resolve(regionProperty, endpointProperty, environment, profileRegion, "AWS_ENDPOINT_URL_ECR", "EcrCacheEcrEndpoint");
+
+        /// <summary>
+        /// The same resolution for another AWS service (S3 for the tarball store): <paramref name="serviceEndpointVariable"/>
+        /// (e.g. AWS_ENDPOINT_URL_S3) takes the place of AWS_ENDPOINT_URL_ECR; without an override, <see cref="Endpoint"/>
+        /// is the ECR default and <see cref="EndpointOverridden"/> is false, so the caller uses its own service's endpoint.
+        /// </summary>
+        public static EcrSettings Resolve(string? regionProperty, string? endpointProperty, Func<string, string?> environment, Func<string?, string?>? profileRegion, string serviceEndpointVariable, string endpointPropertyName)
         {
             if (environment == null)
             {
@@ -117,12 +128,12 @@ namespace EcrCache.Registries.Ecr
             if (!string.IsNullOrWhiteSpace(endpointProperty))
             {
                 overrideUrl = endpointProperty!.Trim();
-                overrideSource = "EcrCacheEcrEndpoint";
+                overrideSource = endpointPropertyName;
             }
-            else if (!ignoreEnvironment && !string.IsNullOrWhiteSpace(environment("AWS_ENDPOINT_URL_ECR")))
+            else if (!ignoreEnvironment && !string.IsNullOrWhiteSpace(environment(serviceEndpointVariable)))
             {
-                overrideUrl = environment("AWS_ENDPOINT_URL_ECR")!.Trim();
-                overrideSource = "AWS_ENDPOINT_URL_ECR";
+                overrideUrl = environment(serviceEndpointVariable)!.Trim();
+                overrideSource = serviceEndpointVariable;
             }
             else if (!ignoreEnvironment && !string.IsNullOrWhiteSpace(environment("AWS_ENDPOINT_URL")))
             {
@@ -156,7 +167,7 @@ namespace EcrCache.Registries.Ecr
                 maxAttempts = Math.Min(attempts, 20);
             }
 
-            return new EcrSettings(region, regionSource, endpoint, endpointSource, maxAttempts);
+            return new EcrSettings(region, regionSource, endpoint, endpointSource, maxAttempts) { EndpointOverridden = overrideUrl != null };
         }
 
         public override string ToString() => "EcrSettings(" + Region + ", " + Endpoint + ")";

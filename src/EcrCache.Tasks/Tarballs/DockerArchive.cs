@@ -1,0 +1,209 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.IO.Compression;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using EcrCache.Diagnostics;
+using EcrCache.Docker;
+using EcrCache.Logging;
+using EcrCache.Registries;
+
+namespace EcrCache.Tarballs
+{
+    /// <summary>
+    /// Streams images between the daemon and a gzipped tarball: 'docker save' stdout through GZip into any stream
+    /// (a file, an S3 multipart upload), and any stream through gunzip into 'docker load' stdin. Nothing is staged on
+    /// disk and memory stays bounded by one copy buffer, whatever the image size.
+    /// </summary>
+    /// <remarks>
+    /// gzip, not zstd: the NuGet feeds CI uses have no maintained managed zstd library (ZstdSharp.Port and ZstdNet are
+    /// absent), and a native zstd binding would have to ship per-platform binaries for both net8.0 and net472.
+    /// System.IO.Compression's gzip at <see cref="CompressionLevel.Fastest"/> keeps up with 'docker save' on one core.
+    /// </remarks>
+    public static class DockerArchive
+    {
+        public const int CopyBufferSize = 1024 * 1024;
+
+        /// <summary>Compression level of saved tarballs (Fastest: the save is CPU-bound on the compressor otherwise).</summary>
+        public static CompressionLevel Level { get; set; } = CompressionLevel.Fastest;
+
+        /// <summary>
+        /// 'docker save <paramref name="references"/>' gzipped into <paramref name="destination"/> (left open, flushed).
+        /// Returns the uncompressed size. Throws DockerSaveFailed when docker fails; cancellation kills docker.
+        /// </summary>
+        public static async Task<long> SaveAsync(DockerCli docker, IReadOnlyList<string> references, Stream destination, IBuildLog log, CancellationToken cancellationToken)
+        {
+            var arguments = new List<string> { "save" };
+            arguments.AddRange(references);
+            log.Info(docker.Executable + " " + string.Join(" ", arguments) + " | gzip");
+            using var child = Start(docker, arguments, redirectInput: false, redirectOutput: true, cancellationToken);
+            long total = 0;
+            Exception? copyError = null;
+            try
+            {
+                using (var gzip = new GZipStream(destination, Level, leaveOpen: true))
+                {
+                    var buffer = new byte[CopyBufferSize];
+                    int read;
+                    while ((read = await child.Output!.ReadAsync(buffer, 0, buffer.Length, cancellationToken).ConfigureAwait(false)) > 0)
+                    {
+                        await gzip.WriteAsync(buffer, 0, read, cancellationToken).ConfigureAwait(false);
+                        total += read;
+                    }
+                }
+
+                await destination.FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!(ex is OperationCanceledException) || !cancellationToken.IsCancellationRequested)
+            {
+                copyError = ex;
+                child.Kill();
+            }
+
+            var exitCode = await child.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+            if (exitCode != 0)
+            {
+                throw new EcrCacheException(Diagnostic.Create(DiagnosticIds.DockerSaveFailed, string.Join(" ", references), exitCode, DockerCli.FirstLine(child.StandardError)), copyError);
+            }
+
+            if (copyError != null)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(copyError).Throw();
+            }
+
+            return total;
+        }
+
+        /// <summary>
+        /// Gunzips <paramref name="source"/> into 'docker load' and returns the references docker reports as loaded
+        /// ("Loaded image: name:tag"). Data that is not a complete gzip stream, or that docker rejects as an archive,
+        /// throws <see cref="StoreEntryUnusableException"/> (TarballUnusable); other docker failures DockerLoadFailed.
+        /// </summary>
+        public static async Task<IReadOnlyList<string>> LoadAsync(DockerCli docker, Stream source, string description, IBuildLog log, CancellationToken cancellationToken)
+        {
+            log.Info("gunzip < " + description + " | " + docker.Executable + " load");
+            using var child = Start(docker, new[] { "load" }, redirectInput: true, redirectOutput: true, cancellationToken);
+            var stdoutTask = ReadAllAsync(child.Output!);
+            Exception? dataError = null;
+            Exception? pipeError = null;
+            try
+            {
+                using var gzip = new GZipStream(source, CompressionMode.Decompress, leaveOpen: true);
+                var buffer = new byte[CopyBufferSize];
+                int read;
+                long total = 0;
+                while (true)
+                {
+                    try
+                    {
+                        read = await gzip.ReadAsync(buffer, 0, buffer.Length, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (InvalidDataException ex)
+                    {
+                        dataError = ex;
+                        break;
+                    }
+
+                    if (read == 0)
+                    {
+                        break;
+                    }
+
+                    total += read;
+                    try
+                    {
+                        await child.Input!.WriteAsync(buffer, 0, read, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (IOException ex)
+                    {
+                        // docker load stopped reading (it rejected the archive or failed): its exit code tells why.
+                        pipeError = ex;
+                        break;
+                    }
+                }
+
+                if (dataError == null && pipeError == null && total == 0)
+                {
+                    dataError = new InvalidDataException("the tarball is empty");
+                }
+            }
+            catch (Exception ex) when (!(ex is OperationCanceledException) || !cancellationToken.IsCancellationRequested)
+            {
+                // Reading the source failed (network, disk): not the entry's fault.
+                child.Kill();
+                await child.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+                throw;
+            }
+
+            if (dataError != null)
+            {
+                // Never hand docker a truncated archive: it would load what it got so far.
+                child.Kill();
+                await child.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+                throw new StoreEntryUnusableException(Diagnostic.Create(DiagnosticIds.TarballUnusable, description, "not a complete gzip stream: " + dataError.Message.TrimEnd('.')), dataError);
+            }
+
+            child.CloseInput();
+            var exitCode = await child.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+            var stdout = await stdoutTask.ConfigureAwait(false);
+            foreach (var line in stdout.Split('\n').Where(l => l.Trim().Length > 0))
+            {
+                log.Info(line.Trim());
+            }
+
+            if (exitCode != 0)
+            {
+                var error = DockerCli.FirstLine(child.StandardError);
+                if (IsArchiveError(error))
+                {
+                    throw new StoreEntryUnusableException(Diagnostic.Create(DiagnosticIds.TarballUnusable, description, "docker load: " + error));
+                }
+
+                throw new EcrCacheException(Diagnostic.Create(DiagnosticIds.DockerLoadFailed, description, exitCode, error.Length == 0 ? "no message" : error), pipeError);
+            }
+
+            return ParseLoaded(stdout);
+        }
+
+        /// <summary>The name:tag references of 'docker load' output lines "Loaded image: name:tag".</summary>
+        internal static IReadOnlyList<string> ParseLoaded(string stdout)
+        {
+            const string Marker = "Loaded image: ";
+            return stdout.Split('\n')
+                .Select(l => l.Trim())
+                .Where(l => l.StartsWith(Marker, StringComparison.Ordinal))
+                .Select(l => l.Substring(Marker.Length).Trim())
+                .Where(l => l.Length > 0)
+                .ToList();
+        }
+
+        /// <summary>docker's messages for an archive that is not a valid image tarball.</summary>
+        internal static bool IsArchiveError(string message) =>
+            message.IndexOf("unexpected EOF", StringComparison.OrdinalIgnoreCase) >= 0
+            || message.IndexOf("invalid tar header", StringComparison.OrdinalIgnoreCase) >= 0
+            || message.IndexOf("archive/tar", StringComparison.OrdinalIgnoreCase) >= 0
+            || message.IndexOf("manifest.json", StringComparison.OrdinalIgnoreCase) >= 0
+            || message.IndexOf("does not exist", StringComparison.OrdinalIgnoreCase) >= 0
+            || message.IndexOf("invalid argument", StringComparison.OrdinalIgnoreCase) >= 0;
+
+        private static StreamingProcess Start(DockerCli docker, IEnumerable<string> arguments, bool redirectInput, bool redirectOutput, CancellationToken cancellationToken)
+        {
+            try
+            {
+                return StreamingProcess.Start(docker.Executable, arguments, docker.Environment, redirectInput, redirectOutput, cancellationToken);
+            }
+            catch (ProcessStartException ex)
+            {
+                throw new EcrCacheException(Diagnostic.Create(DiagnosticIds.DockerNotFound, docker.Executable), ex);
+            }
+        }
+
+        private static async Task<string> ReadAllAsync(Stream stream)
+        {
+            using var reader = new StreamReader(stream);
+            return await reader.ReadToEndAsync().ConfigureAwait(false);
+        }
+    }
+}
