@@ -1,0 +1,198 @@
+using System.Net.Sockets;
+using EcrCache.IntegrationTests.Infrastructure;
+
+namespace EcrCache.IntegrationTests;
+
+/// <summary>
+/// EcrCacheProvider=s3 and EcrCacheProvider=directory through `dotnet build` of the packed SDK. S3 is the
+/// moto_server of start-services.sh (AWS_ENDPOINT_URL_S3); what it holds is read back with boto3 in a python3 child
+/// (black box: nothing of the task library is referenced). "Another machine" is simulated by removing the image from
+/// the daemon and the project's obj/ folder.
+/// </summary>
+[TestClass]
+public sealed class TarballProviderTests : IntegrationTest
+{
+    private static readonly TimeSpan PythonTimeout = TimeSpan.FromMinutes(2);
+
+    [TestMethod]
+    public void S3_MissUploadsALoadableTarball_ThenAnotherMachineLoadsIt()
+    {
+        var moto = RequireMoto();
+        var ws = CreateWorkspace();
+        var bucket = "ecrcache-it-" + Guid.NewGuid().ToString("N").Substring(0, 12);
+        Python("import boto3, sys\nboto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1').create_bucket(Bucket=sys.argv[2])\n", moto, bucket);
+        Track(new Callback(() => Python(
+            "import boto3, sys\ns3 = boto3.resource('s3', endpoint_url=sys.argv[1], region_name='us-east-1')\nb = s3.Bucket(sys.argv[2])\nb.objects.all().delete()\nb.delete()\n",
+            failOnError: false,
+            moto,
+            bucket)));
+        var environment = S3Environment(moto, ws);
+        var args = new[] { "-p:EcrCacheProvider=s3", "-p:EcrCacheS3Bucket=" + bucket, "-p:EcrCacheS3Prefix=ci/sample" };
+
+        var first = ws.Build(args, verbosity: "n", environment: environment);
+        var reference = first.AssertResult("built");
+        Assert.AreEqual(ws.Repository, first.Image, "the image keeps the repository name" + first.Describe());
+        Assert.IsFalse(first.HasWarning("ECRC1706"), "moto accepts the lifecycle rule" + first.Describe());
+
+        // Read back: the object, latest, no open upload, the lifecycle rule; download and docker load the object.
+        var downloaded = Path.Combine(ws.Root, "object.tar.gz");
+        var listing = Python(
+            "import boto3, sys\n"
+            + "s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1')\n"
+            + "print('KEYS ' + ' '.join(sorted(o['Key'] for o in s3.list_objects_v2(Bucket=sys.argv[2]).get('Contents', []))))\n"
+            + "print('UPLOADS %d' % len(s3.list_multipart_uploads(Bucket=sys.argv[2]).get('Uploads', [])))\n"
+            + "r = [x for x in s3.get_bucket_lifecycle_configuration(Bucket=sys.argv[2])['Rules'] if x['ID'] == 'ecrcache:ci/sample/'][0]\n"
+            + "print('RULE %s %s %d %d' % (r['Status'], r['Filter']['Prefix'], r['Expiration']['Days'], r['AbortIncompleteMultipartUpload']['DaysAfterInitiation']))\n"
+            + "s3.download_file(sys.argv[2], sys.argv[3], sys.argv[4])\n",
+            true,
+            moto,
+            bucket,
+            "ci/sample/" + first.Tag + ".tar.gz",
+            downloaded);
+        StringAssert.Contains(listing, "KEYS ci/sample/" + first.Tag + ".tar.gz ci/sample/latest.tar.gz\n");
+        StringAssert.Contains(listing, "UPLOADS 0\n");
+        StringAssert.Contains(listing, "RULE Enabled ci/sample/ 7 1\n");
+
+        DockerHelper.RemoveRepositoryImages(ws.Repository);
+        Assert.IsFalse(DockerHelper.ImageExists(reference));
+        var load = DockerHelper.Run("load", "--input", downloaded);
+        Assert.AreEqual(0, load.ExitCode, load.Describe());
+        StringAssert.Contains(load.Output, "Loaded image: " + reference);
+
+        // Another machine: not in the daemon, no obj/. The object is streamed into docker load; nothing is built.
+        DockerHelper.RemoveRepositoryImages(ws.Repository);
+        Directory.Delete(Path.Combine(ws.ProjectDirectory, "obj"), recursive: true);
+        var second = ws.Build(args, verbosity: "n", environment: environment);
+        Assert.AreEqual(reference, second.AssertResult("hit-pulled"));
+        Assert.IsFalse(second.Output.Contains("Building with", StringComparison.Ordinal), "a hit never builds" + second.Describe());
+        StringAssert.StartsWith(DockerHelper.Cat(reference, "/flavour"), "flavour=", "the exported reference runs locally after the hit");
+    }
+
+    [TestMethod]
+    public void Directory_MissWritesTheEntry_HitLoadsIt_TruncatedEntryIsRebuilt()
+    {
+        var ws = CreateWorkspace();
+        var cache = Path.Combine(ws.Root, "docker-caches");
+        var args = new[] { "-p:EcrCacheProvider=directory", "-p:EcrCacheDirectory=" + cache, "-p:EcrCacheDirectoryMaxSizeMB=512" };
+
+        var first = ws.Build(args);
+        var reference = first.AssertResult("built");
+        var entry = Path.Combine(cache, first.Tag + ".tar.gz");
+        Assert.IsTrue(File.Exists(entry), "no entry " + entry + first.Describe());
+        Assert.IsTrue(File.Exists(Path.Combine(cache, "latest.tar.gz")), "latest.tar.gz" + first.Describe());
+        Assert.AreEqual(0, Directory.GetFiles(cache, "*.tmp").Length, "no temp file is left behind");
+
+        // Another machine that restored the CI cache folder.
+        DockerHelper.RemoveRepositoryImages(ws.Repository);
+        Directory.Delete(Path.Combine(ws.ProjectDirectory, "obj"), recursive: true);
+        var second = ws.Build(args);
+        Assert.AreEqual(reference, second.AssertResult("hit-pulled"));
+        StringAssert.StartsWith(DockerHelper.Cat(reference, "/flavour"), "flavour=", "the exported reference runs locally after the hit");
+
+        // A cache restore cut short: the entry is half a file. Warning, rebuilt, entry replaced.
+        var whole = new FileInfo(entry).Length;
+        using (var file = new FileStream(entry, FileMode.Open))
+        {
+            file.SetLength(whole / 2);
+        }
+
+        DockerHelper.RemoveRepositoryImages(ws.Repository);
+        Directory.Delete(Path.Combine(ws.ProjectDirectory, "obj"), recursive: true);
+        var third = ws.Build(args);
+        Assert.AreEqual(reference, third.AssertResult("built"));
+        Assert.IsTrue(third.HasWarning("ECRC1742"), "a truncated entry is a warning" + third.Describe());
+        Assert.IsTrue(new FileInfo(entry).Length > whole / 2 + 1024, "the entry was rewritten whole");
+    }
+
+    [TestMethod]
+    public void S3_WithoutBucket_IsECRC1700()
+    {
+        var ws = CreateWorkspace();
+        var build = ws.Build("-p:EcrCacheProvider=s3");
+        build.AssertFailedWith("ECRC1700");
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+
+    private static string RequireMoto()
+    {
+        var endpoint = Env.MotoEndpoint;
+        if (string.IsNullOrEmpty(endpoint) || !Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) || !IsListening(uri.Host, uri.Port))
+        {
+            Assert.Inconclusive($"ECRCACHE_TEST_MOTO_ENDPOINT='{endpoint}' does not answer; run `bash build/start-services.sh`, which starts moto_server.");
+        }
+
+        return endpoint.TrimEnd('/');
+    }
+
+    /// <summary>Every inherited AWS_* removed; moto's keys, the S3 endpoint override, a region, no instance metadata.</summary>
+    private static Dictionary<string, string?> S3Environment(string moto, Workspace ws)
+    {
+        var environment = new Dictionary<string, string?>(StringComparer.Ordinal);
+        foreach (var name in Env.ChildEnvironment().Keys.Where(k => k.StartsWith("AWS_", StringComparison.Ordinal)))
+        {
+            environment[name] = null;
+        }
+
+        environment["AWS_ENDPOINT_URL_S3"] = moto;
+        environment["AWS_ACCESS_KEY_ID"] = "testing";
+        environment["AWS_SECRET_ACCESS_KEY"] = "testing";
+        environment["AWS_REGION"] = "us-east-1";
+        environment["AWS_EC2_METADATA_DISABLED"] = "true";
+        environment["AWS_CONFIG_FILE"] = Path.Combine(ws.Root, "no-aws-config");
+        environment["AWS_SHARED_CREDENTIALS_FILE"] = Path.Combine(ws.Root, "no-aws-credentials");
+        return environment;
+    }
+
+    private static string Python(string script, params string[] arguments) => Python(script, true, arguments);
+
+    private static string Python(string script, bool failOnError, params string[] arguments)
+    {
+        var env = Env.ChildEnvironment();
+        foreach (var name in env.Keys.Where(k => k.StartsWith("AWS_", StringComparison.Ordinal)).ToList())
+        {
+            env.Remove(name);
+        }
+
+        env["AWS_ACCESS_KEY_ID"] = "testing";
+        env["AWS_SECRET_ACCESS_KEY"] = "testing";
+        env["AWS_EC2_METADATA_DISABLED"] = "true";
+        env["AWS_CONFIG_FILE"] = "/dev/null";
+        env["AWS_SHARED_CREDENTIALS_FILE"] = "/dev/null";
+        env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost";
+        var result = ChildProcess.Run("python3", new[] { "-c", script }.Concat(arguments), Env.WorkRoot, env, PythonTimeout);
+        if (failOnError)
+        {
+            if (result.ExitCode != 0 && result.Output.Contains("No module named", StringComparison.Ordinal))
+            {
+                Assert.Inconclusive("python3 has no boto3 (it comes with moto):" + result.Describe());
+            }
+
+            Assert.AreEqual(0, result.ExitCode, "boto3 against moto failed" + result.Describe());
+        }
+
+        return result.Output;
+    }
+
+    private static bool IsListening(string host, int port)
+    {
+        try
+        {
+            using var client = new TcpClient();
+            return client.ConnectAsync(host, port).Wait(TimeSpan.FromSeconds(3)) && client.Connected;
+        }
+        catch (Exception)
+        {
+            return false;
+        }
+    }
+
+    private sealed class Callback : IDisposable
+    {
+        private readonly Action _action;
+
+        public Callback(Action action) => _action = action;
+
+        public void Dispose() => _action();
+    }
+}
