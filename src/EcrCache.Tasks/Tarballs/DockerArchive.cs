@@ -90,7 +90,11 @@ namespace EcrCache.Tarballs
             Exception? pipeError = null;
             try
             {
-                using var gzip = new GZipStream(source, CompressionMode.Decompress, leaveOpen: true);
+                // .NET's GZipStream reports a truncated stream as a normal end of data (it checks neither the CRC nor
+                // the length). The tail of the compressed stream is kept to compare gzip's ISIZE trailer with what
+                // was decompressed: a truncated tarball never reaches docker load's end of input.
+                var tail = new TailStream(source);
+                using var gzip = new GZipStream(tail, CompressionMode.Decompress, leaveOpen: true);
                 var buffer = new byte[CopyBufferSize];
                 int read;
                 long total = 0;
@@ -124,9 +128,9 @@ namespace EcrCache.Tarballs
                     }
                 }
 
-                if (dataError == null && pipeError == null && total == 0)
+                if (dataError == null && pipeError == null)
                 {
-                    dataError = new InvalidDataException("the tarball is empty");
+                    dataError = total == 0 ? new InvalidDataException("the tarball is empty") : await tail.CheckTrailerAsync(total, cancellationToken).ConfigureAwait(false);
                 }
             }
             catch (Exception ex) when (!(ex is OperationCanceledException) || !cancellationToken.IsCancellationRequested)
@@ -204,6 +208,83 @@ namespace EcrCache.Tarballs
         {
             using var reader = new StreamReader(stream);
             return await reader.ReadToEndAsync().ConfigureAwait(false);
+        }
+
+        /// <summary>A read-through stream that remembers the last 8 bytes it passed on (gzip's CRC32 and ISIZE).</summary>
+        private sealed class TailStream : Stream
+        {
+            private readonly Stream _inner;
+            private readonly byte[] _tail = new byte[8];
+            private long _count;
+
+            public TailStream(Stream inner) => _inner = inner;
+
+            public override bool CanRead => true;
+
+            public override bool CanSeek => false;
+
+            public override bool CanWrite => false;
+
+            public override long Length => throw new NotSupportedException();
+
+            public override long Position
+            {
+                get => _count;
+                set => throw new NotSupportedException();
+            }
+
+            public override int Read(byte[] buffer, int offset, int count) => Remember(buffer, offset, _inner.Read(buffer, offset, count));
+
+            public override async Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+                Remember(buffer, offset, await _inner.ReadAsync(buffer, offset, count, cancellationToken).ConfigureAwait(false));
+
+            /// <summary>
+            /// After the decompressor's end of data: reads whatever is left (a complete stream has nothing left), then
+            /// compares ISIZE (the uncompressed length mod 2^32) with <paramref name="decompressed"/>. Null when they match.
+            /// </summary>
+            public async Task<Exception?> CheckTrailerAsync(long decompressed, CancellationToken cancellationToken)
+            {
+                var rest = new byte[64 * 1024];
+                while (await ReadAsync(rest, 0, rest.Length, cancellationToken).ConfigureAwait(false) > 0)
+                {
+                }
+
+                if (_count < 18)
+                {
+                    return new InvalidDataException("the gzip stream is shorter than its header and trailer");
+                }
+
+                var size = (uint)(_tail[4] | (_tail[5] << 8) | (_tail[6] << 16) | (_tail[7] << 24));
+                return size == (uint)(decompressed & 0xFFFFFFFF)
+                    ? null
+                    : new InvalidDataException("the stream ends early (gzip's length trailer says " + size + " bytes mod 2^32, " + decompressed + " were decompressed): the tarball is truncated");
+            }
+
+            public override void Flush()
+            {
+            }
+
+            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+            public override void SetLength(long value) => throw new NotSupportedException();
+
+            public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+            private int Remember(byte[] buffer, int offset, int read)
+            {
+                if (read >= 8)
+                {
+                    Buffer.BlockCopy(buffer, offset + read - 8, _tail, 0, 8);
+                }
+                else if (read > 0)
+                {
+                    Buffer.BlockCopy(_tail, read, _tail, 0, 8 - read);
+                    Buffer.BlockCopy(buffer, offset, _tail, 8 - read, read);
+                }
+
+                _count += read;
+                return read;
+            }
         }
     }
 }

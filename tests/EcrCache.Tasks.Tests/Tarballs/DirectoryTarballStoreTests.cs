@@ -76,6 +76,7 @@ namespace EcrCache.Tasks.Tests.Tarballs
 
             Assert.AreEqual(CacheResult.Built, second.Result, log.AllText);
             CollectionAssert.Contains(log.WarningCodes.ToList(), "ECRC1742", log.AllText);
+            StringAssert.Contains(log.Warnings.First(w => w.Code == "ECRC1742").Message, "the tarball is truncated", "caught by the gzip trailer check, before docker load sees the end of its input");
             Assert.IsTrue(new FileInfo(Entry(first.Tag)).Length > whole.Length / 2 + 1024, "the entry was rewritten whole");
             RealDocker.RemoveRepository(_project.Repository);
             StringAssert.Contains(Shell("gunzip -c '" + Entry(first.Tag) + "' | " + RealDocker.Executable + " load"), "Loaded image: " + first.Reference);
