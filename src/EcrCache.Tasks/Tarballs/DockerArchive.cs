@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.IO;
 using System.IO.Compression;
@@ -26,6 +27,9 @@ namespace EcrCache.Tarballs
     {
         public const int CopyBufferSize = 1024 * 1024;
 
+        /// <summary>Buffers queued between the reading and the writing thread (memory: about this + 2 copy buffers).</summary>
+        public const int PipelineDepth = 4;
+
         /// <summary>Compression level of saved tarballs (Fastest: the save is CPU-bound on the compressor otherwise).</summary>
         public static CompressionLevel Level { get; set; } = CompressionLevel.Fastest;
 
@@ -45,20 +49,24 @@ namespace EcrCache.Tarballs
             {
                 using (var gzip = new GZipStream(destination, Level, leaveOpen: true))
                 {
-                    var buffer = new byte[CopyBufferSize];
-                    int read;
-                    while ((read = await child.Output!.ReadAsync(buffer, 0, buffer.Length, cancellationToken).ConfigureAwait(false)) > 0)
-                    {
-                        await gzip.WriteAsync(buffer, 0, read, cancellationToken).ConfigureAwait(false);
-                        total += read;
-                    }
+                    // Reading docker's output and compressing overlap (two threads), as in 'docker save | gzip'.
+                    var pumped = await PumpAsync(
+                        (buffer, token) => child.Output!.ReadAsync(buffer, 0, buffer.Length, token),
+                        (buffer, count, token) => gzip.WriteAsync(buffer, 0, count, token),
+                        child.Kill,
+                        cancellationToken).ConfigureAwait(false);
+                    total = pumped.Total;
+                    copyError = pumped.WriteError ?? pumped.ReadError;
                 }
 
-                await destination.FlushAsync(cancellationToken).ConfigureAwait(false);
+                if (copyError == null)
+                {
+                    await destination.FlushAsync(cancellationToken).ConfigureAwait(false);
+                }
             }
             catch (Exception ex) when (!(ex is OperationCanceledException) || !cancellationToken.IsCancellationRequested)
             {
-                copyError = ex;
+                copyError ??= ex;
                 child.Kill();
             }
 
@@ -95,42 +103,33 @@ namespace EcrCache.Tarballs
                 // was decompressed: a truncated tarball never reaches docker load's end of input.
                 var tail = new TailStream(source);
                 using var gzip = new GZipStream(tail, CompressionMode.Decompress, leaveOpen: true);
-                var buffer = new byte[CopyBufferSize];
-                int read;
-                long total = 0;
-                while (true)
+
+                // Decompressing and feeding docker overlap (two threads), as in 'gunzip | docker load'.
+                var pumped = await PumpAsync(
+                    (buffer, token) => gzip.ReadAsync(buffer, 0, buffer.Length, token),
+                    (buffer, count, token) => child.Input!.WriteAsync(buffer, 0, count, token),
+                    () => { },
+                    cancellationToken).ConfigureAwait(false);
+                if (pumped.WriteError is IOException)
                 {
-                    try
-                    {
-                        read = await gzip.ReadAsync(buffer, 0, buffer.Length, cancellationToken).ConfigureAwait(false);
-                    }
-                    catch (InvalidDataException ex)
-                    {
-                        dataError = ex;
-                        break;
-                    }
-
-                    if (read == 0)
-                    {
-                        break;
-                    }
-
-                    total += read;
-                    try
-                    {
-                        await child.Input!.WriteAsync(buffer, 0, read, cancellationToken).ConfigureAwait(false);
-                    }
-                    catch (IOException ex)
-                    {
-                        // docker load stopped reading (it rejected the archive or failed): its exit code tells why.
-                        pipeError = ex;
-                        break;
-                    }
+                    // docker load stopped reading (it rejected the archive or failed): its exit code tells why.
+                    pipeError = pumped.WriteError;
                 }
-
-                if (dataError == null && pipeError == null)
+                else if (pumped.WriteError != null)
                 {
-                    dataError = total == 0 ? new InvalidDataException("the tarball is empty") : await tail.CheckTrailerAsync(total, cancellationToken).ConfigureAwait(false);
+                    System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(pumped.WriteError).Throw();
+                }
+                else if (pumped.ReadError is InvalidDataException)
+                {
+                    dataError = pumped.ReadError;
+                }
+                else if (pumped.ReadError != null)
+                {
+                    System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(pumped.ReadError).Throw();
+                }
+                else
+                {
+                    dataError = pumped.Total == 0 ? new InvalidDataException("the tarball is empty") : await tail.CheckTrailerAsync(pumped.Total, cancellationToken).ConfigureAwait(false);
                 }
             }
             catch (Exception ex) when (!(ex is OperationCanceledException) || !cancellationToken.IsCancellationRequested)
@@ -169,6 +168,78 @@ namespace EcrCache.Tarballs
             }
 
             return ParseLoaded(stdout);
+        }
+
+        /// <summary>
+        /// Copies with <paramref name="read"/> on a pool thread and <paramref name="write"/> on the caller, through a
+        /// bounded queue of <see cref="PipelineDepth"/> buffers, so reading and writing overlap with bounded memory.
+        /// Errors are returned, not thrown: a write error calls <paramref name="abortReader"/> (e.g. kills the child
+        /// that the reader waits on) and stops the reader. Cancellation throws.
+        /// </summary>
+        private static async Task<(long Total, Exception? ReadError, Exception? WriteError)> PumpAsync(
+            Func<byte[], CancellationToken, Task<int>> read,
+            Func<byte[], int, CancellationToken, Task> write,
+            Action abortReader,
+            CancellationToken cancellationToken)
+        {
+            using var queue = new BlockingCollection<(byte[] Buffer, int Count)>(PipelineDepth);
+            var pool = new ConcurrentBag<byte[]>();
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            Exception? readError = null;
+            var producer = Task.Run(async () =>
+            {
+                try
+                {
+                    while (!stop.IsCancellationRequested)
+                    {
+                        if (!pool.TryTake(out var buffer))
+                        {
+                            buffer = new byte[CopyBufferSize];
+                        }
+
+                        var n = await read(buffer, stop.Token).ConfigureAwait(false);
+                        if (n == 0)
+                        {
+                            break;
+                        }
+
+                        queue.Add((buffer, n), stop.Token);
+                    }
+                }
+                catch (OperationCanceledException) when (stop.IsCancellationRequested)
+                {
+                }
+                catch (Exception ex)
+                {
+                    readError = ex;
+                }
+                finally
+                {
+                    queue.CompleteAdding();
+                }
+            });
+
+            long total = 0;
+            Exception? writeError = null;
+            try
+            {
+                while (queue.TryTake(out var item, Timeout.Infinite))
+                {
+                    await write(item.Buffer, item.Count, stop.Token).ConfigureAwait(false);
+                    total += item.Count;
+                    pool.Add(item.Buffer);
+                }
+            }
+            catch (Exception ex)
+            {
+                writeError = ex;
+                stop.Cancel();
+                abortReader();
+            }
+
+            await producer.ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            return (total, readError, writeError);
         }
 
         /// <summary>The name:tag references of 'docker load' output lines "Loaded image: name:tag".</summary>

@@ -148,7 +148,7 @@ namespace EcrCache.Tarballs.Directory
                     var started = DateTime.UtcNow;
                     var raw = await DockerArchive.SaveAsync(_docker, new[] { Image + ":" + tag }, stream, _log, cancellationToken).ConfigureAwait(false);
                     var seconds = Math.Max((DateTime.UtcNow - started).TotalSeconds, 0.001);
-                    _log.Info($"Saved {path}: {Mb(stream.Length)} MB gzipped from {Mb(raw)} MB in {seconds:0.0} s.");
+                    _log.Info($"Saved {path}: {Mb(stream.Length)} MB gzipped from {Mb(raw)} MB in {seconds:0.00} s.");
                 }, cancellationToken).ConfigureAwait(false);
 
                 if (updateLatest)
@@ -318,7 +318,7 @@ namespace EcrCache.Tarballs.Directory
                 var started = DateTime.UtcNow;
                 var loaded = await DockerArchive.LoadAsync(_docker, stream, path, _log, cancellationToken).ConfigureAwait(false);
                 var seconds = Math.Max((DateTime.UtcNow - started).TotalSeconds, 0.001);
-                _log.Detail($"Loaded {Mb(stream.Length)} MB from {path} in {seconds:0.0} s.");
+                _log.Detail($"Loaded {Mb(stream.Length)} MB from {path} in {seconds:0.00} s.");
                 return loaded;
             }
         }

@@ -215,7 +215,7 @@ namespace EcrCache.Tarballs.S3
                     new CompleteMultipartUploadRequest { BucketName = Bucket, Key = key, UploadId = uploadId, PartETags = parts },
                     cancellationToken).ConfigureAwait(false);
                 var seconds = Math.Max((DateTime.UtcNow - started).TotalSeconds, 0.001);
-                _log.Info($"Uploaded s3://{Bucket}/{key}: {Megabytes(sink.Length)} MB gzipped from {Megabytes(raw)} MB in {seconds:0.0} s ({parts.Count} parts, {raw / 1048576.0 / seconds:0.0} MB/s of image).");
+                _log.Info($"Uploaded s3://{Bucket}/{key}: {Megabytes(sink.Length)} MB gzipped from {Megabytes(raw)} MB in {seconds:0.00} s ({parts.Count} parts, {raw / 1048576.0 / seconds:0.0} MB/s of image).");
             }
             catch (Exception ex)
             {
@@ -254,7 +254,7 @@ namespace EcrCache.Tarballs.S3
                 {
                     var loaded = await DockerArchive.LoadAsync(_docker, response.ResponseStream, "s3://" + Bucket + "/" + key, _log, cancellationToken).ConfigureAwait(false);
                     var seconds = Math.Max((DateTime.UtcNow - started).TotalSeconds, 0.001);
-                    _log.Detail($"Downloaded and loaded {Megabytes(response.ContentLength)} MB in {seconds:0.0} s.");
+                    _log.Detail($"Downloaded and loaded {Megabytes(response.ContentLength)} MB in {seconds:0.00} s.");
                     return loaded;
                 }
                 catch (Exception ex) when (!(ex is OperationCanceledException) && !(ex is EcrCacheException) && !(ex is StoreEntryUnusableException))
