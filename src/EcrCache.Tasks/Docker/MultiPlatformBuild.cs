@@ -22,7 +22,8 @@ namespace EcrCache.Docker
                 return;
             }
 
-            if (options.Provider == ProviderKind.Local)
+            // The tarball stores save the image from the local daemon, which holds one platform only.
+            if (options.Provider == ProviderKind.Local || options.Provider == ProviderKind.S3 || options.Provider == ProviderKind.Directory)
             {
                 throw new EcrCacheException(DiagnosticIds.MultiPlatformNeedsRegistry, options.Platform);
             }

@@ -269,7 +269,7 @@ namespace EcrCache.Tasks.Tests.Core
 
         [TestMethod]
         [DataRow("nope")]
-        [DataRow("s3")]
+        [DataRow("gcs")]
         public void UnknownProvider_ECRC1008(string provider)
         {
             var raw = NewRaw();
