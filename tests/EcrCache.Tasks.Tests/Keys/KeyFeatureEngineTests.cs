@@ -172,6 +172,38 @@ namespace EcrCache.Tasks.Tests.Keys
             Assert.AreEqual(key1.Hash, key2.Hash);
         }
 
+        [TestMethod]
+        public async Task ALocalOnlyBaseIsKeyedOnItsImageId_AndTheRegistryIsNotAskedAgainWithinTheCacheTime()
+        {
+            RealDocker.Require();
+            var logFile = TestServices.Require("ECRCACHE_TEST_REGISTRY_LOG");
+            var repo = "keys-localonly-" + _id + "/busybox";
+            var local = TestServices.Registry + "/" + repo + ":1"; // tagged in the daemon, never pushed: the registry says 404
+            _localRepositories.Add(TestServices.Registry + "/" + repo);
+            Assert.AreEqual(0, RealDocker.Run("tag", RealDocker.BaseImage, local).ExitCode);
+            var id = RealDocker.Run("image", "inspect", "--format", "{{.Id}}", local).StandardOutput.Trim();
+            var options = Options("FROM " + local + "\n");
+            var path = "/v2/" + repo + "/manifests/1";
+
+            var log = new CapturingBuildLog();
+            var first = await new CacheEngine(options, log).ComputeKeyAsync(Timeout());
+            Assert.AreEqual("image-id " + id, BaseEntry(first).Hash);
+            StringAssert.Contains(log.AllText, "the Docker daemon has it: keying on its local image id");
+            var afterFirst = WaitForMore(logFile, path, 0);
+            Assert.IsTrue(afterFirst > 0, "the first key asks the registry");
+
+            var second = await new CacheEngine(options, new CapturingBuildLog()).ComputeKeyAsync(Timeout());
+            Thread.Sleep(500);
+            Assert.AreEqual(afterFirst, CountLines(logFile, path), "the registry's 'no' is cached; only the daemon is asked");
+            Assert.AreEqual(first.Hash, second.Hash);
+
+            // A rebuilt local base changes the key at once (the id itself is never cached).
+            var spec = new ProcessSpec(RealDocker.Executable, new[] { "build", "-q", "-t", local, "-" }) { StandardInput = "FROM " + RealDocker.BaseImage + "\nLABEL rebuilt=\"" + _id + "\"\n" };
+            Assert.AreEqual(0, (await ProcessRunner.Instance.RunAsync(spec, Timeout())).ExitCode);
+            var third = await new CacheEngine(options, new CapturingBuildLog()).ComputeKeyAsync(Timeout());
+            Assert.AreNotEqual(first.Hash, third.Hash);
+        }
+
         private static int CountLines(string file, string text) =>
             File.ReadAllLines(file).Count(l => l.Contains(text, StringComparison.Ordinal) && l.Contains("\"GET ", StringComparison.Ordinal));
 

@@ -10,7 +10,9 @@ namespace EcrCache.Keys.BaseImages
     /// <summary>
     /// Base-image digests resolved from registries, remembered in obj/ecrcache/base-images.json for
     /// EcrCacheBaseImageDigestsCacheMinutes so that a no-op build makes no registry request. Only registry answers are
-    /// kept (never local image ids or unresolved names). A lost or unreadable file just means fresh look-ups.
+    /// kept, plus the marker "not-in-registry" for a base that only the local daemon has (its image id is asked from
+    /// the daemon every time, never cached; unresolved names are never cached). A lost or unreadable file just means
+    /// fresh look-ups.
     /// </summary>
     public sealed class BaseImageDigestCache
     {

@@ -65,6 +65,9 @@ namespace EcrCache.Keys.BaseImages
     /// </summary>
     public sealed class BaseImageResolver : IDisposable
     {
+        /// <summary>Cache marker: the registry could not answer but the daemon had the image (re-checked locally).</summary>
+        internal const string NotInRegistry = "not-in-registry";
+
         private readonly IBuildLog _log;
         private readonly IRegistryCredentialProvider _credentials;
         private readonly Func<string, CancellationToken, Task<string?>>? _localImageId;
@@ -144,7 +147,21 @@ namespace EcrCache.Keys.BaseImages
             var key = reference.ToString();
             if (cache != null && cache.TryGet(key, platform, offline, out var cached, out _))
             {
-                return new ResolvedBaseImage(name, cached, ResolvedBaseImage.FromCache);
+                if (cached != NotInRegistry)
+                {
+                    return new ResolvedBaseImage(name, cached, ResolvedBaseImage.FromCache);
+                }
+
+                // The registry had no answer a moment ago and the daemon had the image: ask the daemon only (one
+                // inspect instead of a registry round trip on every no-op build). Its id is never cached.
+                if (!offline && _localImageId != null)
+                {
+                    var localId = await _localImageId(from.Image, cancellationToken).ConfigureAwait(false);
+                    if (!string.IsNullOrEmpty(localId))
+                    {
+                        return new ResolvedBaseImage(name, "image-id " + localId, ResolvedBaseImage.LocalImage);
+                    }
+                }
             }
 
             if (offline && OfflineFallback.TryGetValue(name, out var last))
@@ -190,6 +207,7 @@ namespace EcrCache.Keys.BaseImages
                 if (!string.IsNullOrEmpty(id))
                 {
                     _log.Info("EcrCache: the registry of base image " + from.Image + " did not answer (" + failure.Diagnostic.Code + "), but the Docker daemon has it: keying on its local image id " + id + ".");
+                    cache?.Set(key, platform, NotInRegistry);
                     return new ResolvedBaseImage(name, "image-id " + id, ResolvedBaseImage.LocalImage);
                 }
             }
