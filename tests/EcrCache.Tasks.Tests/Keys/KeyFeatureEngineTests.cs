@@ -317,6 +317,20 @@ namespace EcrCache.Tasks.Tests.Keys
         }
 
         [TestMethod]
+        public async Task EachPlatformOfAListResolvesItsOwnFromLines()
+        {
+            RealDocker.Require();
+            var amd = PushBase("a", tag: "amd64", name: "arch");
+            var arm = PushBase("b", tag: "arm64", name: "arch");
+            var image = amd.Substring(0, amd.LastIndexOf(':'));
+            var key = await new CacheEngine(Options("FROM " + image + ":${TARGETARCH}\n", r => r.Platform = "linux/arm64,linux/amd64"), new CapturingBuildLog()).ComputeKeyAsync(Timeout());
+            Assert.AreEqual("linux/amd64,linux/arm64", key.Manifest.Entries.Single(e => e.Kind == KeyEntryKinds.Platform).Hash);
+            CollectionAssert.AreEqual(
+                new[] { amd + " linux/amd64=" + RegistryDigest(amd), arm + " linux/arm64=" + RegistryDigest(arm) },
+                key.Manifest.Entries.Where(e => e.Kind == KeyEntryKinds.BaseImage).Select(e => e.Name + "=" + e.Hash).ToArray());
+        }
+
+        [TestMethod]
         public async Task SeveralPlatformsNeedBuildxAndARegistry()
         {
             RealDocker.Require();

@@ -44,9 +44,12 @@ namespace EcrCache.Keys.BaseImages
                 return new List<ResolvedBaseImage>(); // the key calculator reports the unreadable Dockerfile
             }
 
+            // Each target platform is parsed on its own: FROM lines may use $TARGETARCH and friends.
             var platforms = options.Platforms.Count > 0 ? options.Platforms.ToList() : new List<string> { daemonPlatform ?? "" };
-            var froms = DockerfileParser.ParseFromInstructions(text, options.BuildArgs, platforms[0], daemonPlatform ?? platforms[0]);
-            if (!froms.Any(f => f.IsExternalImage))
+            var perPlatform = platforms
+                .Select(p => (Platform: p, Froms: DockerfileParser.ParseFromInstructions(text, options.BuildArgs, p.Length == 0 ? null : p, daemonPlatform ?? (p.Length == 0 ? null : p))))
+                .ToList();
+            if (!perPlatform.Any(x => x.Froms.Any(f => f.IsExternalImage)))
             {
                 return new List<ResolvedBaseImage>();
             }
@@ -78,7 +81,16 @@ namespace EcrCache.Keys.BaseImages
                 }
             }
 
-            var resolved = await resolver.ResolveAsync(froms, platforms, options.BaseImageDigests, cache, offline, cancellationToken).ConfigureAwait(false);
+            var byName = new Dictionary<string, ResolvedBaseImage>(StringComparer.Ordinal);
+            foreach (var (platform, froms) in perPlatform)
+            {
+                foreach (var image in await resolver.ResolveAsync(froms, new[] { platform }, options.BaseImageDigests, cache, offline, cancellationToken).ConfigureAwait(false))
+                {
+                    byName[image.Name] = image;
+                }
+            }
+
+            var resolved = byName.Values.OrderBy(i => i.Name, StringComparer.Ordinal).ToList();
             if (resolver.RegistryLookups > 0)
             {
                 log.Detail("Resolved " + resolver.RegistryLookups + " base image digest(s) from registries; cached in " + cache.FilePath + " for " + options.BaseImageDigestsCacheMinutes + " min.");
