@@ -27,6 +27,25 @@ public sealed class KeyFeatureTests : IntegrationTest
     }
 
     [TestMethod]
+    public void EcrCachePlatformEntersTheKey_AndAListNeedsBuildx()
+    {
+        var ws = CreateWorkspace();
+        var daemon = ws.Build(Array.Empty<string>(), target: "ComputeCachedImageKey");
+        daemon.AssertSucceeded();
+        var daemonKey = File.ReadAllText(ws.KeyPath);
+        CollectionAssert.Contains(Manifest(ws), ("platform", "", "linux/amd64"));
+
+        var arm = ws.Build(new[] { "-p:EcrCachePlatform=linux/arm64" }, target: "ComputeCachedImageKey");
+        arm.AssertSucceeded();
+        Assert.AreNotEqual(daemonKey, File.ReadAllText(ws.KeyPath));
+        CollectionAssert.Contains(Manifest(ws), ("platform", "", "linux/arm64"));
+
+        var multi = ws.Build(Workspace.RegistryProvider(Env.Registry).Append("-p:EcrCachePlatform=linux/amd64%2Clinux/arm64") /* a comma on the command line is %2C */);
+        Assert.AreNotEqual(0, multi.ExitCode, multi.Describe());
+        Assert.IsTrue(multi.HasError("ECRC1210"), "this machine's docker has no buildx" + multi.Describe());
+    }
+
+    [TestMethod]
     public void ExplainPrintsTheManifestAndExactlyTheChangedFile_WithoutDocker()
     {
         var ws = CreateWorkspace();
