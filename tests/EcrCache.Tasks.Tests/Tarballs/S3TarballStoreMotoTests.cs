@@ -275,20 +275,21 @@ namespace EcrCache.Tasks.Tests.Tarballs
         {
             var options = Options(randomBytes: 12_000_000);
             var log = new CapturingBuildLog();
-            var buffers = 0;
             var engine = new CacheEngine(options, log);
             S3TarballStore? created = null;
             engine.StoreFactory = (o, docker, l) =>
             {
                 created = S3TarballStore.Create(o, docker, l);
                 created.PartSize = 5 * 1024 * 1024;
+                created.MaxPartsInFlight = 1; // 3 parts through 2 buffers: a buffer per part would show as 3
                 return created;
             };
 
             var result = await engine.EnsureAsync(Timeout());
             Assert.AreEqual(CacheResult.Built, result.Result, log.AllText);
             StringAssert.Matches(log.AllText, new System.Text.RegularExpressions.Regex(@"Uploaded s3://\S+ .*\(3 parts"));
-            _ = buffers;
+            Assert.IsNotNull(created);
+            Assert.IsTrue(created!.LastUploadBuffers <= created.MaxPartsInFlight + 1, $"memory is bounded by the part buffers: {created.LastUploadBuffers} allocated for 3 parts with {created.MaxPartsInFlight} in flight");
 
             RealDocker.RemoveRepository(_project.Repository);
             _project.ForgetStamp();

@@ -67,6 +67,9 @@ namespace EcrCache.Tarballs.S3
         /// <summary>Parts uploaded at once while the next one fills.</summary>
         public int MaxPartsInFlight { get; set; } = 2;
 
+        /// <summary>Part buffers the last upload allocated (at most <see cref="MaxPartsInFlight"/> + 1, whatever the size).</summary>
+        public int LastUploadBuffers { get; private set; }
+
         /// <summary>Tests: called after each uploaded part with the part number and the bytes stored so far.</summary>
         public Action<int, long>? PartUploaded { get; set; }
 
@@ -210,6 +213,7 @@ namespace EcrCache.Tarballs.S3
             {
                 var raw = await DockerArchive.SaveAsync(_docker, references, sink, _log, cancellationToken).ConfigureAwait(false);
                 var parts = await sink.CompleteAsync(cancellationToken).ConfigureAwait(false);
+                LastUploadBuffers = sink.BuffersAllocated;
                 cancellationToken.ThrowIfCancellationRequested();
                 await _client.CompleteMultipartUploadAsync(
                     new CompleteMultipartUploadRequest { BucketName = Bucket, Key = key, UploadId = uploadId, PartETags = parts },
