@@ -142,7 +142,7 @@ namespace EcrCache.Tasks.Tests.Tarballs
         {
             // moto enforces IAM only when asked to: a server of our own does, after the set-up calls (CreateBucket, then
             // CreateUser, PutUserPolicy, CreateAccessKey per user) have gone through unauthenticated.
-            using var own = OwnMotoServer.Start(new Dictionary<string, string> { ["INITIAL_NO_AUTH_ACTION_COUNT"] = "7" });
+            using var own = OwnMotoServer.Start(new Dictionary<string, string> { ["INITIAL_NO_AUTH_ACTION_COUNT"] = "10" });
             using (var admin = MotoS3.Client(own.Endpoint))
             {
                 await admin.PutBucketAsync("ecrcache-iam");
@@ -150,10 +150,11 @@ namespace EcrCache.Tasks.Tests.Tarballs
 
             var documented = DocumentedPolicy().Replace("arn:aws:s3:::my-ci-cache/build-cache/*", "*").Replace("arn:aws:s3:::my-ci-cache", "*");
             var withoutLifecycle = Without(documented, "s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration");
+            var withoutPut = Without(documented, "s3:PutObject");
             var keys = Boto.Run(
                 "import boto3, json\n"
                 + "iam = boto3.client('iam', endpoint_url='" + own.Endpoint + "', region_name='us-east-1')\n"
-                + "for i, p in enumerate(json.loads(" + System.Text.Json.JsonSerializer.Serialize(System.Text.Json.JsonSerializer.Serialize(new[] { documented, withoutLifecycle })) + ")):\n"
+                + "for i, p in enumerate(json.loads(" + System.Text.Json.JsonSerializer.Serialize(System.Text.Json.JsonSerializer.Serialize(new[] { documented, withoutLifecycle, withoutPut })) + ")):\n"
                 + "    iam.create_user(UserName='ci%d' % i)\n"
                 + "    iam.put_user_policy(UserName='ci%d' % i, PolicyName='cache', PolicyDocument=p)\n"
                 + "    k = iam.create_access_key(UserName='ci%d' % i)['AccessKey']\n"
@@ -181,6 +182,13 @@ namespace EcrCache.Tasks.Tests.Tarballs
             Assert.AreEqual(CacheResult.HitPulled, third.Result, log3.AllText);
             CollectionAssert.Contains(log3.WarningCodes.ToList(), "ECRC1706", log3.AllText);
             StringAssert.Contains(log3.Warnings.First(w => w.Code == "ECRC1706").Message, "s3:GetLifecycleConfiguration");
+
+            // 3. Without s3:PutObject: a miss builds, the upload is refused, ECRC1703 names the action, nothing is stored.
+            var log4 = new CapturingBuildLog();
+            var ex = await Assert.ThrowsExactlyAsync<EcrCacheException>(async () =>
+                await new CacheEngine(_project.Options("s3", env(keys[2]), raw => { raw.S3Bucket = "ecrcache-iam"; raw.DockerfileInline += "RUN echo other > /other\n"; }), log4).EnsureAsync(Timeout()));
+            Assert.AreEqual("ECRC1703", ex.Diagnostic.Code, ex.Message + "\n" + log4.AllText);
+            StringAssert.Contains(ex.Diagnostic.Message, "s3:PutObject");
         }
 
         private static string Without(string policy, params string[] removed)
