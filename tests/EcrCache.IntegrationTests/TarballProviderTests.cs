@@ -105,6 +105,36 @@ public sealed class TarballProviderTests : IntegrationTest
     }
 
     [TestMethod]
+    public void Directory_TwoBuildsOfOneKeyAtOnce_BuildOnce_AndLeaveOneWholeEntry()
+    {
+        // Two agents (two checkouts, two `dotnet build` processes) sharing one cache folder, same inputs.
+        var first = CreateWorkspace();
+        var second = CreateWorkspace(repository: first.Repository);
+        var cache = Path.Combine(TestRoot, "shared-cache");
+        var args = new[] { "-p:EcrCacheProvider=directory", "-p:EcrCacheDirectory=" + cache };
+
+        BuildResult a, b;
+        using (var runA = first.StartBuild(args))
+        using (var runB = second.StartBuild(args))
+        {
+            a = new BuildResult(runA.WaitForExit(Workspace.BuildTimeout), first);
+            b = new BuildResult(runB.WaitForExit(Workspace.BuildTimeout), second);
+        }
+
+        a.AssertSucceeded();
+        b.AssertSucceeded();
+        Assert.AreEqual(a.Reference, b.Reference, "same inputs, same key" + a.Describe() + b.Describe());
+        var results = new[] { a.Result, b.Result };
+        Log("results: " + string.Join(", ", results) + (a.Output.Contains("Another build holds", StringComparison.Ordinal) || b.Output.Contains("Another build holds", StringComparison.Ordinal) ? " (one waited on the lock)" : string.Empty));
+        Assert.AreEqual(1, results.Count(r => r == "built"), "exactly one build writes the entry; the other waits on the key's lock and loads it, or finds the image local: " + string.Join(", ", results) + a.Describe() + b.Describe());
+        Assert.AreEqual(0, Directory.GetFiles(cache, "*.tmp").Length, "no temp file is left behind");
+
+        DockerHelper.RemoveRepositoryImages(first.Repository);
+        var load = Shell.Bash("gunzip -c '" + Path.Combine(cache, a.Tag + ".tar.gz") + "' | " + Env.Docker + " load");
+        Assert.IsTrue(load.Any(l => l.Contains("Loaded image: " + a.Reference, StringComparison.Ordinal)), "the entry is one whole image: " + string.Join("\n", load));
+    }
+
+    [TestMethod]
     public void S3_WithoutBucket_IsECRC1700()
     {
         var ws = CreateWorkspace();
