@@ -25,6 +25,9 @@ namespace EcrCache.Compose
 
         public string? Target { get; set; }
 
+        /// <summary>The service's platform: build.platforms (comma-joined) or the service's platform:, or null.</summary>
+        public string? Platform { get; set; }
+
         /// <summary>Build args in file order. A null value means "from the environment" and the variable was unset (Compose omits those).</summary>
         public IList<KeyValuePair<string, string?>> Args { get; } = new List<KeyValuePair<string, string?>>();
     }
@@ -111,10 +114,25 @@ namespace EcrCache.Compose
                 result.DockerfileInline = Scalar(map, "dockerfile_inline", lookup, service, composeFile);
                 result.Target = Scalar(map, "target", lookup, service, composeFile);
                 ReadArgs(Child(map, "args"), result, lookup, service, composeFile);
+                if (Child(map, "platforms") is YamlSequenceNode platforms && platforms.Children.Count > 0)
+                {
+                    var list = new List<string>();
+                    foreach (var item in platforms.Children)
+                    {
+                        list.Add(Interpolate((item as YamlScalarNode)?.Value ?? "", lookup, service, composeFile));
+                    }
+
+                    result.Platform = string.Join(",", list);
+                }
             }
             else
             {
                 throw new EcrCacheException(DiagnosticIds.ComposeBuildInvalid, service, composeFile, "build: is neither a context path nor a mapping");
+            }
+
+            if (result.Platform == null && serviceNode is YamlMappingNode withPlatform)
+            {
+                result.Platform = Scalar(withPlatform, "platform", lookup, service, composeFile);
             }
 
             if (context.IndexOf("://", StringComparison.Ordinal) >= 0 || context.StartsWith("git@", StringComparison.Ordinal))

@@ -9,8 +9,8 @@ using EcrCache.Logging;
 namespace EcrCache.Compose
 {
     /// <summary>
-    /// EcrCacheComposeFile + EcrCacheComposeService: fills the Dockerfile, context, target and build args from the
-    /// service's build: section before the options are parsed. Precedence: an explicit EcrCacheDockerfile,
+    /// EcrCacheComposeFile + EcrCacheComposeService: fills the Dockerfile, context, target, build args and platform
+    /// (build.platforms, else the service's platform:) from the service's definition before the options are parsed. Precedence: an explicit EcrCacheDockerfile,
     /// EcrCacheDockerfileInline, EcrCacheContext or EcrCacheTarget that disagrees with the Compose file is an error
     /// (ECRC1026: one source of truth); a BuildArg item overrides the Compose arg of the same name, as
     /// <c>docker compose build --build-arg</c> does.
@@ -59,6 +59,12 @@ namespace EcrCache.Compose
                 throw new EcrCacheException(DiagnosticIds.ComposeConflict, "EcrCacheTarget", raw.Target, build.Target, service, path);
             }
 
+            if (build.Platform != null && Blank(raw.Platform) != null && !SamePlatforms(raw.Platform!, build.Platform))
+            {
+                throw new EcrCacheException(DiagnosticIds.ComposeConflict, "EcrCachePlatform", raw.Platform, build.Platform, service, path);
+            }
+
+            raw.Platform = Blank(raw.Platform) ?? build.Platform;
             raw.Dockerfile = build.Dockerfile;
             raw.DockerfileInline = build.DockerfileInline;
             raw.Context = build.Context;
@@ -86,8 +92,14 @@ namespace EcrCache.Compose
             }
 
             log.Info("EcrCache: building Compose service '" + service + "' of " + path + ": Dockerfile " + (build.Dockerfile ?? "(inline)") + ", context " + build.Context
-                + (build.Target != null ? ", target " + build.Target : "") + (added.Count > 0 ? ", build args " + string.Join(", ", added) : "") + ".");
+                + (build.Target != null ? ", target " + build.Target : "") + (build.Platform != null ? ", platform " + build.Platform : "") + (added.Count > 0 ? ", build args " + string.Join(", ", added) : "") + ".");
             return build;
+        }
+
+        private static bool SamePlatforms(string a, string b)
+        {
+            string Normal(string list) => string.Join(",", list.Split(',').Select(p => EcrCache.Keys.BaseImages.BaseImageResolver.NormalizePlatform(p)).Where(p => p.Length > 0).Distinct().OrderBy(p => p, StringComparer.Ordinal));
+            return Normal(a) == Normal(b);
         }
 
         private static string Full(string baseDirectory, string path) =>

@@ -161,6 +161,26 @@ services:
         }
 
         [TestMethod]
+        public void PlatformComesFromBuildPlatformsOrTheService_AndAnExplicitOneMustAgree()
+        {
+            var raw = Raw("services:\n  api:\n    platform: linux/arm64\n    build: api\n");
+            Assert.AreEqual("linux/arm64", OptionsParser.Parse(raw, new CapturingBuildLog()).Platform);
+
+            raw = Raw("services:\n  api:\n    platform: linux/arm64\n    build:\n      context: api\n      platforms:\n        - linux/arm64\n        - linux/amd64\n");
+            Assert.AreEqual("linux/amd64,linux/arm64", OptionsParser.Parse(raw, new CapturingBuildLog()).Platform);
+
+            raw = Raw("services:\n  api:\n    platform: linux/arm64\n    build: api\n");
+            raw.Platform = "Linux/ARM64/v8";
+            Assert.AreEqual("linux/arm64", OptionsParser.Parse(raw, new CapturingBuildLog()).Platform, "the same platform spelt differently is fine");
+
+            raw = Raw("services:\n  api:\n    platform: linux/arm64\n    build: api\n");
+            raw.Platform = "linux/amd64";
+            Assert.AreEqual("ECRC1026", Assert.ThrowsExactly<EcrCacheException>(() => OptionsParser.Parse(raw, new CapturingBuildLog())).Diagnostic.Code);
+
+            Assert.IsNull(OptionsParser.Parse(Raw("services:\n  api:\n    build: api\n"), new CapturingBuildLog()).Platform);
+        }
+
+        [TestMethod]
         public void FileWithoutServiceIsAnError()
         {
             var raw = Raw("services:\n  api:\n    build: api\n");
