@@ -111,6 +111,18 @@ forget_local() { "$DOCKER" rmi -f "$1" >/dev/null 2>&1 || true; }
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 
+# The shared moto_server keeps objects in memory, and the image is ~200 MB: leave neither behind.
+cleanup() {
+  boto "import boto3, sys
+b = boto3.resource('s3', endpoint_url=sys.argv[1]).Bucket(sys.argv[2])
+b.objects.all().delete()
+for u in b.multipart_uploads.all(): u.abort()
+b.delete()" "$MOTO" "$BUCKET" >/dev/null 2>&1 || true
+  [[ -z "${REF:-}" ]] || "$DOCKER" rmi -f "$REF" >/dev/null 2>&1 || true
+  rm -f "$FILE" "$FILE.6"
+}
+trap cleanup EXIT
+
 declare -A samples
 add() { samples[$1]="${samples[$1]:-} $2"; }
 
