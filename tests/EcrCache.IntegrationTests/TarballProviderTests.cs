@@ -135,6 +135,31 @@ public sealed class TarballProviderTests : IntegrationTest
     }
 
     [TestMethod]
+    public void KeyTargets_WorkWithTheTarballProviders_WithoutTouchingTheStore()
+    {
+        var ws = CreateWorkspace();
+        var cache = Path.Combine(ws.Root, "never-created");
+
+        // The S3 endpoint is a closed port: the key targets must not call S3 (nor need the bucket to exist).
+        var environment = new Dictionary<string, string?> { ["AWS_ENDPOINT_URL_S3"] = "http://127.0.0.1:9", ["AWS_ACCESS_KEY_ID"] = "testing", ["AWS_SECRET_ACCESS_KEY"] = "testing" };
+        foreach (var args in new[]
+        {
+            new[] { "-p:EcrCacheProvider=s3", "-p:EcrCacheS3Bucket=some-bucket" },
+            new[] { "-p:EcrCacheProvider=directory", "-p:EcrCacheDirectory=" + cache },
+        })
+        {
+            var key = ws.Build(args, target: "ComputeCachedImageKey", environment: environment);
+            Assert.AreEqual(0, key.ExitCode, "ComputeCachedImageKey with " + args[0] + key.Describe());
+            Assert.IsTrue(File.Exists(ws.KeyPath), "key.txt" + key.Describe());
+            var explain = ws.Build(args, target: "ExplainCachedImageKey", environment: environment);
+            Assert.AreEqual(0, explain.ExitCode, "ExplainCachedImageKey with " + args[0] + explain.Describe());
+        }
+
+        Assert.IsFalse(Directory.Exists(cache), "the key targets do not create the cache folder");
+        Assert.AreEqual(0, DockerHelper.TagsOf(ws.Repository).Count, "nothing was built");
+    }
+
+    [TestMethod]
     public void S3_WithoutBucket_IsECRC1700()
     {
         var ws = CreateWorkspace();
