@@ -267,6 +267,8 @@ if want P1; then
     fi
     kb_key="$(kb_get "$LOGS/p1-kb.log" key)"
 
+    # P1 measures hashing: drop the input stamps, or an unchanged tree would not be hashed at all (P1s measures that).
+    rm -f "$MONO/obj/ecrcache/inputs.json" "$MONO/obj/ecrcache-keybench/inputs.json"
     timed "$LOGS/p1-kb-engine.log" "$KEYBENCH" --engine "$MONO/image.proj" --docker "$DOCKER" --root "$MONO" \
       --dockerfile "$MONO/Dockerfile" --include 'packages/**/package.json' --include 'packages/**/*.js' --include yarn.lock
     if [[ $i -gt 0 ]]; then
@@ -274,6 +276,7 @@ if want P1; then
       record p1.kb_engine "$(kb_get "$LOGS/p1-kb-engine.log" engine_ms)"
     fi
 
+    rm -f "$MONO/obj/ecrcache/inputs.json"
     timed "$LOGS/p1-build.log" msb "$MONO" image.proj ComputeCachedImageKey
     P1_KEY="$(sed -n 's/.*EcrCache key: \([0-9a-f]*\) .*/\1/p' "$LOGS/p1-build.log" | tail -n 1)"
     [[ "$P1_KEY" == "$kb_key" ]] || die "dotnet build key $P1_KEY differs from KeyBench's $kb_key"
@@ -282,6 +285,14 @@ if want P1; then
       record p1.build_eval "$(eval_ms "$LOGS/p1-build.log")"
       record p1.build_target "$(target_ms "$LOGS/p1-build.log" _EcrCacheComputeKey)"
       record p1.build_rss "$(maxrss_mb "$LOGS/p1-build.log")"
+    fi
+    # The same again with the input stamp the run above saved (the tree is older than the 2 s racy window).
+    [[ -f "$MONO/obj/ecrcache/inputs.json" ]] || die "the cold run saved no input stamp (files changed in the last 2 s?)"
+    timed "$LOGS/p1-stamp.log" msb "$MONO" image.proj ComputeCachedImageKey
+    [[ "$(sed -n 's/.*EcrCache key: \([0-9a-f]*\) .*/\1/p' "$LOGS/p1-stamp.log" | tail -n 1)" == "$P1_KEY" ]] || die "the stamped key differs (log: $LOGS/p1-stamp.log)"
+    if [[ $i -gt 0 ]]; then
+      record p1.stamp_wall "$T_MS"
+      record p1.stamp_target "$(target_ms "$LOGS/p1-stamp.log" _EcrCacheComputeKey)"
     fi
   done
   meta note1 "P1: page cache warm (all files read once, and every measurement run once before the timed runs); KeyBench and 'dotnet build' computed the same key $P1_KEY"
@@ -299,17 +310,20 @@ if want P1b; then
     [[ $i -gt 0 ]] && record p1b.raw_prune "$T_MS"
     [[ "$(wc -l <"$LOGS/p1b-raw.log")" == "$wide_packages" ]] || die "find matched $(wc -l <"$LOGS/p1b-raw.log") package.json, expected $wide_packages"
 
+    rm -f "$WIDE/obj/ecrcache/inputs.json" # the target hashes (P1b is about the glob walk, not the stamp)
     timed "$LOGS/p1b-build.log" msb "$WIDE" image.proj ComputeCachedImageKey
     if [[ $i -gt 0 ]]; then
       record p1b.build_wall "$T_MS"
       record p1b.build_eval "$(eval_ms "$LOGS/p1b-build.log")"
       record p1b.build_target "$(target_ms "$LOGS/p1b-build.log" _EcrCacheComputeKey)"
     fi
+    rm -f "$WIDE/obj/ecrcache/inputs.json"
     timed "$LOGS/p1b-norestore.log" msb "$WIDE" image.proj ComputeCachedImageKey --no-restore
     if [[ $i -gt 0 ]]; then
       record p1b.norestore_wall "$T_MS"
       record p1b.norestore_eval "$(eval_ms "$LOGS/p1b-norestore.log")"
     fi
+    rm -f "$WIDE/obj/ecrcache/inputs.json"
     timed "$LOGS/p1b-exclude.log" msb "$WIDE" image-exclude.proj ComputeCachedImageKey
     if [[ $i -gt 0 ]]; then
       record p1b.excl_wall "$T_MS"

@@ -66,11 +66,15 @@ namespace EcrCache.Core
             var phase = Stopwatch.StartNew();
 
             // The daemon's platform enters the key. The no-op path trusts the platform that the last successful run
-            // saw on the same daemon, so a local hit costs exactly one 'docker image inspect' (which also proves the
-            // daemon is up and checks the image's platform). Anything else asks 'docker version' first.
+            // saw on the same daemon, and the image name it resolved for the same store settings (for ECR the repository
+            // URI), so a local hit costs exactly one 'docker image inspect' (which also proves the daemon is up and checks
+            // the image's platform): no docker version, no store, no registry or AWS call. With the input stamp
+            // (KeyStage) unchanged inputs are not hashed either. Anything else asks 'docker version' first.
             DockerVersionInfo? version = null;
             await MultiPlatformBuild.CheckAsync(_options, _docker, cancellationToken).ConfigureAwait(false);
-            var platform = ReadStampedPlatform();
+            var storeIdentity = EnsuredStamp.StoreIdentity(_options);
+            var ensured = EnsuredStamp.Read(_options.IntermediateDirectory, DaemonIdentity(), storeIdentity, _log.Detail);
+            var platform = ensured.Platform;
             if (platform == null)
             {
                 version = await _docker.GetVersionAsync(cancellationToken).ConfigureAwait(false);
@@ -80,8 +84,9 @@ namespace EcrCache.Core
             var key = await ComputeAndWriteKeyAsync(platform, cancellationToken).ConfigureAwait(false);
             _log.Detail($"Key {key.Hash} computed in {phase.ElapsedMilliseconds} ms ({_options.CacheOn.Count} CacheOn files, platform {platform}).");
 
-            using var store = CreateStore(cancellationToken);
-            var reference = store.Image + ":" + key.Tag;
+            using var stores = new LazyStore(() => CreateStore(cancellationToken));
+            var image = ensured.Image ?? stores.Get().Image;
+            var reference = image + ":" + key.Tag;
             string result;
 
             phase.Restart();
@@ -93,7 +98,18 @@ namespace EcrCache.Core
                 {
                     platform = version.Platform;
                     key = await ComputeAndWriteKeyAsync(platform, cancellationToken).ConfigureAwait(false);
-                    reference = store.Image + ":" + key.Tag;
+                    reference = image + ":" + key.Tag;
+                    localPlatform = await _docker.GetImagePlatformAsync(reference, cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            if (localPlatform == null && !stores.Created)
+            {
+                // Not a local hit: resolve the store now (the image name in the stamp may be out of date).
+                if (!string.Equals(stores.Get().Image, image, StringComparison.Ordinal))
+                {
+                    image = stores.Get().Image;
+                    reference = image + ":" + key.Tag;
                     localPlatform = await _docker.GetImagePlatformAsync(reference, cancellationToken).ConfigureAwait(false);
                 }
             }
@@ -105,6 +121,7 @@ namespace EcrCache.Core
             }
             else
             {
+                var store = stores.Get();
                 version ??= await _docker.GetVersionAsync(cancellationToken).ConfigureAwait(false);
                 await store.PrepareAsync(cancellationToken).ConfigureAwait(false);
                 var exists = store.HasRemote && await store.ExistsAsync(key.Tag, cancellationToken).ConfigureAwait(false);
@@ -161,10 +178,19 @@ namespace EcrCache.Core
             }
 
             cancellationToken.ThrowIfCancellationRequested();
-            var cacheResult = new CacheResult(store.Image, key.Tag, result, key);
-            WriteStamp(cacheResult, platform);
-            WriteIfDifferent(Path.Combine(_options.IntermediateDirectory, MissExplanation.PreviousManifestFileName), key.Manifest.ToJson());
-            await ExportAsync(cacheResult, (store as Tarballs.ITarballStore)?.MetaDataValue(key.Tag), cancellationToken).ConfigureAwait(false);
+            var cacheResult = new CacheResult(image, key.Tag, result, key);
+            ensured.Write(cacheResult, platform, DaemonIdentity(), storeIdentity);
+            var previousManifest = Path.Combine(_options.IntermediateDirectory, MissExplanation.PreviousManifestFileName);
+            if (!(result == CacheResult.HitLocal && ensured.Key == key.Hash && File.Exists(previousManifest)))
+            {
+                // The same key as the last ensured one has the same manifest: a no-op neither reads nor writes it.
+                WriteIfDifferent(previousManifest, key.Manifest.ToJson());
+            }
+
+            var tarballStore = stores.Created || _options.Provider == ProviderKind.S3 || _options.Provider == ProviderKind.Directory
+                ? stores.Get() as Tarballs.ITarballStore
+                : null;
+            await ExportAsync(cacheResult, tarballStore?.MetaDataValue(key.Tag), cancellationToken).ConfigureAwait(false);
             _log.Important($"EcrCache: {cacheResult.Reference} ({result}) in {total.Elapsed.TotalSeconds:0.00} s");
             return cacheResult;
         }
@@ -174,11 +200,9 @@ namespace EcrCache.Core
             // EcrCachePlatform replaces the daemon's platform in the key; base images resolve for the keyed platform(s).
             _baseImages = await BaseImageKeyInputs.ResolveAsync(_options, platform, _runner, _docker, _log, offline: false, cancellationToken).ConfigureAwait(false);
             var inputs = KeyInputsFactory.Create(_options, _options.Platform ?? platform, _baseImages);
-            var key = CacheKeyCalculator.Compute(inputs, cancellationToken);
-            Directory.CreateDirectory(_options.IntermediateDirectory);
-            WriteIfDifferent(Path.Combine(_options.IntermediateDirectory, KeyFileName), key.Hash + "\n");
-            WriteIfDifferent(Path.Combine(_options.IntermediateDirectory, ManifestFileName), key.Manifest.ToJson());
-            return key;
+
+            // Unchanged inputs (the input stamp, base-image digests included) are not hashed again; see KeyStage.
+            return KeyStage.Compute(inputs, _options.IntermediateDirectory, _options.CacheOnStats, _log, cancellationToken);
         }
 
         private IImageStore CreateStore(CancellationToken cancellationToken)
@@ -336,53 +360,6 @@ namespace EcrCache.Core
         private string DaemonIdentity() =>
             _options.DockerPath + "|" + (_options.Environment("DOCKER_HOST") ?? "") + "|" + (_options.Environment("DOCKER_CONTEXT") ?? "");
 
-        private string? ReadStampedPlatform()
-        {
-            var path = Path.Combine(_options.IntermediateDirectory, StampFileName);
-            try
-            {
-                if (!File.Exists(path))
-                {
-                    return null;
-                }
-
-                using var doc = JsonDocument.Parse(File.ReadAllText(path));
-                var root = doc.RootElement;
-                if (root.TryGetProperty("daemon", out var daemon) && daemon.GetString() == DaemonIdentity()
-                    && root.TryGetProperty("platform", out var platform) && platform.ValueKind == JsonValueKind.String)
-                {
-                    return platform.GetString();
-                }
-            }
-            catch (Exception ex) when (ex is IOException || ex is JsonException || ex is UnauthorizedAccessException || ex is InvalidOperationException)
-            {
-                _log.Detail("Ignoring unreadable stamp " + path + ": " + ex.Message);
-            }
-
-            return null;
-        }
-
-        private void WriteStamp(CacheResult result, string platform)
-        {
-            var path = Path.Combine(_options.IntermediateDirectory, StampFileName);
-            using var buffer = new MemoryStream();
-            using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
-            {
-                writer.WriteStartObject();
-                writer.WriteString("key", result.Key.Hash);
-                writer.WriteString("image", result.Image);
-                writer.WriteString("tag", result.Tag);
-                writer.WriteString("reference", result.Reference);
-                writer.WriteString("result", result.Result);
-                writer.WriteString("platform", platform);
-                writer.WriteString("daemon", DaemonIdentity());
-                writer.WriteString("time", DateTimeOffset.UtcNow.ToString("o"));
-                writer.WriteEndObject();
-            }
-
-            WriteAtomically(path, Encoding.UTF8.GetString(buffer.ToArray()) + "\n");
-        }
-
         private async Task ExportAsync(CacheResult result, string? metaDataValue, CancellationToken cancellationToken)
         {
             var variables = ImageExports.Variables(_options.ExportEnvVariable, result.Image, result.Tag);
@@ -423,7 +400,7 @@ namespace EcrCache.Core
             return true;
         }
 
-        private static void WriteAtomically(string path, string content)
+        internal static void WriteAtomically(string path, string content)
         {
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             var temp = path + "." + Guid.NewGuid().ToString("N").Substring(0, 8) + ".tmp";

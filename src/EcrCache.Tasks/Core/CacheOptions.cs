@@ -79,6 +79,9 @@ namespace EcrCache.Core
 
         public IList<CacheOnInput> CacheOn { get; } = new List<CacheOnInput>();
 
+        /// <summary>What OptionsParser saw of each CacheOn file (by full path), so the input stamp does not stat it again.</summary>
+        internal Dictionary<string, FileStat> CacheOnStats { get; } = new Dictionary<string, FileStat>(StringComparer.Ordinal);
+
         public ProviderKind Provider { get; set; } = ProviderKind.Local;
 
         public string? Registry { get; set; }

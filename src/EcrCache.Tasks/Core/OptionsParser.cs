@@ -221,11 +221,18 @@ namespace EcrCache.Core
             }
 
             // Cache-on files.
-            foreach (var item in raw.CacheOn)
+            var relative = new RelativePathResolver(projectDir);
+            var fullPaths = raw.CacheOn.Select(item =>
             {
                 var full = item.Get("FullPath");
-                full = string.IsNullOrEmpty(full) ? Resolve(projectDir, item.ItemSpec) : full!;
-                if (!File.Exists(full))
+                return string.IsNullOrEmpty(full) ? Resolve(projectDir, item.ItemSpec) : full!;
+            }).ToList();
+            var stats = FileStat.OfMany(fullPaths); // once per file: the input stamp reuses them
+            for (var i = 0; i < fullPaths.Count; i++)
+            {
+                var item = raw.CacheOn[i];
+                var full = fullPaths[i];
+                if (!stats[i].Exists)
                 {
                     if (Directory.Exists(full))
                     {
@@ -240,7 +247,8 @@ namespace EcrCache.Core
                 }
 
                 var jsonPath = Blank(item.Get("JsonPath"));
-                options.CacheOn.Add(new CacheOnInput(full, RelativePath(projectDir, full), jsonPath));
+                options.CacheOn.Add(new CacheOnInput(full, relative.Of(full), jsonPath));
+                options.CacheOnStats[full] = stats[i];
             }
 
             if (raw.ProjectFile != null)

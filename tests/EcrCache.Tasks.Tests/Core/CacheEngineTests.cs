@@ -129,6 +129,7 @@ namespace EcrCache.Tasks.Tests.Core
             Assert.AreEqual(first.Reference + "\n", sourced.StandardOutput);
 
             // Second run: the same key, found in the daemon, no build.
+            var stampText = File.ReadAllText(Intermediate(CacheEngine.StampFileName));
             var log2 = new CapturingBuildLog();
             var second = await new CacheEngine(options, log2).EnsureAsync(Timeout());
             Assert.AreEqual(CacheResult.HitLocal, second.Result, log2.AllText);
@@ -136,7 +137,8 @@ namespace EcrCache.Tasks.Tests.Core
             Assert.AreEqual(first.Key.Hash, second.Key.Hash);
             Assert.IsFalse(log2.AllText.Contains("Building with"), log2.AllText);
             StringAssert.Contains(log2.AllText, "(hit-local)");
-            AssertStamp(second, CacheResult.HitLocal);
+            Assert.AreEqual(stampText, File.ReadAllText(Intermediate(CacheEngine.StampFileName)), "a local hit that changes nothing leaves ensured.json as the build wrote it");
+            AssertStamp(second, CacheResult.Built);
         }
 
         [TestMethod]
