@@ -26,7 +26,8 @@ namespace EcrCache.Core
                 return Array.Empty<string>();
             }
 
-            var paths = matched.Select(m => OptionsParser.RelativePath(projectDirectory, m.FullPath)).ToList();
+            var relative = new RelativePathResolver(projectDirectory);
+            var paths = matched.Select(m => relative.Of(m.FullPath)).ToList();
             var unmatched = new List<string>();
             foreach (var pattern in patterns)
             {

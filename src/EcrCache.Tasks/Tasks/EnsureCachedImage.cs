@@ -15,6 +15,9 @@ namespace EcrCache.Tasks
     /// </summary>
     public sealed partial class EnsureCachedImage : Task, ICancelableTask
     {
+        /// <summary>The CacheOn metadata that OptionsParser reads (add new ones here).</summary>
+        private static readonly string[] CacheOnMetadata = { "JsonPath" };
+
         private readonly CancellationTokenSource _cancel = new CancellationTokenSource();
 
         [Required]
@@ -205,7 +208,7 @@ namespace EcrCache.Tasks
                 BuildkiteAgentPath = BuildkiteAgentPath,
             };
             CopyKeyFeatures(raw);
-            Copy(CacheOn, raw.CacheOn, withFullPath: true);
+            CopyCacheOn(CacheOn, raw.CacheOn);
             Copy(BuildArgs, raw.BuildArgs, withFullPath: false);
             Copy(Secrets, raw.Secrets, withFullPath: false);
             Copy(EcrTags, raw.EcrTags, withFullPath: false);
@@ -225,6 +228,31 @@ namespace EcrCache.Tasks
                 if (withFullPath)
                 {
                     metadata["FullPath"] = item.GetMetadata("FullPath");
+                }
+
+                target.Add(new RawItem(item.ItemSpec, metadata));
+            }
+        }
+
+        /// <summary>
+        /// CacheOn items can number tens of thousands: copy only the metadata the parser reads (FullPath and the
+        /// <see cref="CacheOnMetadata"/> names), not every item's whole metadata table.
+        /// </summary>
+        private static void CopyCacheOn(ITaskItem[] items, IList<RawItem> target)
+        {
+            foreach (var item in items)
+            {
+                var metadata = new Dictionary<string, string>(CacheOnMetadata.Length + 1, StringComparer.OrdinalIgnoreCase)
+                {
+                    ["FullPath"] = item.GetMetadata("FullPath"),
+                };
+                foreach (var name in CacheOnMetadata)
+                {
+                    var value = item.GetMetadata(name);
+                    if (!string.IsNullOrEmpty(value))
+                    {
+                        metadata[name] = value;
+                    }
                 }
 
                 target.Add(new RawItem(item.ItemSpec, metadata));
