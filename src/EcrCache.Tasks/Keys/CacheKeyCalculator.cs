@@ -304,7 +304,7 @@ namespace EcrCache.Keys
 
         private static List<Target> PlanCacheOn(IList<CacheOnInput> cacheOn)
         {
-            var distinct = new Dictionary<(string Kind, string Name, string FullPath), Target>();
+            var distinct = new Dictionary<(string Kind, string Name, string FullPath), Target>(cacheOn.Count); // presized: no rehash garbage per file
             var list = new List<Target>(cacheOn.Count);
             foreach (var input in cacheOn)
             {
@@ -358,7 +358,7 @@ namespace EcrCache.Keys
             }
 
             // Group by file, in key order of each file's first target (so the error reported is deterministic).
-            var byPath = new Dictionary<string, Unit>(StringComparer.Ordinal);
+            var byPath = new Dictionary<string, Unit>(targets.Count, StringComparer.Ordinal);
             var units = new List<Unit>(targets.Count);
             foreach (var target in targets)
             {
