@@ -70,6 +70,8 @@ ROWS = [
     ("p3b.eval", "  MSBuild evaluation (2 evaluations)", "ms", "p3b.min"),
     ("p3b.target", "  _EcrCacheEnsure target (input stamp: every file stat'ed, none hashed)", "ms", "p3b.min"),
     ("p3b.engine", "  engine, as logged \"EcrCache: ... (hit-local) in X s\"", "ms", "p3b.min"),
+    ("p3b.norestore_wall", "ours, dotnet build --no-restore (1 evaluation) (wall)", "ms", "p3b.min"),
+    ("p3b.norestore_eval", "  MSBuild evaluation (1 evaluation)", "ms", "p3b.min"),
 
     ("P4", "P4 miss: unique BENCH_SALT build arg per run (RUN step really runs), {payload_mb} MB new layer, push to the registry", None, None),
     ("p4.raw", "raw: DOCKER_BUILDKIT=1 docker build && docker push = BASE", "ms", "p4.raw"),
