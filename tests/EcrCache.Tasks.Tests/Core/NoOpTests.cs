@@ -7,7 +7,8 @@ using EcrCache.Tasks.Tests.Registries;
 namespace EcrCache.Tasks.Tests.Core
 {
     /// <summary>
-    /// The no-op path with the real docker: a stamp check and one 'docker image inspect', no other process, no write.
+    /// The no-op path with the real docker: a stamp check and one 'docker image inspect' (plus one for a local-only
+    /// base image), no other process, no write.
     /// The input stamp ignores files changed in the last 2 s (racy), so these tests wait that long once after
     /// writing their inputs (the wait is for correctness, nothing is timed).
     /// </summary>
@@ -88,10 +89,16 @@ namespace EcrCache.Tasks.Tests.Core
             Assert.AreEqual(CacheResult.HitLocal, third.Result, log3.AllText);
             Assert.AreEqual(first.Reference, third.Reference);
             StringAssert.Contains(log3.AllText, "Inputs unchanged since the last run");
+            // The base image here is local-only (not in any registry), which keys by its image id: one inspect for it
+            // (docs/cache-key.md). A base image from a registry costs nothing here (its digest is cached).
             CollectionAssert.AreEqual(
-                new[] { RealDocker.Executable + " image inspect --format {{.Os}}/{{.Architecture}} " + first.Reference },
+                new[]
+                {
+                    RealDocker.Executable + " image inspect --format {{.Id}} " + RealDocker.BaseImage,
+                    RealDocker.Executable + " image inspect --format {{.Os}}/{{.Architecture}} " + first.Reference,
+                },
                 runner.Commands.ToArray(),
-                "exactly one process: docker image inspect");
+                "exactly one process: docker image inspect; ran: " + string.Join(" | ", runner.Commands) + "\n" + log3.AllText);
             CollectionAssert.AreEqual(before.ToList(), Snapshot(_dir).ToList(), "a no-op writes no file (obj/ecrcache, env file, inputs)");
         }
 
