@@ -44,7 +44,7 @@ namespace EcrCache.Core
             _options = options;
             _log = log;
             _runner = runner ?? ProcessRunner.Instance;
-            _docker = new DockerCli(options.DockerPath, _runner, log);
+            _docker = new DockerCli(options.DockerPath, _runner, log) { Retries = options.DockerRetries, DaemonEnvironment = options.Environment };
         }
 
         /// <summary>Factory for the store; replaced by later providers and by tests.</summary>
@@ -147,33 +147,12 @@ namespace EcrCache.Core
 
                 if (!exists)
                 {
-                    phase.Restart();
-                    _log.Info($"Cache miss for {reference}: building.");
-                    LogMissReasons(key);
-                    await BuildAsync(version, reference, store, cancellationToken).ConfigureAwait(false);
-                    _log.Detail($"Built in {phase.ElapsedMilliseconds} ms.");
-                    phase.Restart();
-                    try
-                    {
-                        if (!_options.IsMultiPlatform)
-                        {
-                            await store.PublishAsync(key.Tag, _options.PushLatest, cancellationToken).ConfigureAwait(false);
-                        }
-                    }
-                    catch when (store.HasRemote)
-                    {
-                        // The local image:tag would make the next run a local hit that never pushes. Untag it so a
-                        // failed or cancelled push is retried; the layers stay in the daemon's build cache.
-                        await UntagAsync(reference).ConfigureAwait(false);
-                        throw;
-                    }
-
-                    if (store.HasRemote)
-                    {
-                        _log.Detail($"Pushed in {phase.ElapsedMilliseconds} ms.");
-                    }
-
-                    result = CacheResult.Built;
+                    // One build per key (docs/reliability.md): wait for a build of the same image elsewhere, then
+                    // use its result; otherwise hold the lock and lease until pushed (released in Dispose).
+                    using var turn = await new Leases.BuildCoordinator(_options.LeaseTimeout, _log, _options.Environment)
+                        .AcquireAsync(reference, key.Tag, (store as Leases.ILeaseCapableStore)?.LeaseBackend, ct => RecheckAsync(store, reference, key.Tag, ct), cancellationToken)
+                        .ConfigureAwait(false);
+                    result = turn.OtherResult ?? await BuildAndPublishAsync(store, version, reference, key, phase, cancellationToken).ConfigureAwait(false);
                 }
             }
 
@@ -232,6 +211,62 @@ namespace EcrCache.Core
                 default:
                     return new LocalDaemonStore(_options.Repository, _docker);
             }
+        }
+
+        /// <summary>The miss: build, then publish (untagging on a failed push so the next run retries it).</summary>
+        private async Task<string> BuildAndPublishAsync(IImageStore store, DockerVersionInfo version, string reference, CacheKey key, Stopwatch phase, CancellationToken cancellationToken)
+        {
+            var tag = key.Tag;
+            phase.Restart();
+            _log.Info($"Cache miss for {reference}: building.");
+            LogMissReasons(key);
+            await BuildAsync(version, reference, store, cancellationToken).ConfigureAwait(false);
+            _log.Detail($"Built in {phase.ElapsedMilliseconds} ms.");
+            phase.Restart();
+            try
+            {
+                if (!_options.IsMultiPlatform)
+                {
+                    await store.PublishAsync(tag, _options.PushLatest, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch when (store.HasRemote)
+            {
+                // The local image:tag would make the next run a local hit that never pushes. Untag it so a
+                // failed or cancelled push is retried; the layers stay in the daemon's build cache.
+                await UntagAsync(reference).ConfigureAwait(false);
+                throw;
+            }
+
+            if (store.HasRemote)
+            {
+                _log.Detail($"Pushed in {phase.ElapsedMilliseconds} ms.");
+            }
+
+            return CacheResult.Built;
+        }
+
+        /// <summary>After waiting for another build of the same image: is it here now (locally, or in the store)?</summary>
+        private async Task<string?> RecheckAsync(IImageStore store, string reference, string tag, CancellationToken cancellationToken)
+        {
+            if (await _docker.GetImagePlatformAsync(reference, cancellationToken).ConfigureAwait(false) != null)
+            {
+                return CacheResult.HitLocal;
+            }
+
+            if (!store.HasRemote || !await store.ExistsAsync(tag, cancellationToken).ConfigureAwait(false))
+            {
+                return null;
+            }
+
+            if (_options.SkipPull)
+            {
+                return CacheResult.HitNotPulled;
+            }
+
+            _log.Info($"The other build published {reference}: pulling it.");
+            await store.FetchAsync(tag, cancellationToken).ConfigureAwait(false);
+            return CacheResult.HitPulled;
         }
 
         private async Task BuildAsync(DockerVersionInfo version, string reference, IImageStore store, CancellationToken cancellationToken)

@@ -124,6 +124,12 @@ namespace EcrCache.Core
 
         public string BuildkiteAgentPath { get; set; } = "buildkite-agent";
 
+        /// <summary>Extra attempts for a docker push/pull that failed transiently (EcrCacheDockerRetries, default 3).</summary>
+        public int DockerRetries { get; set; } = 3;
+
+        /// <summary>How long a build lease holds and others wait for it (EcrCacheLeaseTimeout, default 30 min; zero: off).</summary>
+        public TimeSpan LeaseTimeout { get; set; } = TimeSpan.FromMinutes(30);
+
         /// <summary>The environment of the build (tests inject one).</summary>
         public Func<string, string?> Environment { get; set; } = System.Environment.GetEnvironmentVariable;
     }

@@ -197,6 +197,8 @@ namespace EcrCache.Core
                 options.BuildArgs.Add(new KeyValuePair<string, string>(name, value));
             }
 
+            EcrCache.Reliability.ReliabilityOptionsParser.Apply(raw, options, log);
+
             // Additional docker build arguments (enter the key as written).
             var additional = Blank(raw.AdditionalBuildArgs);
             if (additional != null)

@@ -58,6 +58,8 @@ namespace EcrCache.Core
         public string? MetadataKey { get; set; }
         public string? DockerPath { get; set; }
         public string? BuildkiteAgentPath { get; set; }
+        public string? DockerRetries { get; set; }
+        public string? LeaseTimeout { get; set; }
         public IList<RawItem> CacheOn { get; } = new List<RawItem>();
         public IList<RawItem> BuildArgs { get; } = new List<RawItem>();
         public IList<RawItem> Secrets { get; } = new List<RawItem>();

@@ -116,6 +116,15 @@ namespace EcrCache.Diagnostics
         public const string BadDirectoryMaxSize = nameof(BadDirectoryMaxSize);
         public const string DirectoryWriteFailed = nameof(DirectoryWriteFailed);
         public const string DirectoryPruneFailed = nameof(DirectoryPruneFailed);
+        // Reliability (issue 7): ECRC1040-1059 options, ECRC1220-1239 docker, ECRC1320-1339 HTTP/leases, ECRC1902-1949 general.
+        public const string SecretLookingBuildArg = nameof(SecretLookingBuildArg);
+        public const string BadDockerRetries = nameof(BadDockerRetries);
+        public const string BadLeaseTimeout = nameof(BadLeaseTimeout);
+        public const string DaemonUnreachable = nameof(DaemonUnreachable);
+        public const string DockerRetriesExhausted = nameof(DockerRetriesExhausted);
+        public const string LeaseExpired = nameof(LeaseExpired);
+        public const string LeaseUnavailable = nameof(LeaseUnavailable);
+        public const string LockUnavailable = nameof(LockUnavailable);
         public const string Cancelled = nameof(Cancelled);
         public const string UnexpectedError = nameof(UnexpectedError);
     }

@@ -110,6 +110,17 @@ namespace EcrCache.Docker
 
         public string Executable { get; }
 
+        /// <summary>How many times a transient docker push/pull failure is retried (EcrCacheDockerRetries, default 3).</summary>
+        public int Retries { get; set; } = 3;
+
+        /// <summary>The base of the backoff between docker push/pull attempts (2 s; tests lower it).</summary>
+        public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(2);
+
+        /// <summary>The build's environment, to name the daemon in errors (DOCKER_HOST, DOCKER_CONTEXT).</summary>
+        public Func<string, string?> DaemonEnvironment { get; set; } = System.Environment.GetEnvironmentVariable;
+
+        private static readonly Random RetryRandom = new Random();
+
         /// <summary>Extra variables for every docker child (e.g. a private DOCKER_CONFIG).</summary>
         public IDictionary<string, string?> Environment { get; } = new Dictionary<string, string?>(StringComparer.Ordinal);
 
@@ -144,7 +155,7 @@ namespace EcrCache.Docker
             if (result.ExitCode != 0 || serverVersion.Length == 0)
             {
                 var reason = FirstLine(result.StandardError);
-                throw new EcrCacheException(DiagnosticIds.DaemonNotRunning, Executable, reason.Length == 0 ? "docker version exit code " + result.ExitCode : reason);
+                throw new EcrCacheException(DiagnosticIds.DaemonNotRunning, Executable, (reason.Length == 0 ? "docker version exit code " + result.ExitCode : reason) + "; daemon: " + DescribeDaemon());
             }
 
             return new DockerVersionInfo(clientVersion, serverVersion, os, arch);
@@ -283,21 +294,89 @@ namespace EcrCache.Docker
             }
         }
 
-        public async Task PushAsync(string reference, CancellationToken cancellationToken)
+        public Task PushAsync(string reference, CancellationToken cancellationToken) =>
+            RetryingAsync("push", reference, DiagnosticIds.DockerPushFailed, cancellationToken);
+
+        public Task PullAsync(string reference, CancellationToken cancellationToken) =>
+            RetryingAsync("pull", reference, DiagnosticIds.DockerPullFailed, cancellationToken);
+
+        /// <summary>What the docker CLI talks to, for messages: DOCKER_HOST, DOCKER_CONTEXT or the default.</summary>
+        public string DescribeDaemon()
         {
-            var result = await StreamAsync(new[] { "push", reference }, cancellationToken).ConfigureAwait(false);
-            if (result.ExitCode != 0)
+            var host = DaemonEnvironment("DOCKER_HOST");
+            if (!string.IsNullOrEmpty(host))
             {
-                throw new EcrCacheException(DiagnosticIds.DockerPushFailed, reference, result.ExitCode);
+                return "DOCKER_HOST=" + host;
             }
+
+            var context = DaemonEnvironment("DOCKER_CONTEXT");
+            return !string.IsNullOrEmpty(context)
+                ? "DOCKER_CONTEXT=" + context
+                : "the current docker context (unix:///var/run/docker.sock unless 'docker context use' chose another)";
         }
 
-        public async Task PullAsync(string reference, CancellationToken cancellationToken)
+        /// <summary>
+        /// docker push/pull with retries: a failure whose stderr is transient (5xx, 429, reset, timeout, EOF) is tried
+        /// again up to <see cref="Retries"/> times with jittered exponential backoff. Error lines of attempts that will
+        /// be retried are logged as messages, not MSBuild errors, so a recovered push leaves a green build.
+        /// </summary>
+        private async Task RetryingAsync(string verb, string reference, string failureId, CancellationToken cancellationToken)
         {
-            var result = await StreamAsync(new[] { "pull", reference }, cancellationToken).ConfigureAwait(false);
-            if (result.ExitCode != 0)
+            for (var attempt = 1; ; attempt++)
             {
-                throw new EcrCacheException(DiagnosticIds.DockerPullFailed, reference, result.ExitCode);
+                var spec = NewSpec(new[] { verb, reference });
+                var errorLines = new List<string>();
+                spec.OnStandardOutput = line => LogToolLine(line, canBeError: false);
+                spec.OnStandardError = line =>
+                {
+                    if (line.Length == 0)
+                    {
+                        return;
+                    }
+
+                    if (IsErrorLine(line))
+                    {
+                        lock (errorLines)
+                        {
+                            errorLines.Add(line);
+                        }
+                    }
+
+                    _log.Info(line);
+                };
+                _log.Info(attempt == 1 ? spec.DisplayText : spec.DisplayText + " (attempt " + attempt.ToString(CultureInfo.InvariantCulture) + " of " + (Retries + 1).ToString(CultureInfo.InvariantCulture) + ")");
+                var result = await ExecuteAsync(spec, cancellationToken).ConfigureAwait(false);
+                if (result.ExitCode == 0)
+                {
+                    return;
+                }
+
+                var kind = DockerRetry.Classify(result.StandardError + "\n" + result.StandardOutput);
+                var reason = DockerRetry.Reason(result.StandardError);
+                if (kind == DockerFailureKind.DaemonUnreachable)
+                {
+                    throw new EcrCacheException(DiagnosticIds.DaemonUnreachable, DescribeDaemon(), verb, reason);
+                }
+
+                if (kind == DockerFailureKind.Transient && attempt <= Retries)
+                {
+                    var delay = DockerRetry.Backoff(attempt, RetryBaseDelay, RetryRandom);
+                    _log.Info("docker " + verb + " of " + reference + " failed with a transient error (" + reason + "); retrying in " + delay.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture) + " s.");
+                    await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                foreach (var line in errorLines)
+                {
+                    _log.ToolError("docker", line);
+                }
+
+                if (kind == DockerFailureKind.Transient)
+                {
+                    throw new EcrCacheException(DiagnosticIds.DockerRetriesExhausted, verb, reference, attempt, reason);
+                }
+
+                throw new EcrCacheException(failureId, reference, result.ExitCode);
             }
         }
 

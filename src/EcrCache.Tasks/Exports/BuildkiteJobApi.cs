@@ -34,6 +34,15 @@ namespace EcrCache.Exports
 
         private const int MaxBodyInMessage = 200;
 
+        /// <summary>Retries for the Job API: 3 attempts within 3 s (the request body is a buffered byte array).</summary>
+        internal static readonly EcrCache.Http.HttpRetryPolicy JobApiRetry = new EcrCache.Http.HttpRetryPolicy
+        {
+            MaxAttempts = 3,
+            BaseDelay = TimeSpan.FromMilliseconds(200),
+            MaxDelay = TimeSpan.FromSeconds(1),
+            Deadline = TimeSpan.FromSeconds(3),
+        };
+
         private readonly string token;
 
         public BuildkiteJobApi(string socketPath, string token)
@@ -184,7 +193,9 @@ namespace EcrCache.Exports
                     }
                 },
             };
-            using var client = new HttpClient(handler, disposeHandler: false) { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
+            // Through the shared seam: a briefly busy agent (5xx, a refused connection while it restarts the API) is
+            // retried, within a short deadline so that a missing socket still fails fast with its own message.
+            using var client = EcrCache.Http.HttpClients.Create(handler, retry: JobApiRetry);
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(Timeout);
 

@@ -8,15 +8,25 @@ namespace EcrCache.Http
     /// <summary>
     /// How every EcrCache HTTP client is built (registry, ECR, later providers): no automatic redirects (callers decide
     /// whether credentials may follow), no cookies, per-call timeouts instead of HttpClient's 100 s default, and one
-    /// User-Agent. The seam where shared retry and timeout policy belongs.
+    /// User-Agent. Every client also gets the shared retry policy (<see cref="HttpRetryPolicy.Default"/> unless the
+    /// caller passes another): 429/5xx/connection failures are retried with jittered exponential backoff under a total
+    /// deadline (docs/reliability.md). Retries are hand-written (<see cref="RetryHandler"/>) rather than Polly: the
+    /// task assembly loads inside MSBuild and Visual Studio (net472), where every extra dependency is a binding
+    /// conflict waiting to happen, and the policy needed is some 100 lines.
     /// </summary>
     public static class HttpClients
     {
-        public static HttpClient Create(HttpMessageHandler? handler = null, bool decompress = false)
+        /// <param name="handler">The transport (tests pass fakes); null builds the standard one.</param>
+        /// <param name="decompress">Accept gzip/deflate.</param>
+        /// <param name="retry">The retry policy; null means <see cref="HttpRetryPolicy.Default"/>.</param>
+        /// <param name="onRetry">Told about every retry and give-up (for the build log).</param>
+        public static HttpClient Create(HttpMessageHandler? handler = null, bool decompress = false, HttpRetryPolicy? retry = null, Action<string>? onRetry = null)
         {
-            var client = handler == null
-                ? new HttpClient(CreateHandler(decompress), disposeHandler: true)
-                : new HttpClient(handler, disposeHandler: false);
+            var transport = handler ?? CreateHandler(decompress);
+            var retrying = new RetryHandler(retry ?? HttpRetryPolicy.Default, transport) { OnRetry = onRetry };
+
+            // disposeHandler=false for a caller's handler: the caller owns it (the RetryHandler would dispose it).
+            var client = new HttpClient(retrying, disposeHandler: handler == null);
             client.Timeout = System.Threading.Timeout.InfiniteTimeSpan;
             var version = typeof(HttpClients).Assembly.GetName().Version;
             client.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("EcrCache", version == null ? "1.0" : version.ToString()));

@@ -97,6 +97,12 @@ namespace EcrCache.Tasks
 
         public string? BuildkiteAgentPath { get; set; }
 
+        /// <summary>EcrCacheDockerRetries.</summary>
+        public string? DockerRetries { get; set; }
+
+        /// <summary>EcrCacheLeaseTimeout.</summary>
+        public string? LeaseTimeout { get; set; }
+
         public ITaskItem[] CacheOn { get; set; } = Array.Empty<ITaskItem>();
 
         public ITaskItem[] BuildArgs { get; set; } = Array.Empty<ITaskItem>();
@@ -206,6 +212,8 @@ namespace EcrCache.Tasks
                 MetadataKey = MetadataKey,
                 DockerPath = DockerPath,
                 BuildkiteAgentPath = BuildkiteAgentPath,
+                DockerRetries = DockerRetries,
+                LeaseTimeout = LeaseTimeout,
             };
             CopyKeyFeatures(raw);
             CopyCacheOn(CacheOn, raw.CacheOn);

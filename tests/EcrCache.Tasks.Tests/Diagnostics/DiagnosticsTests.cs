@@ -54,6 +54,44 @@ namespace EcrCache.Tasks.Tests.Diagnostics
         }
 
         [TestMethod]
+        public void TheDocListsEveryCodeWithItsNameCauseAndFix()
+        {
+            // docs/diagnostics.md: one table row per resource entry, same code and name, a cause and (unless the
+            // code is never raised) what to do. Rows for codes that no longer exist fail too.
+            var doc = File.ReadAllLines(Path.Combine(TestPaths.RepoRoot, "docs", "diagnostics.md"));
+            var rows = new Dictionary<string, string[]>();
+            foreach (var line in doc)
+            {
+                var match = Regex.Match(line, @"^\|\s*(ECRC[0-9]{4})\s*\|");
+                if (!match.Success)
+                {
+                    continue;
+                }
+
+                var cells = line.Trim().Trim('|').Split('|').Select(c => c.Trim()).ToArray();
+                Assert.IsFalse(rows.ContainsKey(cells[0]), cells[0] + " is listed twice in docs/diagnostics.md");
+                rows.Add(cells[0], cells);
+            }
+
+            var expected = new Dictionary<string, string>();
+            foreach (var id in AllIds())
+            {
+                var code = Diagnostic.GetFormat(id).Substring(0, 8);
+                expected.Add(code, id);
+                Assert.IsTrue(rows.TryGetValue(code, out var cells), code + " (" + id + ") is missing from docs/diagnostics.md");
+                Assert.AreEqual(5, cells!.Length, code + ": the row needs code | name | severity | raised when | what to do");
+                Assert.AreEqual(id, cells[1], code + ": the name in docs/diagnostics.md differs from Strings.resx");
+                Assert.IsTrue(cells[2].Length > 0 && cells[3].Length > 0, code + ": severity and cause must be filled in");
+                Assert.IsTrue(cells[4].Length > 0 || cells[2].StartsWith("not raised", System.StringComparison.Ordinal), code + ": say what to do");
+            }
+
+            foreach (var code in rows.Keys)
+            {
+                Assert.IsTrue(expected.ContainsKey(code), code + " is in docs/diagnostics.md but not in Strings.resx");
+            }
+        }
+
+        [TestMethod]
         public void CreateFormatsArgumentsAndSplitsCode()
         {
             var d = Diagnostic.Create(DiagnosticIds.UnknownProvider, "foo", "local, registry");

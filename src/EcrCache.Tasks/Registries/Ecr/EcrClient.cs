@@ -72,7 +72,9 @@ namespace EcrCache.Registries.Ecr
             Settings = settings ?? throw new ArgumentNullException(nameof(settings));
             _credentials = credentials ?? throw new ArgumentNullException(nameof(credentials));
             _log = log ?? throw new ArgumentNullException(nameof(log));
-            _http = HttpClients.Create(handler, decompress: false);
+            // ECR retries itself (CallAsync: AWS "standard" mode, which also knows throttling error codes sent with HTTP 400);
+            // a second layer of retries below it would multiply the attempts.
+            _http = HttpClients.Create(handler, decompress: false, retry: HttpRetryPolicy.None);
         }
 
         public EcrSettings Settings { get; }

@@ -46,7 +46,7 @@ namespace EcrCache.Registries.Ecr
     /// when the user's docker config routes the host to a credential helper (ecr-login), else with a
     /// GetAuthorizationToken token in a private DOCKER_CONFIG. Existence is one registry HEAD of the manifest.
     /// </summary>
-    public sealed class EcrStore : IImageStore
+    public sealed class EcrStore : IImageStore, Leases.ILeaseCapableStore
     {
         private readonly IEcrClient _client;
         private readonly EcrStoreOptions _options;
@@ -164,6 +164,10 @@ namespace EcrCache.Registries.Ecr
 
             return new EcrStore(client, options, docker, runner, log, repository);
         }
+
+        /// <summary>Lease tags in the repository through the data-plane client (which has push rights); after PrepareAsync.</summary>
+        public Leases.ILeaseBackend? LeaseBackend =>
+            _registry == null ? null : new Leases.RegistryLeaseBackend(_registry, _repository.Name, Description);
 
         public async Task PrepareAsync(CancellationToken cancellationToken)
         {

@@ -11,8 +11,13 @@ namespace EcrCache.Registries.Generic
     /// Any OCI distribution registry (EcrCacheProvider=registry). Existence is one HEAD of the manifest, authenticated
     /// from the user's docker config; pulls and pushes go through the docker CLI, which uses the same config.
     /// </summary>
-    public sealed class OciRegistryStore : IImageStore
+    public sealed class OciRegistryStore : IImageStore, Leases.ILeaseCapableStore
     {
+        private readonly RegistryEndpoint _endpoint;
+        private readonly IRegistryCredentialProvider _credentials;
+        private readonly IBuildLog _log;
+        private RegistryClient? _leaseClient;
+        private Leases.RegistryLeaseBackend? _leases;
         private readonly DockerCli _docker;
         private readonly RegistryClient _client;
         private readonly string _repository;
@@ -22,6 +27,9 @@ namespace EcrCache.Registries.Generic
             _docker = docker;
             _repository = repository;
             _client = new RegistryClient(endpoint, credentials, log);
+            _endpoint = endpoint;
+            _credentials = credentials;
+            _log = log;
             Image = endpoint.Host + "/" + repository;
             Description = "registry " + endpoint.Host;
         }
@@ -61,6 +69,26 @@ namespace EcrCache.Registries.Generic
             return manifest != null ? Image + ":" + tag : null;
         }
 
-        public void Dispose() => _client.Dispose();
+
+        /// <summary>Lease tags in the image's repository, through a client that asks for push rights (docs/reliability.md).</summary>
+        public Leases.ILeaseBackend? LeaseBackend
+        {
+            get
+            {
+                if (_leases == null)
+                {
+                    _leaseClient = new RegistryClient(_endpoint, _credentials, _log) { Access = RegistryAccess.Pull | RegistryAccess.Push };
+                    _leases = new Leases.RegistryLeaseBackend(_leaseClient, _repository, Description);
+                }
+
+                return _leases;
+            }
+        }
+
+        public void Dispose()
+        {
+            _leaseClient?.Dispose();
+            _client.Dispose();
+        }
     }
 }

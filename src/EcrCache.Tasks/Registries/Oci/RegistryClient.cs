@@ -71,7 +71,7 @@ namespace EcrCache.Registries.Oci
             Endpoint = endpoint ?? throw new ArgumentNullException(nameof(endpoint));
             _credentials = credentials ?? throw new ArgumentNullException(nameof(credentials));
             _log = log ?? throw new ArgumentNullException(nameof(log));
-            _http = HttpClients.Create(handler, decompress: true);
+            _http = HttpClients.Create(handler, decompress: true, onRetry: message => _log.Info("Registry " + message));
         }
 
         public RegistryEndpoint Endpoint { get; }
@@ -195,6 +195,63 @@ namespace EcrCache.Registries.Oci
             }
 
             return (mediaType, body, string.IsNullOrEmpty(response.Digest) ? computed : response.Digest);
+        }
+
+        /// <summary>
+        /// Uploads a small blob (monolithic: <c>POST /v2/&lt;repo&gt;/blobs/uploads/</c> then <c>PUT ?digest=</c>) unless
+        /// <c>HEAD</c> finds it already. The body is a byte array, so every attempt (and retry) can resend it.
+        /// </summary>
+        public async Task PushBlobAsync(string repository, byte[] content, CancellationToken cancellationToken)
+        {
+            if (!IsValidRepository(repository))
+            {
+                throw new EcrCacheException(DiagnosticIds.BadRepositoryName, repository);
+            }
+
+            var digest = ComputeDigest(content);
+            var blobPath = "v2/" + repository + "/blobs/" + digest;
+            var head = await SendAsync(HttpMethod.Head, blobPath, repository, null, 0, cancellationToken).ConfigureAwait(false);
+            if (head.Status == 200)
+            {
+                return;
+            }
+
+            var start = await SendAsync(HttpMethod.Post, "v2/" + repository + "/blobs/uploads/", repository, null, () => new ByteArrayContent(new byte[0]), MaxErrorBodyBytes, cancellationToken).ConfigureAwait(false);
+            if (start.Status != 202 || start.Location == null)
+            {
+                throw Unexpected(start, "POST /v2/" + repository + "/blobs/uploads/");
+            }
+
+            var location = start.Location.ToString();
+            var target = location + (location.IndexOf('?') >= 0 ? "&" : "?") + "digest=" + Uri.EscapeDataString(digest);
+            var put = await SendAsync(HttpMethod.Put, target, repository, null, () =>
+            {
+                var body = new ByteArrayContent(content);
+                body.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+                return body;
+            }, MaxErrorBodyBytes, cancellationToken).ConfigureAwait(false);
+            if (put.Status != 201 && put.Status != 204)
+            {
+                throw Unexpected(put, "PUT blob " + digest);
+            }
+        }
+
+        /// <summary><c>PUT /v2/&lt;repository&gt;/manifests/&lt;tag&gt;</c> with the exact bytes; returns the digest.</summary>
+        public async Task<string> PutManifestAsync(string repository, string tag, string mediaType, byte[] body, CancellationToken cancellationToken)
+        {
+            var path = ManifestPath(repository, tag);
+            var response = await SendAsync(HttpMethod.Put, path, repository, null, () =>
+            {
+                var content = new ByteArrayContent(body);
+                content.Headers.ContentType = new MediaTypeHeaderValue(mediaType);
+                return content;
+            }, MaxErrorBodyBytes, cancellationToken).ConfigureAwait(false);
+            if (response.Status != 201 && response.Status != 200)
+            {
+                throw Unexpected(response, "PUT /" + path);
+            }
+
+            return string.IsNullOrEmpty(response.Digest) ? ComputeDigest(body) : response.Digest!;
         }
 
         public void Dispose()
@@ -327,7 +384,11 @@ namespace EcrCache.Registries.Oci
         }
 
         /// <summary>Sends a request to the registry, running the auth handshake on 401. Throws on 401/403.</summary>
-        private async Task<Response> SendAsync(HttpMethod method, string relativePath, string? repository, IReadOnlyList<string>? accept, int maxBody, CancellationToken cancellationToken)
+        private Task<Response> SendAsync(HttpMethod method, string relativePath, string? repository, IReadOnlyList<string>? accept, int maxBody, CancellationToken cancellationToken) =>
+            SendAsync(method, relativePath, repository, accept, null, maxBody, cancellationToken);
+
+        /// <summary>As above, with a request body made fresh for every attempt (so it can be replayed).</summary>
+        private async Task<Response> SendAsync(HttpMethod method, string relativePath, string? repository, IReadOnlyList<string>? accept, Func<HttpContent>? content, int maxBody, CancellationToken cancellationToken)
         {
             if (_disposed)
             {
@@ -344,7 +405,7 @@ namespace EcrCache.Registries.Oci
                 authorization = await AuthorizeAsync(known, null, repository, forceNewToken: false, cancellationToken).ConfigureAwait(false);
             }
 
-            var response = await SendOnceAsync(method, uri, accept, authorization, null, maxBody, cancellationToken).ConfigureAwait(false);
+            var response = await SendOnceAsync(method, uri, accept, authorization, content, maxBody, cancellationToken).ConfigureAwait(false);
             if (response.Status == 401)
             {
                 var challenges = AuthenticationChallenge.Parse(response.WwwAuthenticate);
@@ -363,7 +424,7 @@ namespace EcrCache.Registries.Oci
                     throw AuthRefused(repository, 401, null);
                 }
 
-                response = await SendOnceAsync(method, uri, accept, retry, null, maxBody, cancellationToken).ConfigureAwait(false);
+                response = await SendOnceAsync(method, uri, accept, retry, content, maxBody, cancellationToken).ConfigureAwait(false);
             }
 
             if (response.Status == 401 || response.Status == 403)
@@ -687,6 +748,11 @@ namespace EcrCache.Registries.Oci
                         }
                     }
 
+                    if (message.Headers.Location != null)
+                    {
+                        response.Location = message.Headers.Location.IsAbsoluteUri ? message.Headers.Location : new Uri(current, message.Headers.Location);
+                    }
+
                     if (message.Headers.TryGetValues("WWW-Authenticate", out var challenges))
                     {
                         response.WwwAuthenticate.AddRange(challenges);
@@ -927,6 +993,8 @@ namespace EcrCache.Registries.Oci
             public long? ContentLength { get; set; }
 
             public List<string> WwwAuthenticate { get; } = new List<string>();
+
+            public Uri? Location { get; set; }
 
             public byte[]? Body { get; set; }
 

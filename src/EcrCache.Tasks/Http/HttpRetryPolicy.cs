@@ -1,0 +1,121 @@
+using System;
+using System.Globalization;
+using System.IO;
+using System.Net;
+using System.Net.Http;
+using System.Net.Sockets;
+using System.Threading;
+
+namespace EcrCache.Http
+{
+    /// <summary>
+    /// How HTTP calls are retried (applied by <see cref="RetryHandler"/> to every client that <see cref="HttpClients"/>
+    /// builds): throttling (429, honouring Retry-After), 408, 500, 502, 503, 504 and connection failures (refused,
+    /// reset, DNS, a timed-out attempt) are retried with exponential backoff and full jitter, at most
+    /// <see cref="MaxAttempts"/> times and never starting an attempt or a wait after <see cref="Deadline"/> has passed
+    /// since the first attempt. Everything else (4xx, 501, TLS failures, a cancelled build) is returned or thrown at
+    /// once, and the caller turns it into a coded diagnostic.
+    /// </summary>
+    public sealed class HttpRetryPolicy
+    {
+        /// <summary>5 attempts, 0.5 s base delay doubling up to 8 s, 20 s total: a dead host fails well within 30 s.</summary>
+        public static HttpRetryPolicy Default { get; } = new HttpRetryPolicy();
+
+        /// <summary>One attempt: for clients that retry themselves with service-specific rules (the ECR API client).</summary>
+        public static HttpRetryPolicy None { get; } = new HttpRetryPolicy { MaxAttempts = 1 };
+
+        public int MaxAttempts { get; set; } = 5;
+
+        public TimeSpan BaseDelay { get; set; } = TimeSpan.FromMilliseconds(500);
+
+        public TimeSpan MaxDelay { get; set; } = TimeSpan.FromSeconds(8);
+
+        /// <summary>No new attempt (or wait) starts once this much time has passed since the first attempt.</summary>
+        public TimeSpan Deadline { get; set; } = TimeSpan.FromSeconds(20);
+
+        /// <summary>
+        /// Limit for one attempt up to the response headers (null: none; callers usually set their own). A hung
+        /// attempt that hits it counts as a connection failure and is retried.
+        /// </summary>
+        public TimeSpan? AttemptTimeout { get; set; }
+
+        public static bool IsRetryableStatus(int status) =>
+            status == 408 || status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
+
+        /// <summary>Transport failures worth another attempt: the connection failed or broke, not TLS or a bad URL.</summary>
+        public static bool IsRetryableException(Exception ex)
+        {
+            for (var e = (Exception?)ex; e != null; e = e.InnerException)
+            {
+                if (e is System.Security.Authentication.AuthenticationException)
+                {
+                    return false;
+                }
+            }
+
+            return ex is HttpRequestException || ex is IOException || ex is SocketException || ex is WebException;
+        }
+
+        /// <summary>Full jitter: a random delay in [0, min(MaxDelay, BaseDelay * 2^(attempt-1))].</summary>
+        public TimeSpan Backoff(int attempt, Random random)
+        {
+            var ceiling = Math.Min(MaxDelay.TotalMilliseconds, BaseDelay.TotalMilliseconds * Math.Pow(2, Math.Min(attempt - 1, 20)));
+            double factor;
+            lock (random)
+            {
+                factor = random.NextDouble();
+            }
+
+            return TimeSpan.FromMilliseconds(ceiling * factor);
+        }
+
+        /// <summary>The wait a 429/503 asks for (Retry-After seconds or date), capped at MaxDelay * 2; null when absent.</summary>
+        public TimeSpan? RetryAfter(HttpResponseMessage response, DateTimeOffset now)
+        {
+            var header = response.Headers.RetryAfter;
+            TimeSpan? wait = null;
+            if (header?.Delta != null)
+            {
+                wait = header.Delta.Value;
+            }
+            else if (header?.Date != null)
+            {
+                wait = header.Date.Value - now;
+            }
+            else if (response.Headers.TryGetValues("Retry-After", out var raw))
+            {
+                foreach (var value in raw)
+                {
+                    if (double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds))
+                    {
+                        wait = TimeSpan.FromSeconds(seconds);
+                    }
+                }
+            }
+
+            if (wait == null)
+            {
+                return null;
+            }
+
+            var cap = TimeSpan.FromTicks(MaxDelay.Ticks * 2);
+            return wait.Value < TimeSpan.Zero ? TimeSpan.Zero : wait.Value > cap ? cap : wait.Value;
+        }
+    }
+
+    /// <summary>
+    /// Timeouts for transfers: a fixed allowance for the round trip plus the time the body takes at a slow but
+    /// acceptable rate, so a large upload or download is never cut off by a fixed 100 s limit.
+    /// </summary>
+    public static class TransferTimeout
+    {
+        /// <summary>Time for connection, headers and a small body.</summary>
+        public static readonly TimeSpan Base = TimeSpan.FromSeconds(30);
+
+        /// <summary>The slowest rate still considered alive: 512 KiB/s.</summary>
+        public const long MinimumBytesPerSecond = 512 * 1024;
+
+        public static TimeSpan For(long bytes) =>
+            bytes <= 0 ? Base : Base + TimeSpan.FromSeconds((double)bytes / MinimumBytesPerSecond);
+    }
+}

@@ -1,0 +1,315 @@
+using System;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Threading;
+using System.Threading.Tasks;
+using EcrCache.Diagnostics;
+using EcrCache.Logging;
+
+namespace EcrCache.Leases
+{
+    /// <summary>
+    /// One build per key. Before building a miss, the engine asks for a <see cref="BuildTurn"/>: first the per-key
+    /// lock on this machine (<see cref="BuildLock"/>), then, when the store can hold one, the store's lease
+    /// (<see cref="ILeaseBackend"/>). Whenever it has waited for someone else, it re-checks (the caller's
+    /// <c>recheck</c>: local image, then the store) and returns the result the other build produced instead of a turn.
+    /// A wait is bounded by the lease timeout; after it the waiter warns (ECRC1320) and builds itself. Failures of the
+    /// lease store itself only cost coordination (ECRC1321), never the build.
+    /// </summary>
+    public sealed class BuildCoordinator
+    {
+        private readonly IBuildLog _log;
+        private readonly Func<string, string?> _environment;
+
+        public BuildCoordinator(TimeSpan leaseTimeout, IBuildLog log, Func<string, string?> environment)
+        {
+            LeaseTimeout = leaseTimeout;
+            _log = log;
+            _environment = environment;
+        }
+
+        /// <summary>Zero turns coordination off (EcrCacheLeaseTimeout=0).</summary>
+        public TimeSpan LeaseTimeout { get; }
+
+        /// <summary>How often a waiter polls the lock, the lease and the store.</summary>
+        public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+        /// <summary>How long to wait after writing a registry lease before reading it back.</summary>
+        public TimeSpan SettleDelay { get; set; } = TimeSpan.FromSeconds(1.5);
+
+        /// <summary>
+        /// Waits for the right to build <paramref name="reference"/>. <paramref name="recheck"/> returns a result
+        /// (e.g. "hit-pulled") when the image has appeared meanwhile, else null.
+        /// </summary>
+        public async Task<BuildTurn> AcquireAsync(
+            string reference,
+            string tag,
+            ILeaseBackend? backend,
+            Func<CancellationToken, Task<string?>> recheck,
+            CancellationToken cancellationToken)
+        {
+            if (LeaseTimeout <= TimeSpan.Zero)
+            {
+                return new BuildTurn(null, null, null, null, _log);
+            }
+
+            var started = Stopwatch.StartNew();
+            var localLock = await AcquireLocalAsync(reference, cancellationToken).ConfigureAwait(false);
+            var turn = new BuildTurn(localLock.Lock, null, null, null, _log);
+            try
+            {
+                if (localLock.Waited)
+                {
+                    var result = await recheck(cancellationToken).ConfigureAwait(false);
+                    if (result != null)
+                    {
+                        turn.Dispose();
+                        return new BuildTurn(null, null, null, result, _log);
+                    }
+                }
+
+                if (backend != null)
+                {
+                    var lease = await AcquireLeaseAsync(tag, backend, recheck, cancellationToken).ConfigureAwait(false);
+                    if (lease.Result != null)
+                    {
+                        turn.Dispose();
+                        return new BuildTurn(null, null, null, lease.Result, _log);
+                    }
+
+                    turn = new BuildTurn(localLock.Lock, backend, tag, null, _log) { Lease = lease.Record };
+                }
+
+                return turn;
+            }
+            catch
+            {
+                turn.Dispose();
+                throw;
+            }
+        }
+
+        private async Task<(BuildLock? Lock, bool Waited)> AcquireLocalAsync(string reference, CancellationToken cancellationToken)
+        {
+            string path;
+            try
+            {
+                path = BuildLock.PathFor(BuildLock.Directory(_environment), reference);
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException || ex is ArgumentException)
+            {
+                _log.Warning(Diagnostic.Create(DiagnosticIds.LockUnavailable, reference, ex.Message));
+                return (null, false);
+            }
+
+            var owner = "pid " + LeaseRecord.CurrentPid.ToString(CultureInfo.InvariantCulture) + " on " + Environment.MachineName + " since " + DateTimeOffset.UtcNow.ToString("u", CultureInfo.InvariantCulture) + " (" + reference + ")";
+            var waited = Stopwatch.StartNew();
+            var announced = false;
+            while (true)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                BuildLock? held;
+                try
+                {
+                    held = BuildLock.TryAcquire(path, owner);
+                }
+                catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+                {
+                    _log.Warning(Diagnostic.Create(DiagnosticIds.LockUnavailable, path, ex.Message));
+                    return (null, false);
+                }
+
+                if (held != null)
+                {
+                    if (announced)
+                    {
+                        _log.Info("EcrCache: the other build of " + reference + " on this machine finished after " + waited.Elapsed.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture) + " s; checking for its image.");
+                    }
+
+                    return (held, announced);
+                }
+
+                if (!announced)
+                {
+                    _log.Info("EcrCache: " + reference + " is being built by " + BuildLock.DescribeHolder(path) + "; waiting for it (lock " + path + ").");
+                    announced = true;
+                }
+
+                if (waited.Elapsed >= LeaseTimeout)
+                {
+                    _log.Warning(Diagnostic.Create(DiagnosticIds.LeaseExpired, reference, BuildLock.DescribeHolder(path), DateTimeOffset.UtcNow.ToString("u", CultureInfo.InvariantCulture), FormatTimeout()));
+                    return (null, true);
+                }
+
+                await Task.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        private async Task<(LeaseRecord? Record, string? Result)> AcquireLeaseAsync(
+            string tag,
+            ILeaseBackend backend,
+            Func<CancellationToken, Task<string?>> recheck,
+            CancellationToken cancellationToken)
+        {
+            var where = backend.Describe(tag);
+            LeaseRecord? waitingOn = null;
+            var waitedAny = false;
+            while (true)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                LeaseRecord? current;
+                try
+                {
+                    current = await backend.ReadAsync(tag, cancellationToken).ConfigureAwait(false);
+                }
+                catch (EcrCacheException ex)
+                {
+                    _log.Warning(Diagnostic.Create(DiagnosticIds.LeaseUnavailable, where, "the store", ex.Diagnostic.ToString()));
+                    return (null, null);
+                }
+
+                var now = DateTimeOffset.UtcNow;
+                if (current != null && current.IsHeldAt(now) && !current.OwnerIsDeadOnThisHost())
+                {
+                    if (waitingOn == null || waitingOn.Id != current.Id)
+                    {
+                        _log.Info("EcrCache: " + tag + " is being built by " + current.Describe() + " (" + where + "); waiting for its image.");
+                        waitingOn = current;
+                    }
+
+                    waitedAny = true;
+                    await Task.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
+                    var appeared = await recheck(cancellationToken).ConfigureAwait(false);
+                    if (appeared != null)
+                    {
+                        return (null, appeared);
+                    }
+
+                    continue;
+                }
+
+                if (current != null && !current.Released)
+                {
+                    if (current.OwnerIsDeadOnThisHost())
+                    {
+                        _log.Info("EcrCache: taking over " + where + " from " + current.Describe() + ", which no longer runs.");
+                    }
+                    else
+                    {
+                        _log.Warning(Diagnostic.Create(DiagnosticIds.LeaseExpired, where, current.Describe(), current.Expires.ToString("u", CultureInfo.InvariantCulture), FormatTimeout()));
+                    }
+                }
+
+                if (waitedAny)
+                {
+                    // The holder let go: its image may be there now.
+                    var appeared = await recheck(cancellationToken).ConfigureAwait(false);
+                    if (appeared != null)
+                    {
+                        return (null, appeared);
+                    }
+                }
+
+                var mine = LeaseRecord.ForThisProcess(LeaseTimeout);
+                try
+                {
+                    if (!await backend.WriteAsync(tag, mine, current, cancellationToken).ConfigureAwait(false))
+                    {
+                        waitedAny = true;
+                        continue;
+                    }
+
+                    if (backend.NeedsSettleDelay)
+                    {
+                        // No compare-and-set: let a racing writer's PUT land, then see whose id is there.
+                        await Task.Delay(SettleDelay, cancellationToken).ConfigureAwait(false);
+                        var check = await backend.ReadAsync(tag, cancellationToken).ConfigureAwait(false);
+                        if (check == null || check.Id != mine.Id)
+                        {
+                            _log.Detail("EcrCache: lost the race for " + where + (check != null ? " to " + check.Describe() : string.Empty) + ".");
+                            waitedAny = true;
+                            continue;
+                        }
+                    }
+                }
+                catch (EcrCacheException ex)
+                {
+                    _log.Warning(Diagnostic.Create(DiagnosticIds.LeaseUnavailable, where, "the store", ex.Diagnostic.ToString()));
+                    return (null, null);
+                }
+
+                _log.Detail("EcrCache: holding " + where + " until " + mine.Expires.ToString("u", CultureInfo.InvariantCulture) + ".");
+                return (mine, null);
+            }
+        }
+
+        private string FormatTimeout() =>
+            LeaseTimeout.TotalMinutes >= 1
+                ? LeaseTimeout.TotalMinutes.ToString("0.#", CultureInfo.InvariantCulture) + " minutes"
+                : LeaseTimeout.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture) + " s";
+    }
+
+    /// <summary>
+    /// The outcome of <see cref="BuildCoordinator.AcquireAsync"/>: either <see cref="OtherResult"/> (someone else's
+    /// build produced the image; nothing to build) or the right to build, held until <see cref="Dispose"/>, which
+    /// releases the store lease (under its own short timeout, also after cancellation) and then the local lock.
+    /// </summary>
+    public sealed class BuildTurn : IDisposable
+    {
+        private readonly BuildLock? _lock;
+        private readonly ILeaseBackend? _backend;
+        private readonly string? _tag;
+        private readonly IBuildLog _log;
+        private bool _disposed;
+
+        internal BuildTurn(BuildLock? buildLock, ILeaseBackend? backend, string? tag, string? otherResult, IBuildLog log)
+        {
+            _lock = buildLock;
+            _backend = backend;
+            _tag = tag;
+            OtherResult = otherResult;
+            _log = log;
+        }
+
+        /// <summary>Set when another build produced the image while we waited: the engine's result for this run.</summary>
+        public string? OtherResult { get; }
+
+        internal LeaseRecord? Lease { get; set; }
+
+        public void Dispose()
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            try
+            {
+                if (_backend != null && Lease != null)
+                {
+                    using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+                    try
+                    {
+                        // Only our own lease: after an expiry someone else may hold it now.
+                        var current = _backend.ReadAsync(_tag!, timeout.Token).GetAwaiter().GetResult();
+                        if (current != null && current.Id == Lease.Id)
+                        {
+                            _backend.WriteAsync(_tag!, Lease.AsReleased(), Lease, timeout.Token).GetAwaiter().GetResult();
+                            _log.Detail("EcrCache: released " + _backend.Describe(_tag!) + ".");
+                        }
+                    }
+                    catch (Exception ex) when (ex is EcrCacheException || ex is OperationCanceledException)
+                    {
+                        _log.Detail("EcrCache: could not release " + _backend.Describe(_tag!) + " (" + ex.Message + "); it expires at " + Lease.Expires.ToString("u", CultureInfo.InvariantCulture) + ".");
+                    }
+                }
+            }
+            finally
+            {
+                _lock?.Dispose();
+            }
+        }
+    }
+}

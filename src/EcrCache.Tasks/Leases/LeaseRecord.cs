@@ -1,0 +1,127 @@
+using System;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Text.Json;
+
+namespace EcrCache.Leases
+{
+    /// <summary>
+    /// Who is building an image, and until when that claim holds. Stored as the content of a lease (a registry tag's
+    /// manifest annotations, an S3 object, a lock file's sidecar). <see cref="Id"/> is unique per attempt, so a
+    /// read-back proves whose write won.
+    /// </summary>
+    public sealed class LeaseRecord
+    {
+        public LeaseRecord(string id, string host, int pid, DateTimeOffset acquired, DateTimeOffset expires, bool released = false)
+        {
+            Id = id;
+            Host = host;
+            Pid = pid;
+            Acquired = acquired;
+            Expires = expires;
+            Released = released;
+        }
+
+        public string Id { get; }
+
+        public string Host { get; }
+
+        public int Pid { get; }
+
+        public DateTimeOffset Acquired { get; }
+
+        public DateTimeOffset Expires { get; }
+
+        /// <summary>The owner finished (or gave up) and let go: free for anyone.</summary>
+        public bool Released { get; }
+
+        public static LeaseRecord ForThisProcess(TimeSpan timeout)
+        {
+            var now = DateTimeOffset.UtcNow;
+            return new LeaseRecord(Guid.NewGuid().ToString("N"), Environment.MachineName, CurrentPid, now, now + timeout);
+        }
+
+        public static int CurrentPid
+        {
+            get
+            {
+                using var process = Process.GetCurrentProcess();
+                return process.Id;
+            }
+        }
+
+        public LeaseRecord AsReleased() => new LeaseRecord(Id, Host, Pid, Acquired, DateTimeOffset.UtcNow, released: true);
+
+        /// <summary>Held by someone (not released, not expired) at <paramref name="now"/>.</summary>
+        public bool IsHeldAt(DateTimeOffset now) => !Released && Expires > now;
+
+        /// <summary>
+        /// The owner is a process on this machine that no longer runs (checked through /proc; elsewhere unknown, so
+        /// false). A lease left behind by a crashed build on the same host is taken over at once.
+        /// </summary>
+        public bool OwnerIsDeadOnThisHost()
+        {
+            if (!string.Equals(Host, Environment.MachineName, StringComparison.OrdinalIgnoreCase) || Pid <= 0 || !Directory.Exists("/proc/self"))
+            {
+                return false;
+            }
+
+            return Pid != CurrentPid && !Directory.Exists("/proc/" + Pid.ToString(CultureInfo.InvariantCulture));
+        }
+
+        public string Describe() =>
+            "pid " + Pid.ToString(CultureInfo.InvariantCulture) + " on " + Host + " (since " + Acquired.ToString("u", CultureInfo.InvariantCulture) + ", until " + Expires.ToString("u", CultureInfo.InvariantCulture) + ")";
+
+        public string ToJson()
+        {
+            using var buffer = new MemoryStream();
+            using (var writer = new Utf8JsonWriter(buffer))
+            {
+                writer.WriteStartObject();
+                writer.WriteString("id", Id);
+                writer.WriteString("host", Host);
+                writer.WriteNumber("pid", Pid);
+                writer.WriteString("acquired", Acquired.ToString("o", CultureInfo.InvariantCulture));
+                writer.WriteString("expires", Expires.ToString("o", CultureInfo.InvariantCulture));
+                writer.WriteBoolean("released", Released);
+                writer.WriteEndObject();
+            }
+
+            return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+        }
+
+        /// <summary>Parses <see cref="ToJson"/>; null for anything else (a foreign or damaged lease counts as absent).</summary>
+        public static LeaseRecord? FromJson(string? json)
+        {
+            if (string.IsNullOrWhiteSpace(json))
+            {
+                return null;
+            }
+
+            try
+            {
+                using var document = JsonDocument.Parse(json!);
+                var root = document.RootElement;
+                if (root.ValueKind != JsonValueKind.Object
+                    || !root.TryGetProperty("id", out var id) || id.ValueKind != JsonValueKind.String
+                    || !root.TryGetProperty("expires", out var expires) || expires.ValueKind != JsonValueKind.String
+                    || !DateTimeOffset.TryParse(expires.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var expiresAt))
+                {
+                    return null;
+                }
+
+                var host = root.TryGetProperty("host", out var h) && h.ValueKind == JsonValueKind.String ? h.GetString() ?? "?" : "?";
+                var pid = root.TryGetProperty("pid", out var p) && p.ValueKind == JsonValueKind.Number && p.TryGetInt32(out var n) ? n : 0;
+                var acquired = root.TryGetProperty("acquired", out var a) && a.ValueKind == JsonValueKind.String
+                    && DateTimeOffset.TryParse(a.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var at) ? at : expiresAt;
+                var released = root.TryGetProperty("released", out var r) && r.ValueKind == JsonValueKind.True;
+                return new LeaseRecord(id.GetString() ?? "", host, pid, acquired, expiresAt, released);
+            }
+            catch (JsonException)
+            {
+                return null;
+            }
+        }
+    }
+}
