@@ -246,15 +246,18 @@ namespace EcrCache.Core
             return CacheResult.Built;
         }
 
-        /// <summary>After waiting for another build of the same image: is it here now (locally, or in the store)?</summary>
+        /// <summary>
+        /// After waiting for another build of the same image: is it there now? For a remote store only the store counts
+        /// (a local tag may belong to a push still in flight); for the local daemon, the local image.
+        /// </summary>
         private async Task<string?> RecheckAsync(IImageStore store, string reference, string tag, CancellationToken cancellationToken)
         {
-            if (await _docker.GetImagePlatformAsync(reference, cancellationToken).ConfigureAwait(false) != null)
+            if (!store.HasRemote)
             {
-                return CacheResult.HitLocal;
+                return await _docker.GetImagePlatformAsync(reference, cancellationToken).ConfigureAwait(false) != null ? CacheResult.HitLocal : null;
             }
 
-            if (!store.HasRemote || !await store.ExistsAsync(tag, cancellationToken).ConfigureAwait(false))
+            if (!await store.ExistsAsync(tag, cancellationToken).ConfigureAwait(false))
             {
                 return null;
             }

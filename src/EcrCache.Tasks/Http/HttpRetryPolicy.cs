@@ -69,7 +69,10 @@ namespace EcrCache.Http
             return TimeSpan.FromMilliseconds(ceiling * factor);
         }
 
-        /// <summary>The wait a 429/503 asks for (Retry-After seconds or date), capped at MaxDelay * 2; null when absent.</summary>
+        /// <summary>
+        /// The wait a 429/503 asks for (Retry-After seconds or date); null when absent. Not capped here: a wait that
+        /// would end after the deadline makes the handler give up at once instead of sleeping.
+        /// </summary>
         public TimeSpan? RetryAfter(HttpResponseMessage response, DateTimeOffset now)
         {
             var header = response.Headers.RetryAfter;
@@ -98,8 +101,7 @@ namespace EcrCache.Http
                 return null;
             }
 
-            var cap = TimeSpan.FromTicks(MaxDelay.Ticks * 2);
-            return wait.Value < TimeSpan.Zero ? TimeSpan.Zero : wait.Value > cap ? cap : wait.Value;
+            return wait.Value < TimeSpan.Zero ? TimeSpan.Zero : wait.Value;
         }
     }
 
