@@ -33,8 +33,8 @@ namespace EcrCache.Docker
             RegexOptions.IgnoreCase | RegexOptions.CultureInvariant);
 
         private static readonly Regex TransientPattern = new Regex(
-            @"connection reset|broken pipe|i/o timeout|TLS handshake timeout|timeout exceeded|deadline exceeded|unexpected EOF|\bEOF\b|connection refused|no route to host|network is unreachable|temporary failure|too ?many ?requests|toomanyrequests|\b429\b|\b50[0234]\b|Internal Server Error|Bad Gateway|Service Unavailable|Gateway Time-?out|received unexpected HTTP status: 5\d\d|request canceled while waiting for connection|http2: server sent GOAWAY|use of closed network connection|blob upload unknown|unknown blob",
-            RegexOptions.IgnoreCase | RegexOptions.CultureInvariant);
+            @"connection reset|broken pipe|i/o timeout|TLS handshake timeout|timeout exceeded|deadline exceeded|unexpected EOF|\bEOF\b|connection refused|no route to host|network is unreachable|temporary failure|too ?many ?requests|toomanyrequests|^unavailable:|\bunavailable: |\b429\b|\b50[0234]\b|Internal Server Error|Bad Gateway|Service Unavailable|Gateway Time-?out|received unexpected HTTP status: 5\d\d|request canceled while waiting for connection|http2: server sent GOAWAY|use of closed network connection|blob upload unknown|unknown blob",
+            RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.Multiline);
 
         /// <summary>Permanent wins over transient ("denied" after a retried 503 is still denied).</summary>
         public static DockerFailureKind Classify(string standardError)

@@ -58,26 +58,24 @@ namespace EcrCache.Tasks.Tests.Faults
         public ConcurrentQueue<(string Method, string Path, FaultKind Fault)> Log { get; } = new ConcurrentQueue<(string, string, FaultKind)>();
 
         /// <summary>
-        /// A decision function that faults about <paramref name="rate"/> of requests, choosing 503, 429, reset or
-        /// latency, but never the same method and path twice in a row: a fault is transient, so the client's retry of
-        /// that request goes through. Seeded, so a run is reproducible up to request ordering.
+        /// A decision function for transient faults: each request fails with probability <paramref name="rate"/>, as
+        /// 503, 429, a reset or added latency, except that an operation (method and path, upload session ids ignored)
+        /// that has already failed once goes through from then on: the fault was transient. Seeded, so a run is
+        /// reproducible up to request ordering.
         /// </summary>
         public static Func<string, string, FaultKind> Random(double rate, int seed)
         {
             var random = new Random(seed);
-            var lastFaulted = new HashSet<string>();
+            var failedOnce = new HashSet<string>();
             var kinds = new[] { FaultKind.ServiceUnavailable, FaultKind.TooManyRequests, FaultKind.Reset, FaultKind.Latency };
             return (method, path) =>
             {
                 lock (random)
                 {
-                    var key = method + " " + path;
-                    if (lastFaulted.Remove(key))
-                    {
-                        return FaultKind.None;
-                    }
-
-                    if (random.NextDouble() >= rate)
+                    // Upload sessions get a fresh id per attempt: one operation, whatever its id.
+                    var uploads = path.IndexOf("/blobs/uploads/", StringComparison.Ordinal);
+                    var key = method + " " + (uploads >= 0 ? path.Substring(0, uploads) + "/blobs/uploads/*" : path);
+                    if (failedOnce.Contains(key) || random.NextDouble() >= rate)
                     {
                         return FaultKind.None;
                     }
@@ -85,7 +83,7 @@ namespace EcrCache.Tasks.Tests.Faults
                     var kind = kinds[random.Next(kinds.Length)];
                     if (kind != FaultKind.Latency)
                     {
-                        lastFaulted.Add(key);
+                        failedOnce.Add(key);
                     }
 
                     return kind;
@@ -150,13 +148,13 @@ namespace EcrCache.Tasks.Tests.Faults
                     switch (fault)
                     {
                         case FaultKind.ServiceUnavailable:
-                            await AnswerAsync(downstream, "503 Service Unavailable", "Retry-After: 0\r\n").ConfigureAwait(false);
+                            await AnswerAsync(downstream, "503 Service Unavailable", "Retry-After: 0\r\n", "UNAVAILABLE").ConfigureAwait(false);
                             return;
                         case FaultKind.TooManyRequests:
-                            await AnswerAsync(downstream, "429 Too Many Requests", "Retry-After: 1\r\n").ConfigureAwait(false);
+                            await AnswerAsync(downstream, "429 Too Many Requests", "Retry-After: 1\r\n", "TOOMANYREQUESTS").ConfigureAwait(false);
                             return;
                         case FaultKind.InternalError:
-                            await AnswerAsync(downstream, "500 Internal Server Error", string.Empty).ConfigureAwait(false);
+                            await AnswerAsync(downstream, "500 Internal Server Error", string.Empty, "UNKNOWN").ConfigureAwait(false);
                             return;
                         case FaultKind.Reset:
                             client.Client.LingerState = new LingerOption(true, 0);
@@ -209,9 +207,10 @@ namespace EcrCache.Tasks.Tests.Faults
             }
         }
 
-        private static async Task AnswerAsync(NetworkStream stream, string status, string headers)
+        /// <summary>An error answer in the distribution spec's format (its codes: UNAVAILABLE, TOOMANYREQUESTS, UNKNOWN).</summary>
+        private static async Task AnswerAsync(NetworkStream stream, string status, string headers, string code)
         {
-            var body = "{\"errors\":[{\"code\":\"UNAVAILABLE\",\"message\":\"injected fault\"}]}";
+            var body = "{\"errors\":[{\"code\":\"" + code + "\",\"message\":\"injected fault\"}]}";
             var text = "HTTP/1.1 " + status + "\r\n" + headers + "Content-Type: application/json\r\nContent-Length: " + body.Length + "\r\nConnection: close\r\n\r\n" + body;
             var bytes = Encoding.ASCII.GetBytes(text);
             await stream.WriteAsync(bytes, 0, bytes.Length).ConfigureAwait(false);
@@ -246,6 +245,12 @@ namespace EcrCache.Tasks.Tests.Faults
                 var read = await stream.ReadAsync(chunk, 0, chunk.Length).ConfigureAwait(false);
                 if (read <= 0)
                 {
+                    return (null, Array.Empty<byte>());
+                }
+
+                if (buffer.Count == 0 && chunk[0] == 0x16)
+                {
+                    // A TLS ClientHello: dockerd tries https first, then falls back to http for 127.0.0.1. Refuse.
                     return (null, Array.Empty<byte>());
                 }
 

@@ -207,6 +207,8 @@ namespace EcrCache.Tasks.Tests.Faults
         [DataRow("toomanyrequests: You have reached your pull rate limit", DockerFailureKind.Transient)]
         [DataRow("net/http: TLS handshake timeout", DockerFailureKind.Transient)]
         [DataRow("unexpected EOF", DockerFailureKind.Transient)]
+        [DataRow("unavailable: service unavailable", DockerFailureKind.Transient)]
+        [DataRow("toomanyrequests: slow down", DockerFailureKind.Transient)]
         [DataRow("denied: requested access to the resource is denied", DockerFailureKind.Permanent)]
         [DataRow("unauthorized: authentication required", DockerFailureKind.Permanent)]
         [DataRow("Error response from daemon: manifest for app:1 not found: manifest unknown", DockerFailureKind.Permanent)]
