@@ -122,6 +122,7 @@ namespace EcrCache.Leases
 
                 if (held != null)
                 {
+                    _log.Detail("EcrCache: holding the per-image lock " + path + ".");
                     if (announced)
                     {
                         _log.Info("EcrCache: the other build of " + reference + " on this machine finished after " + waited.Elapsed.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture) + " s; checking for its image.");

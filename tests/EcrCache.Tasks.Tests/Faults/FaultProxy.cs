@@ -119,6 +119,11 @@ namespace EcrCache.Tasks.Tests.Faults
                 }
                 catch (SocketException)
                 {
+                    // E.g. a client that gave up before the accept (ECONNABORTED): keep serving.
+                    continue;
+                }
+                catch (ObjectDisposedException)
+                {
                     return;
                 }
 

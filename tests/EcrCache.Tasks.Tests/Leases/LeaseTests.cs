@@ -115,8 +115,20 @@ namespace EcrCache.Tasks.Tests.Leases
                 Assert.IsNull(mine, "refused while flock(1) holds it");
                 holder.Kill(entireProcessTree: true);
                 holder.WaitForExit();
-                using var after = BuildLock.TryAcquire(path, "me");
-                Assert.IsNotNull(after, "a dead holder's lock is free at once");
+                BuildLock? after = null;
+                var until = DateTime.UtcNow.AddSeconds(10);
+                while ((after = BuildLock.TryAcquire(path, "me")) == null && DateTime.UtcNow < until)
+                {
+                    Thread.Sleep(50); // the killed sleep(1) child holds the inherited lock until the kernel reaps it
+                }
+
+                using var held = after;
+                Assert.IsNotNull(held, "a dead holder's lock is free");
+
+                // And the other way round: other processes see our lock.
+                using var probe = Process.Start(new ProcessStartInfo("/usr/bin/flock", new[] { "-n", path, "true" }) { UseShellExecute = false })!;
+                probe.WaitForExit();
+                Assert.AreNotEqual(0, probe.ExitCode, "flock -n must find the lock held");
             }
             finally
             {
