@@ -45,7 +45,8 @@ namespace EcrCache.Registries.Gar
             Project = project ?? throw new ArgumentNullException(nameof(project));
             _tokens = tokens ?? throw new ArgumentNullException(nameof(tokens));
             _log = log ?? throw new ArgumentNullException(nameof(log));
-            _http = HttpClients.Create(handler, decompress: true);
+            // GAR retries itself (429/5xx/transport, see CallAsync); a second layer below it would multiply the attempts.
+            _http = HttpClients.Create(handler, decompress: true, retry: HttpRetryPolicy.None);
         }
 
         /// <summary>The API root, e.g. https://artifactregistry.googleapis.com/ (v1/... is appended).</summary>

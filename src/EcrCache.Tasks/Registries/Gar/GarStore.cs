@@ -22,7 +22,7 @@ namespace EcrCache.Registries.Gar
     /// <c>oauth2accesstoken</c> with an ADC access token in a private DOCKER_CONFIG. Existence is one registry HEAD of the
     /// manifest (the registry's Bearer handshake with the same login).
     /// </summary>
-    public sealed class GarStore : IImageStore
+    public sealed class GarStore : IImageStore, Leases.ILeaseCapableStore
     {
         /// <summary>The user name Google's registries take with an OAuth2 access token as the password.</summary>
         public const string AccessTokenUsername = "oauth2accesstoken";
@@ -85,6 +85,10 @@ namespace EcrCache.Registries.Gar
             var client = new GarClient(gar.Endpoint, gar.Project, tokens, log);
             return new GarStore(gar, client, tokens, docker, runner, log, options.Environment, options.RegistryInsecure);
         }
+
+        /// <summary>Lease tags in the repository through the data-plane client (push rights); after PrepareAsync.</summary>
+        public Leases.ILeaseBackend? LeaseBackend =>
+            _registry == null ? null : new Leases.RegistryLeaseBackend(_registry, _options.RegistryRepository, Description);
 
         public async Task PrepareAsync(CancellationToken cancellationToken)
         {

@@ -62,7 +62,9 @@ namespace EcrCache.Tarballs.S3
         /// <summary>Hands the SDK an EcrCache HTTP client (no redirects, no cookies, no 100 s cap on a large transfer).</summary>
         private sealed class EcrCacheHttpClientFactory : HttpClientFactory
         {
-            public override HttpClient CreateHttpClient(IClientConfig clientConfig) => EcrCache.Http.HttpClients.Create();
+            // The SDK retries itself (standard mode, MaxErrorRetry above; it also knows S3's SlowDown and re-creates
+            // streamed bodies), so the shared policy below it is None rather than a second layer of retries.
+            public override HttpClient CreateHttpClient(IClientConfig clientConfig) => EcrCache.Http.HttpClients.Create(retry: EcrCache.Http.HttpRetryPolicy.None);
 
             public override bool UseSDKHttpClientCaching(IClientConfig clientConfig) => true;
 
