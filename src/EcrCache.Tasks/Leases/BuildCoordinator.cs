@@ -164,9 +164,9 @@ namespace EcrCache.Leases
                 {
                     current = await backend.ReadAsync(tag, cancellationToken).ConfigureAwait(false);
                 }
-                catch (EcrCacheException ex)
+                catch (Exception ex) when (ex is EcrCacheException || ex is LeaseStoreException)
                 {
-                    _log.Warning(Diagnostic.Create(DiagnosticIds.LeaseUnavailable, where, "the store", ex.Diagnostic.ToString()));
+                    _log.Warning(Diagnostic.Create(DiagnosticIds.LeaseUnavailable, where, "the store", Describe(ex)));
                     return (null, null);
                 }
 
@@ -234,9 +234,9 @@ namespace EcrCache.Leases
                         }
                     }
                 }
-                catch (EcrCacheException ex)
+                catch (Exception ex) when (ex is EcrCacheException || ex is LeaseStoreException)
                 {
-                    _log.Warning(Diagnostic.Create(DiagnosticIds.LeaseUnavailable, where, "the store", ex.Diagnostic.ToString()));
+                    _log.Warning(Diagnostic.Create(DiagnosticIds.LeaseUnavailable, where, "the store", Describe(ex)));
                     return (null, null);
                 }
 
@@ -244,6 +244,8 @@ namespace EcrCache.Leases
                 return (mine, null);
             }
         }
+
+        private static string Describe(Exception ex) => ex is EcrCacheException coded ? coded.Diagnostic.ToString() : ex.Message;
 
         private string FormatTimeout() =>
             LeaseTimeout.TotalMinutes >= 1
@@ -301,7 +303,7 @@ namespace EcrCache.Leases
                             _log.Detail("EcrCache: released " + _backend.Describe(_tag!) + ".");
                         }
                     }
-                    catch (Exception ex) when (ex is EcrCacheException || ex is OperationCanceledException)
+                    catch (Exception ex) when (ex is EcrCacheException || ex is LeaseStoreException || ex is OperationCanceledException)
                     {
                         _log.Detail("EcrCache: could not release " + _backend.Describe(_tag!) + " (" + ex.Message + "); it expires at " + Lease.Expires.ToString("u", CultureInfo.InvariantCulture) + ".");
                     }

@@ -292,6 +292,37 @@ namespace EcrCache.Tasks.Tests.Leases
             Assert.IsNull(await client.HeadManifestAsync(repository, "abc", CancellationToken.None), "the lease never creates the image tag itself");
         }
 
+        [TestMethod]
+        public async Task S3LeaseObject_IsACompareAndSet_OnMoto()
+        {
+            var s3 = EcrCache.Tasks.Tests.Tarballs.MotoS3.Client(EcrCache.Tasks.Tests.Ecr.Moto.Endpoint);
+            var bucket = EcrCache.Tasks.Tests.Tarballs.MotoS3.NewBucket(s3);
+            try
+            {
+                var a = new S3LeaseBackend(s3, bucket, "cache/", "s3 test");
+                var b = new S3LeaseBackend(s3, bucket, "cache/", "s3 test");
+                Assert.IsNull(await a.ReadAsync("abc", CancellationToken.None));
+
+                var first = LeaseRecord.ForThisProcess(TimeSpan.FromMinutes(1));
+                var second = LeaseRecord.ForThisProcess(TimeSpan.FromMinutes(1));
+                Assert.IsTrue(await a.WriteAsync("abc", first, null, CancellationToken.None), "a free lease is taken");
+                Assert.IsFalse(await b.WriteAsync("abc", second, null, CancellationToken.None), "If-None-Match: * refuses the second writer");
+                Assert.AreEqual(first.Id, (await b.ReadAsync("abc", CancellationToken.None))!.Id);
+
+                // Taking over (after expiry) is conditional on the ETag that was read: only one of two racers wins.
+                var third = LeaseRecord.ForThisProcess(TimeSpan.FromMinutes(1));
+                Assert.IsTrue(await b.WriteAsync("abc", second, first, CancellationToken.None), "replacing the lease read");
+                Assert.IsFalse(await a.WriteAsync("abc", third, null, CancellationToken.None), "still refused while someone holds it");
+
+                await b.WriteAsync("abc", second.AsReleased(), second, CancellationToken.None);
+                Assert.IsNull(await a.ReadAsync("abc", CancellationToken.None), "released = gone");
+            }
+            finally
+            {
+                EcrCache.Tasks.Tests.Tarballs.MotoS3.DeleteBucket(s3, bucket);
+            }
+        }
+
         private sealed class StaticCredentials : IRegistryCredentialProvider
         {
             public Task<RegistryCredential?> GetAsync(string host, CancellationToken cancellationToken) => Task.FromResult<RegistryCredential?>(null);

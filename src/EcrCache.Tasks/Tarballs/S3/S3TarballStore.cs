@@ -22,7 +22,7 @@ namespace EcrCache.Tarballs.S3
     /// lifecycle rule on the prefix (written only when it differs). The image name is the repository, as with the
     /// local provider: after a hit the image is in the local daemon under that name.
     /// </summary>
-    public sealed class S3TarballStore : IImageStore, ITarballStore
+    public sealed class S3TarballStore : IImageStore, ITarballStore, Leases.ILeaseCapableStore
     {
         public const string Extension = ".tar.gz";
         public const string LatestName = "latest";
@@ -85,6 +85,9 @@ namespace EcrCache.Tarballs.S3
         }
 
         public string ObjectKey(string name) => Prefix + (name.EndsWith(Extension, StringComparison.Ordinal) ? name : name + Extension);
+
+        /// <summary>Build leases next to the tarballs: conditional PutObject, a true compare-and-set (docs/reliability.md).</summary>
+        public Leases.ILeaseBackend? LeaseBackend => new Leases.S3LeaseBackend(_client, Bucket, Prefix, Description);
 
         public string ObjectUri(string name) => "s3://" + Bucket + "/" + ObjectKey(name);
 
