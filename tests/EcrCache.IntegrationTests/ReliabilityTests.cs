@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using EcrCache.IntegrationTests.Infrastructure;
 using EcrCache.Tasks.Tests.Faults;
 
@@ -133,6 +134,16 @@ public sealed class ReliabilityTests : IntegrationTest
         var build = CreateWorkspace().Build(Array.Empty<string>(), environment: new Dictionary<string, string?> { ["DOCKER_HOST"] = "unix://" + socket });
         build.AssertFailedWith("ECRC1202");
         Assert.IsTrue(build.Output.Contains("DOCKER_HOST=unix://" + socket, StringComparison.Ordinal), "the error names the daemon" + build.Describe());
+    }
+
+    [TestMethod]
+    public void SecretLookingBuildArgWarnsECRC1040_UnlessAllowed()
+    {
+        var build = CreateWorkspace().Build("-p:SecretLookingArgs=true");
+        build.AssertResult("built");
+        Assert.IsTrue(build.HasWarning("ECRC1040"), "API_TOKEN looks like a secret" + build.Describe());
+        Assert.IsTrue(build.Output.Contains("'API_TOKEN'", StringComparison.Ordinal), build.Describe());
+        Assert.IsFalse(Regex.IsMatch(build.Output, "warning ECRC1040[^\n]*SSH_KEY_NAME"), "AllowSecretLookingName=\"true\" silences it" + build.Describe());
     }
 
     private static void Interrupt(Workspace ws, ChildProcess build)

@@ -86,6 +86,65 @@ public sealed class SecretTests : IntegrationTest
     }
 
     [TestMethod]
+    public void SecretsNeverAppearInProcessArgumentsOrThePushedImage()
+    {
+        // Pushed to the registry and pulled back on a "clean machine"; /proc/*/cmdline of every process on the
+        // machine is sampled while the build runs (dotnet, MSBuild nodes, docker, buildkit helpers).
+        var ws = CreateWorkspace();
+        var envCanary = "ecrc-env-canary-" + Guid.NewGuid().ToString("N");
+        var fileCanary = "ecrc-file-canary-" + Guid.NewGuid().ToString("N");
+        ws.WriteFile(".npmrc", "//registry.npmjs.org/:_authToken=" + fileCanary + "\n");
+        ws.WriteFile("package.json", "{ \"name\": \"sample-root\", \"version\": \"1.0.0\", \"private\": true, \"workspaces\": [\"app\"], \"nonce\": \"" + Guid.NewGuid().ToString("N") + "\" }\n");
+
+        using var running = ws.StartBuild(new[] { "-p:UseSecret=true" }.Concat(Workspace.RegistryProvider(Env.Registry)), environment: new Dictionary<string, string?> { ["NPM_TOKEN"] = envCanary });
+        var samples = 0;
+        var leaks = new List<string>();
+        while (!running.HasExited)
+        {
+            foreach (var dir in Directory.EnumerateDirectories("/proc"))
+            {
+                if (!int.TryParse(Path.GetFileName(dir), out _))
+                {
+                    continue;
+                }
+
+                try
+                {
+                    var cmdline = Encoding.UTF8.GetString(File.ReadAllBytes(Path.Combine(dir, "cmdline"))).Replace('\0', ' ');
+                    if (cmdline.Contains(envCanary, StringComparison.Ordinal) || cmdline.Contains(fileCanary, StringComparison.Ordinal))
+                    {
+                        leaks.Add(cmdline);
+                    }
+                }
+                catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+                {
+                }
+            }
+
+            samples++;
+            Thread.Sleep(20);
+        }
+
+        var build = new BuildResult(running.WaitForExit(Workspace.BuildTimeout), ws);
+        var reference = build.AssertResult("built");
+        Log($"{samples} samples of /proc/*/cmdline during the build");
+        Assert.IsTrue(samples > 10, "sanity: the process table was sampled while the build ran");
+        Assert.AreEqual(0, leaks.Count, "a secret appeared in process arguments: " + string.Join(" | ", leaks));
+
+        DockerHelper.RemoveRepositoryImages(ws.Repository);
+        var pull = DockerHelper.Run("pull", reference);
+        Assert.AreEqual(0, pull.ExitCode, pull.Describe());
+        foreach (var args in new[] { new[] { "history", "--no-trunc", reference }, new[] { "inspect", reference } })
+        {
+            var result = DockerHelper.Run(args);
+            Assert.AreEqual(0, result.ExitCode, result.Describe());
+            Assert.IsFalse(result.Output.Contains(envCanary, StringComparison.Ordinal) || result.Output.Contains(fileCanary, StringComparison.Ordinal), "a secret is in the pushed image: docker " + string.Join(" ", args));
+        }
+
+        Assert.IsFalse(build.Output.Contains(envCanary, StringComparison.Ordinal) || build.Output.Contains(fileCanary, StringComparison.Ordinal), "a secret is in the console log");
+    }
+
+    [TestMethod]
     public void MissingSecretEnvironmentVariableFailsWithECRC1005()
     {
         var ws = CreateWorkspace();
