@@ -120,6 +120,7 @@ namespace EcrCache.Diagnostics
         public const string SecretLookingBuildArg = nameof(SecretLookingBuildArg);
         public const string BadDockerRetries = nameof(BadDockerRetries);
         public const string BadLeaseTimeout = nameof(BadLeaseTimeout);
+        public const string DockerfileNoFrom = nameof(DockerfileNoFrom);
         public const string DaemonUnreachable = nameof(DaemonUnreachable);
         public const string DockerRetriesExhausted = nameof(DockerRetriesExhausted);
         public const string LeaseExpired = nameof(LeaseExpired);

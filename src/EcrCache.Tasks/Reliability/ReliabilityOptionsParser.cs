@@ -24,6 +24,8 @@ namespace EcrCache.Reliability
         {
             options.DockerRetries = ParseRetries(raw.DockerRetries);
             options.LeaseTimeout = ParseLeaseTimeout(raw.LeaseTimeout);
+            CheckDockerfileHasFrom(options);
+            CheckEnvFileFolder(options.EnvFile);
 
             foreach (var item in raw.BuildArgs)
             {
@@ -34,6 +36,59 @@ namespace EcrCache.Reliability
                 {
                     log.Warning(Diagnostic.Create(DiagnosticIds.SecretLookingBuildArg, name, fragment));
                 }
+            }
+        }
+
+        private static readonly System.Text.RegularExpressions.Regex FromLine = new System.Text.RegularExpressions.Regex(
+            @"^\s*FROM\s+\S", System.Text.RegularExpressions.RegexOptions.Multiline | System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+        /// <summary>A Dockerfile without any FROM can only fail in docker build: say so before anything runs.</summary>
+        internal static void CheckDockerfileHasFrom(CacheOptions options)
+        {
+            string? text = options.DockerfileInline;
+            if (text == null && options.DockerfilePath != null)
+            {
+                try
+                {
+                    text = System.IO.File.ReadAllText(options.DockerfilePath);
+                }
+                catch (Exception ex) when (ex is System.IO.IOException || ex is UnauthorizedAccessException)
+                {
+                    return; // ECRC1109 reports it where the Dockerfile is hashed.
+                }
+            }
+
+            if (text != null && !FromLine.IsMatch(text))
+            {
+                throw new EcrCacheException(DiagnosticIds.DockerfileNoFrom, options.DockerfilePath ?? "EcrCacheDockerfileInline");
+            }
+        }
+
+        /// <summary>
+        /// The env file's folder is created when missing, but a path through an existing file can never be written:
+        /// fail before building rather than after.
+        /// </summary>
+        internal static void CheckEnvFileFolder(string envFile)
+        {
+            if (string.IsNullOrEmpty(envFile))
+            {
+                return;
+            }
+
+            var folder = System.IO.Path.GetDirectoryName(envFile);
+            while (!string.IsNullOrEmpty(folder) && !System.IO.Directory.Exists(folder))
+            {
+                if (System.IO.File.Exists(folder))
+                {
+                    throw new EcrCacheException(DiagnosticIds.EnvFileWriteFailed, envFile, "'" + folder + "' is a file, not a folder");
+                }
+
+                folder = System.IO.Path.GetDirectoryName(folder);
+            }
+
+            if (System.IO.Directory.Exists(envFile))
+            {
+                throw new EcrCacheException(DiagnosticIds.EnvFileWriteFailed, envFile, "it is a folder");
             }
         }
 
