@@ -157,6 +157,9 @@ namespace EcrCache.Core
                     case Enum _:
                         text.Append(Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture));
                         break;
+                    case TimeSpan span:
+                        text.Append(span.Ticks.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                        break;
                     case IEnumerable<KeyValuePair<string, string>> pairs:
                         foreach (var pair in pairs)
                         {
