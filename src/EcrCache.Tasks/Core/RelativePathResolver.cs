@@ -24,6 +24,7 @@ namespace EcrCache.Core
             _basePrefix = (full.Length > 1 ? full.TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar) : full) + Path.DirectorySeparatorChar;
         }
 
+        [System.Runtime.CompilerServices.MethodImpl(JitHints.OptimizeNow)]
         public string Of(string fullPath)
         {
             if (fullPath.Length > _basePrefix.Length && fullPath.StartsWith(_basePrefix, Comparison) && IsFullAndNormal(fullPath))
@@ -36,6 +37,7 @@ namespace EcrCache.Core
 
         // True when Path.GetFullPath would return the path unchanged: rooted, no "." or ".." segment, no doubled
         // separator, and (on Windows) no forward slash. Anything else takes the slow, exact route.
+        [System.Runtime.CompilerServices.MethodImpl(JitHints.OptimizeNow)]
         private static bool IsFullAndNormal(string path)
         {
             if (!Path.IsPathRooted(path))

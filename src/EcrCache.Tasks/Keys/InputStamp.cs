@@ -5,6 +5,7 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Reflection;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -62,6 +63,8 @@ namespace EcrCache.Keys
 
         /// <summary>Takes the metadata of every input file now (before hashing, so any later change alters it).</summary>
         /// <param name="knownStats">Metadata already taken of some files (by full path), for example by the options parser.</param>
+        // Fully optimised at once: it runs once per build over every input file, in a process too short for tiering.
+        [MethodImpl(JitHints.OptimizeNow)]
         internal static InputStamp Take(KeyInputs inputs, IReadOnlyDictionary<string, FileStat>? knownStats, DateTimeOffset? now = null)
         {
             if (inputs == null)
@@ -266,6 +269,7 @@ namespace EcrCache.Keys
             private readonly byte[] _buffer = new byte[16 * 1024];
             private int _used;
 
+            [MethodImpl(JitHints.OptimizeNow)]
             public void Add(string? text)
             {
                 if (text == null)
@@ -291,6 +295,7 @@ namespace EcrCache.Keys
                 _used += Encoding.UTF8.GetBytes(text, 0, text.Length, _buffer, _used);
             }
 
+            [MethodImpl(JitHints.OptimizeNow)]
             public void Add(long number)
             {
                 if (_buffer.Length - _used < 8)
