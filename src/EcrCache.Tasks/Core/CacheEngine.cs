@@ -181,7 +181,16 @@ namespace EcrCache.Core
             var inputs = KeyInputsFactory.Create(_options, _options.Platform ?? platform, _baseImages);
 
             // Unchanged inputs (the input stamp, base-image digests included) are not hashed again; see KeyStage.
-            return KeyStage.Compute(inputs, _options.IntermediateDirectory, _options.CacheOnStats, _log, cancellationToken);
+            try
+            {
+                return KeyStage.Compute(inputs, _options.IntermediateDirectory, _options.CacheOnStats, _log, cancellationToken);
+            }
+            finally
+            {
+                // The parser's stats describe the files when the options were parsed: good for this run only. Options
+                // used again (another engine, a later run) stat the files afresh.
+                _options.CacheOnStats.Clear();
+            }
         }
 
         private IImageStore CreateStore(CancellationToken cancellationToken)

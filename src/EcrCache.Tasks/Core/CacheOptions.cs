@@ -79,7 +79,10 @@ namespace EcrCache.Core
 
         public IList<CacheOnInput> CacheOn { get; } = new List<CacheOnInput>();
 
-        /// <summary>What OptionsParser saw of each CacheOn file (by full path), so the input stamp does not stat it again.</summary>
+        /// <summary>
+        /// What OptionsParser saw of each CacheOn file (by full path), so the input stamp does not stat it again. The
+        /// engine empties it after its first key: reused options must not describe files as they were at parse time.
+        /// </summary>
         internal Dictionary<string, FileStat> CacheOnStats { get; } = new Dictionary<string, FileStat>(StringComparer.Ordinal);
 
         public ProviderKind Provider { get; set; } = ProviderKind.Local;

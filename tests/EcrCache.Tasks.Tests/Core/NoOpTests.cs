@@ -135,6 +135,25 @@ namespace EcrCache.Tasks.Tests.Core
             Assert.AreEqual(fresh.Hash, changed.Hash, "the same key as hashing from scratch");
         }
 
+        [TestMethod]
+        public async Task OptionsUsedAgain_AfterAnEdit_DoNotVouchForTheOldFiles()
+        {
+            // The parser stats each CacheOn file and the first key reuses those stats. Options kept and used for a
+            // later run must not: here the edited file is older than the racy window, so only fresh stats see it.
+            RealDocker.Require();
+            var path = Path.Combine(_dir, "package.json");
+            WaitUntilNotRacy();
+            var options = Options();
+            var first = await new CacheEngine(options, new CapturingBuildLog()).ComputeKeyAsync(Timeout());
+            Assert.IsTrue(File.Exists(Path.Combine(_dir, "obj", "ecrcache", InputStamp.FileName)), "precondition: a stamp was saved");
+
+            File.WriteAllText(path, "{\"name\":\"noop\",\"version\":\"3.0.0\"}\n"); // the same length
+            WaitUntilNotRacy();
+            var log = new CapturingBuildLog();
+            var second = await new CacheEngine(options, log).ComputeKeyAsync(Timeout());
+            Assert.AreNotEqual(first.Hash, second.Hash, log.AllText);
+        }
+
         /// <summary>Runs the real processes and records their command lines.</summary>
         private sealed class RecordingRunner : IProcessRunner
         {
