@@ -143,6 +143,38 @@ namespace EcrCache.Tasks.Tests.Sdk
             Assert.AreEqual("", SdkHarness.Evaluate(Project(), globals, "_EcrCacheIsDesignTime")["_EcrCacheIsDesignTime"]);
         }
 
+        // ---------------------------------------------------------------- every task invocation gets every input
+
+        [TestMethod]
+        public void EveryTaskInvocation_PassesEveryInputOfTheTask()
+        {
+            // The three targets (ensure, key only, explain) must parse the same options: a property missing from one
+            // of them made ExplainCachedImageKey fail for gar (EcrCacheGcpProject was not passed) while the others worked.
+            var inputs = TaskInputs();
+            Assert.IsTrue(inputs.Count >= 40, string.Join(", ", inputs));
+            var invocations = XDocument.Load(SdkHarness.SdkTargets).Descendants()
+                .Where(e => e.Name.LocalName == "EnsureCachedImage").ToList();
+            Assert.AreEqual(3, invocations.Count, "expected the ensure, key-only and explain invocations");
+            foreach (var invocation in invocations)
+            {
+                var passed = new HashSet<string>(invocation.Attributes().Select(a => a.Name.LocalName), StringComparer.Ordinal);
+                var missing = inputs.Where(i => !passed.Contains(i)).ToList();
+                var mode = (string?)invocation.Attribute("KeyOnly") != null ? "KeyOnly" : (string?)invocation.Attribute("Explain") != null ? "Explain" : "Ensure";
+                Assert.AreEqual(0, missing.Count, mode + " invocation does not pass: " + string.Join(", ", missing));
+                var unknown = passed.Where(p => p != "KeyOnly" && p != "Explain" && p != "Condition" && !inputs.Contains(p)).ToList();
+                Assert.AreEqual(0, unknown.Count, mode + " invocation passes parameters the task does not have: " + string.Join(", ", unknown));
+            }
+        }
+
+        /// <summary>Settable, non-mode parameters of the task (read after MSBuild is registered, hence not inlined).</summary>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+        private static HashSet<string> TaskInputs() =>
+            new HashSet<string>(
+                typeof(EcrCache.Tasks.EnsureCachedImage).GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.DeclaredOnly)
+                    .Where(p => p.SetMethod != null && p.SetMethod.IsPublic && p.Name != "KeyOnly" && p.Name != "Explain")
+                    .Select(p => p.Name),
+                StringComparer.Ordinal);
+
         // ---------------------------------------------------------------- every default is guarded
 
         /// <summary>Every EcrCache* property Sdk.targets and EcrCache.Standalone.targets define, read from their XML.</summary>
