@@ -11,6 +11,7 @@ using System.Threading.Tasks;
 using EcrCache.Diagnostics;
 using EcrCache.Docker;
 using EcrCache.Exports;
+using EcrCache.IO;
 using EcrCache.Keys;
 using EcrCache.Keys.BaseImages;
 using EcrCache.Keys.Explain;
@@ -163,7 +164,7 @@ namespace EcrCache.Core
             if (!(result == CacheResult.HitLocal && ensured.Key == key.Hash && File.Exists(previousManifest)))
             {
                 // The same key as the last ensured one has the same manifest: a no-op neither reads nor writes it.
-                WriteIfDifferent(previousManifest, key.Manifest.ToJson());
+                AtomicFile.WriteAllTextIfDifferent(previousManifest, key.Manifest.ToJson());
             }
 
             var tarballStore = stores.Created || _options.Provider == ProviderKind.S3 || _options.Provider == ProviderKind.Directory
@@ -434,35 +435,6 @@ namespace EcrCache.Core
                 await metaData.SetAsync(_options.MetadataKey, value, cancellationToken).ConfigureAwait(false);
                 _log.Info($"Set Buildkite meta-data {_options.MetadataKey}={value}");
             }
-        }
-
-        internal static bool WriteIfDifferent(string path, string content)
-        {
-            if (File.Exists(path) && string.Equals(File.ReadAllText(path), content, StringComparison.Ordinal))
-            {
-                return false;
-            }
-
-            WriteAtomically(path, content);
-            return true;
-        }
-
-        internal static void WriteAtomically(string path, string content)
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            var temp = path + "." + Guid.NewGuid().ToString("N").Substring(0, 8) + ".tmp";
-            File.WriteAllText(temp, content, new UTF8Encoding(false));
-#if NETFRAMEWORK
-            if (File.Exists(path))
-            {
-                File.Replace(temp, path, null);
-                return;
-            }
-
-            File.Move(temp, path);
-#else
-            File.Move(temp, path, overwrite: true);
-#endif
         }
     }
 }

@@ -8,6 +8,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using EcrCache.IO;
 using EcrCache.Keys;
 
 namespace EcrCache.Core
@@ -123,7 +124,7 @@ namespace EcrCache.Core
                 writer.WriteEndObject();
             }
 
-            CacheEngine.WriteAtomically(Path, Encoding.UTF8.GetString(buffer.ToArray()) + "\n");
+            AtomicFile.WriteAllText(Path, Encoding.UTF8.GetString(buffer.ToArray()) + "\n");
         }
 
         /// <summary>

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
 using System.Threading;
+using EcrCache.IO;
 using EcrCache.Keys;
 using EcrCache.Logging;
 
@@ -48,8 +49,8 @@ namespace EcrCache.Core
 
             var key = CacheKeyCalculator.Compute(inputs, cancellationToken);
             Directory.CreateDirectory(directory);
-            CacheEngine.WriteIfDifferent(keyFile, key.Hash + "\n");
-            CacheEngine.WriteIfDifferent(manifestFile, key.Manifest.ToJson());
+            AtomicFile.WriteAllTextIfDifferent(keyFile, key.Hash + "\n");
+            AtomicFile.WriteAllTextIfDifferent(manifestFile, key.Manifest.ToJson());
             stamp.Save(directory, inputs.Platform ?? "", key.Hash);
             if (stamp.Trusted)
             {

@@ -4,6 +4,7 @@ using System.IO;
 using System.Security;
 using System.Text;
 using EcrCache.Diagnostics;
+using EcrCache.IO;
 
 namespace EcrCache.Exports
 {
@@ -183,48 +184,14 @@ namespace EcrCache.Exports
                         UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
                 }
 
-                // rename(2) on Unix, MoveFileEx(MOVEFILE_REPLACE_EXISTING) on Windows: readers see the old or the new file.
-                File.Move(temp, fullPath, overwrite: true);
-#else
-                if (File.Exists(fullPath))
-                {
-                    File.Replace(temp, fullPath, destinationBackupFileName: null);
-                }
-                else
-                {
-                    try
-                    {
-                        File.Move(temp, fullPath);
-                    }
-                    catch (IOException) when (File.Exists(fullPath))
-                    {
-                        // Another writer created it in between; replace that one.
-                        File.Replace(temp, fullPath, destinationBackupFileName: null);
-                    }
-                }
 #endif
+
+                // Readers see the old or the new file.
+                AtomicFile.MoveReplacing(temp, fullPath);
             }
             finally
             {
-                TryDelete(temp);
-            }
-        }
-
-        private static void TryDelete(string path)
-        {
-            try
-            {
-                if (File.Exists(path))
-                {
-                    File.Delete(path);
-                }
-            }
-            catch (IOException)
-            {
-                // Best effort: a leftover hidden .tmp file is harmless.
-            }
-            catch (UnauthorizedAccessException)
-            {
+                AtomicFile.TryDelete(temp);
             }
         }
 

@@ -9,6 +9,7 @@ using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using EcrCache.IO;
 
 namespace EcrCache.Keys
 {
@@ -228,25 +229,7 @@ namespace EcrCache.Keys
                 + ",\n  \"fingerprint\": " + JsonSerializer.Serialize(Fingerprint)
                 + ",\n  \"platform\": " + JsonSerializer.Serialize(platform)
                 + ",\n  \"key\": " + JsonSerializer.Serialize(keyHash) + "\n}\n";
-            if (File.Exists(path) && string.Equals(File.ReadAllText(path), text, StringComparison.Ordinal))
-            {
-                return;
-            }
-
-            Directory.CreateDirectory(directory);
-            var temp = path + "." + Guid.NewGuid().ToString("N").Substring(0, 8) + ".tmp";
-            File.WriteAllText(temp, text, new UTF8Encoding(false));
-#if NETFRAMEWORK
-            if (File.Exists(path))
-            {
-                File.Replace(temp, path, null);
-                return;
-            }
-
-            File.Move(temp, path);
-#else
-            File.Move(temp, path, overwrite: true);
-#endif
+            AtomicFile.WriteAllTextIfDifferent(path, text);
         }
 
         /// <summary>Removes the stamp in <paramref name="directory"/> (for example before the key files are rewritten).</summary>

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.Text;
 using System.Text.Json;
+using EcrCache.IO;
 using EcrCache.Logging;
 
 namespace EcrCache.Keys.BaseImages
@@ -94,17 +95,7 @@ namespace EcrCache.Keys.BaseImages
                     writer.WriteEndObject();
                 }
 
-                Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
-                var temp = _path + "." + Guid.NewGuid().ToString("N").Substring(0, 8) + ".tmp";
-                File.WriteAllText(temp, Encoding.UTF8.GetString(buffer.ToArray()) + "\n", new UTF8Encoding(false));
-                if (File.Exists(_path))
-                {
-                    File.Replace(temp, _path, null);
-                }
-                else
-                {
-                    File.Move(temp, _path);
-                }
+                AtomicFile.WriteAllText(_path, Encoding.UTF8.GetString(buffer.ToArray()) + "\n");
 
                 _dirty = false;
             }

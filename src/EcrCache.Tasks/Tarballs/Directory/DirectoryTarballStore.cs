@@ -7,6 +7,7 @@ using System.Threading.Tasks;
 using EcrCache.Core;
 using EcrCache.Diagnostics;
 using EcrCache.Docker;
+using EcrCache.IO;
 using EcrCache.Logging;
 using EcrCache.Registries;
 
@@ -336,18 +337,7 @@ namespace EcrCache.Tarballs.Directory
                 }
 
                 cancellationToken.ThrowIfCancellationRequested();
-#if NETFRAMEWORK
-                if (File.Exists(path))
-                {
-                    File.Replace(temp, path, null);
-                }
-                else
-                {
-                    File.Move(temp, path);
-                }
-#else
-                File.Move(temp, path, overwrite: true);
-#endif
+                AtomicFile.MoveReplacing(temp, path);
             }
             catch (Exception ex)
             {
