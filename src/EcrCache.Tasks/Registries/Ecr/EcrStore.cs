@@ -50,13 +50,10 @@ namespace EcrCache.Registries.Ecr
     {
         private readonly IEcrClient _client;
         private readonly EcrStoreOptions _options;
-        private readonly DockerCli _docker;
         private readonly IProcessRunner _runner;
         private readonly IBuildLog _log;
         private readonly EcrRepository _repository;
-        private readonly RegistryEndpoint _endpoint;
-        private RegistryClient? _registry;
-        private PrivateDockerConfig? _privateConfig;
+        private readonly CloudRegistrySession _session;
         private bool _prepared;
         private bool _disposed;
 
@@ -64,12 +61,11 @@ namespace EcrCache.Registries.Ecr
         {
             _client = client;
             _options = options;
-            _docker = docker;
             _runner = runner;
             _log = log;
             _repository = repository;
             RegistryHost = string.IsNullOrEmpty(options.RegistryOverride) ? repository.Host : options.RegistryOverride!;
-            _endpoint = RegistryEndpoint.Parse(RegistryHost, options.RegistryInsecure);
+            _session = new CloudRegistrySession(docker, RegistryEndpoint.Parse(RegistryHost, options.RegistryInsecure), log);
             Image = RegistryHost + "/" + repository.Name;
             Description = "ECR " + RegistryHost + " (" + client.Settings.Region + ")";
         }
@@ -87,10 +83,10 @@ namespace EcrCache.Registries.Ecr
         public EcrRepository Repository => _repository;
 
         /// <summary>True when docker was logged in through a private DOCKER_CONFIG (false when a credential helper does it).</summary>
-        public bool LoggedIn => _privateConfig != null;
+        public bool LoggedIn => _session.PrivateConfig != null;
 
         /// <summary>The private DOCKER_CONFIG folder while the store lives, or null.</summary>
-        public string? PrivateDockerConfigDirectory => _privateConfig?.Directory;
+        public string? PrivateDockerConfigDirectory => _session.PrivateConfig?.Directory;
 
         /// <summary>Builds the store for the engine from <see cref="CacheOptions"/>, with the default credential chain.</summary>
         public static async Task<EcrStore> CreateAsync(CacheOptions options, DockerCli docker, IProcessRunner runner, IBuildLog log, CancellationToken cancellationToken)
@@ -167,7 +163,7 @@ namespace EcrCache.Registries.Ecr
 
         /// <summary>Lease tags in the repository through the data-plane client (which has push rights); after PrepareAsync.</summary>
         public Leases.ILeaseBackend? LeaseBackend =>
-            _registry == null ? null : new Leases.RegistryLeaseBackend(_registry, _repository.Name, Description);
+            _session.Registry == null ? null : new Leases.RegistryLeaseBackend(_session.Registry, _repository.Name, Description);
 
         public async Task PrepareAsync(CancellationToken cancellationToken)
         {
@@ -185,34 +181,26 @@ namespace EcrCache.Registries.Ecr
         public async Task<bool> ExistsAsync(string tag, CancellationToken cancellationToken)
         {
             await PrepareAsync(cancellationToken).ConfigureAwait(false);
-            var manifest = await _registry!.HeadManifestAsync(_repository.Name, tag, cancellationToken).ConfigureAwait(false);
-            return manifest != null;
+            return await _session.ExistsAsync(_repository.Name, tag, cancellationToken).ConfigureAwait(false);
         }
 
         public async Task FetchAsync(string tag, CancellationToken cancellationToken)
         {
             await PrepareAsync(cancellationToken).ConfigureAwait(false);
-            await _docker.PullAsync(Image + ":" + tag, cancellationToken).ConfigureAwait(false);
+            await _session.PullAsync(Image, tag, cancellationToken).ConfigureAwait(false);
         }
 
         public async Task PublishAsync(string tag, bool updateLatest, CancellationToken cancellationToken)
         {
             await PrepareAsync(cancellationToken).ConfigureAwait(false);
-            await _docker.PushAsync(Image + ":" + tag, cancellationToken).ConfigureAwait(false);
-            if (updateLatest)
-            {
-                await _docker.TagAsync(Image + ":" + tag, Image + ":latest", cancellationToken).ConfigureAwait(false);
-                await _docker.PushAsync(Image + ":latest", cancellationToken).ConfigureAwait(false);
-            }
+            await _session.PushAsync(Image, tag, updateLatest, cancellationToken).ConfigureAwait(false);
         }
 
         /// <summary>The remote tag (latest by default) when it exists (one HEAD, after login); the engine pulls it for the legacy builder.</summary>
         public async Task<string?> PrepareCacheFromAsync(string? cacheFrom, CancellationToken cancellationToken)
         {
             await PrepareAsync(cancellationToken).ConfigureAwait(false);
-            var tag = cacheFrom ?? "latest";
-            var manifest = await _registry!.HeadManifestAsync(_repository.Name, tag, cancellationToken).ConfigureAwait(false);
-            return manifest != null ? Image + ":" + tag : null;
+            return await _session.CacheFromAsync(Image, _repository.Name, cacheFrom, cancellationToken).ConfigureAwait(false);
         }
 
         public void Dispose()
@@ -223,17 +211,7 @@ namespace EcrCache.Registries.Ecr
             }
 
             _disposed = true;
-            if (_privateConfig != null)
-            {
-                if (_docker.Environment.TryGetValue("DOCKER_CONFIG", out var current) && current == _privateConfig.Directory)
-                {
-                    _docker.Environment.Remove("DOCKER_CONFIG");
-                }
-
-                _privateConfig.Dispose();
-            }
-
-            _registry?.Dispose();
+            _session.Dispose();
             _client.Dispose();
         }
 
@@ -319,13 +297,13 @@ namespace EcrCache.Registries.Ecr
             else
             {
                 var authorization = await _client.GetAuthorizationTokenAsync(cancellationToken).ConfigureAwait(false);
-                _privateConfig = PrivateDockerConfig.Create(config.Path, RegistryHost, authorization.Username, authorization.Password, _options.PrivateConfigParent);
-                _docker.Environment["DOCKER_CONFIG"] = _privateConfig.Directory;
-                _log.Detail("Logged docker in to " + RegistryHost + " with an ECR authorization token, in the private DOCKER_CONFIG " + _privateConfig.Directory + " (removed at the end of this build).");
+                var privateConfig = PrivateDockerConfig.Create(config.Path, RegistryHost, authorization.Username, authorization.Password, _options.PrivateConfigParent);
+                _session.UsePrivateConfig(privateConfig);
+                _log.Detail("Logged docker in to " + RegistryHost + " with an ECR authorization token, in the private DOCKER_CONFIG " + privateConfig.Directory + " (removed at the end of this build).");
                 credentials = new StaticCredentialProvider(RegistryHost, RegistryCredential.Basic(authorization.Username, authorization.Password), "ECR GetAuthorizationToken (" + _client.Settings.Region + ")");
             }
 
-            _registry = new RegistryClient(_endpoint, credentials, _log) { Access = RegistryAccess.Pull | RegistryAccess.Push };
+            _session.Connect(credentials);
         }
     }
 }

@@ -33,13 +33,10 @@ namespace EcrCache.Registries.Gar
         private readonly GarOptions _options;
         private readonly GarClient _client;
         private readonly IGoogleAccessTokenSource _tokens;
-        private readonly DockerCli _docker;
         private readonly IProcessRunner _runner;
         private readonly IBuildLog _log;
         private readonly Func<string, string?> _environment;
-        private readonly RegistryEndpoint _endpoint;
-        private RegistryClient? _registry;
-        private PrivateDockerConfig? _privateConfig;
+        private readonly CloudRegistrySession _session;
         private string? _loginToken;
         private string _userConfigPath = "";
         private bool _prepared;
@@ -50,11 +47,15 @@ namespace EcrCache.Registries.Gar
             _options = options ?? throw new ArgumentNullException(nameof(options));
             _client = client ?? throw new ArgumentNullException(nameof(client));
             _tokens = tokens ?? throw new ArgumentNullException(nameof(tokens));
-            _docker = docker ?? throw new ArgumentNullException(nameof(docker));
+            if (docker == null)
+            {
+                throw new ArgumentNullException(nameof(docker));
+            }
+
             _runner = runner ?? throw new ArgumentNullException(nameof(runner));
             _log = log ?? throw new ArgumentNullException(nameof(log));
             _environment = environment ?? throw new ArgumentNullException(nameof(environment));
-            _endpoint = RegistryEndpoint.Parse(options.Host, registryInsecure);
+            _session = new CloudRegistrySession(docker, RegistryEndpoint.Parse(options.Host, registryInsecure), log);
             Image = options.Image;
             Description = "Artifact Registry " + options.RepositoryResourceName + " (" + options.Host + ")";
         }
@@ -66,10 +67,10 @@ namespace EcrCache.Registries.Gar
         public bool HasRemote => true;
 
         /// <summary>True when docker was logged in through a private DOCKER_CONFIG (false when a credential helper does it).</summary>
-        public bool LoggedIn => _privateConfig != null;
+        public bool LoggedIn => _session.PrivateConfig != null;
 
         /// <summary>The private DOCKER_CONFIG folder while the store lives, or null.</summary>
-        public string? PrivateDockerConfigDirectory => _privateConfig?.Directory;
+        public string? PrivateDockerConfigDirectory => _session.PrivateConfig?.Directory;
 
         /// <summary>Where the private DOCKER_CONFIG folder is created (default: the temp folder).</summary>
         public string? PrivateConfigParent { get; set; }
@@ -88,7 +89,7 @@ namespace EcrCache.Registries.Gar
 
         /// <summary>Lease tags in the repository through the data-plane client (push rights); after PrepareAsync.</summary>
         public Leases.ILeaseBackend? LeaseBackend =>
-            _registry == null ? null : new Leases.RegistryLeaseBackend(_registry, _options.RegistryRepository, Description);
+            _session.Registry == null ? null : new Leases.RegistryLeaseBackend(_session.Registry, _options.RegistryRepository, Description);
 
         public async Task PrepareAsync(CancellationToken cancellationToken)
         {
@@ -108,15 +109,14 @@ namespace EcrCache.Registries.Gar
         public async Task<bool> ExistsAsync(string tag, CancellationToken cancellationToken)
         {
             await PrepareAsync(cancellationToken).ConfigureAwait(false);
-            var manifest = await _registry!.HeadManifestAsync(_options.RegistryRepository, tag, cancellationToken).ConfigureAwait(false);
-            return manifest != null;
+            return await _session.ExistsAsync(_options.RegistryRepository, tag, cancellationToken).ConfigureAwait(false);
         }
 
         public async Task FetchAsync(string tag, CancellationToken cancellationToken)
         {
             await PrepareAsync(cancellationToken).ConfigureAwait(false);
             await RefreshLoginAsync(cancellationToken).ConfigureAwait(false);
-            await _docker.PullAsync(Image + ":" + tag, cancellationToken).ConfigureAwait(false);
+            await _session.PullAsync(Image, tag, cancellationToken).ConfigureAwait(false);
         }
 
         public async Task PublishAsync(string tag, bool updateLatest, CancellationToken cancellationToken)
@@ -125,21 +125,14 @@ namespace EcrCache.Registries.Gar
 
             // Access tokens live an hour and a build can take longer: log in again when the token has been refreshed.
             await RefreshLoginAsync(cancellationToken).ConfigureAwait(false);
-            await _docker.PushAsync(Image + ":" + tag, cancellationToken).ConfigureAwait(false);
-            if (updateLatest)
-            {
-                await _docker.TagAsync(Image + ":" + tag, Image + ":latest", cancellationToken).ConfigureAwait(false);
-                await _docker.PushAsync(Image + ":latest", cancellationToken).ConfigureAwait(false);
-            }
+            await _session.PushAsync(Image, tag, updateLatest, cancellationToken).ConfigureAwait(false);
         }
 
         /// <summary>The remote tag (latest by default) when it exists (one HEAD, after login); the engine pulls it for the legacy builder.</summary>
         public async Task<string?> PrepareCacheFromAsync(string? cacheFrom, CancellationToken cancellationToken)
         {
             await PrepareAsync(cancellationToken).ConfigureAwait(false);
-            var tag = cacheFrom ?? "latest";
-            var manifest = await _registry!.HeadManifestAsync(_options.RegistryRepository, tag, cancellationToken).ConfigureAwait(false);
-            return manifest != null ? Image + ":" + tag : null;
+            return await _session.CacheFromAsync(Image, _options.RegistryRepository, cacheFrom, cancellationToken).ConfigureAwait(false);
         }
 
         public void Dispose()
@@ -150,17 +143,7 @@ namespace EcrCache.Registries.Gar
             }
 
             _disposed = true;
-            if (_privateConfig != null)
-            {
-                if (_docker.Environment.TryGetValue("DOCKER_CONFIG", out var current) && current == _privateConfig.Directory)
-                {
-                    _docker.Environment.Remove("DOCKER_CONFIG");
-                }
-
-                _privateConfig.Dispose();
-            }
-
-            _registry?.Dispose();
+            _session.Dispose();
             _client.Dispose();
         }
 
@@ -285,7 +268,7 @@ namespace EcrCache.Registries.Gar
         /// <summary>When docker was logged in privately and the token source now hands out another token, writes a new private config.</summary>
         private async Task RefreshLoginAsync(CancellationToken cancellationToken)
         {
-            if (_privateConfig == null)
+            if (_session.PrivateConfig == null)
             {
                 return;
             }
@@ -302,12 +285,9 @@ namespace EcrCache.Registries.Gar
 
         private PrivateDockerConfig WriteLogin(string token)
         {
-            var previous = _privateConfig;
             var created = PrivateDockerConfig.Create(_userConfigPath, _options.Host, AccessTokenUsername, token, PrivateConfigParent, DiagnosticIds.GarDockerConfigWriteFailed);
-            _privateConfig = created;
             _loginToken = token;
-            _docker.Environment["DOCKER_CONFIG"] = created.Directory;
-            previous?.Dispose();
+            _session.UsePrivateConfig(created);
             return created;
         }
 
@@ -334,7 +314,7 @@ namespace EcrCache.Registries.Gar
                 credentials = new StaticCredentialProvider(host, RegistryCredential.Basic(AccessTokenUsername, token), "an access token from " + _tokens.Description);
             }
 
-            _registry = new RegistryClient(_endpoint, credentials, _log) { Access = RegistryAccess.Pull | RegistryAccess.Push };
+            _session.Connect(credentials);
         }
     }
 }
