@@ -60,9 +60,15 @@ namespace EcrCache.Http
         }
 
         /// <summary>Full jitter: a random delay in [0, min(MaxDelay, BaseDelay * 2^(attempt-1))].</summary>
-        public TimeSpan Backoff(int attempt, Random random)
+        public TimeSpan Backoff(int attempt, Random random) => FullJitter(BaseDelay, MaxDelay, attempt, random);
+
+        /// <summary>
+        /// Full jitter: a random delay in [0, min(<paramref name="maxDelay"/>, <paramref name="baseDelay"/> * 2^(attempt-1))];
+        /// <paramref name="random"/> is locked while it is read. For clients that retry themselves (ECR, Artifact Registry).
+        /// </summary>
+        public static TimeSpan FullJitter(TimeSpan baseDelay, TimeSpan maxDelay, int attempt, Random random)
         {
-            var ceiling = Math.Min(MaxDelay.TotalMilliseconds, BaseDelay.TotalMilliseconds * Math.Pow(2, Math.Min(attempt - 1, 20)));
+            var ceiling = Math.Min(maxDelay.TotalMilliseconds, baseDelay.TotalMilliseconds * Math.Pow(2, Math.Min(attempt - 1, 20)));
             double factor;
             lock (random)
             {

@@ -15,6 +15,7 @@ using System.Threading.Tasks;
 using EcrCache.Diagnostics;
 using EcrCache.Http;
 using EcrCache.Logging;
+using static EcrCache.Http.HttpMessages;
 
 namespace EcrCache.Registries.Ecr
 {
@@ -456,18 +457,7 @@ namespace EcrCache.Registries.Ecr
         }
 
         /// <summary>Full jitter: a random delay in [0, min(20 s, base * 2^(attempt-1))].</summary>
-        internal TimeSpan Backoff(int attempt)
-        {
-            var ceiling = BackoffBase.TotalMilliseconds * Math.Pow(2, Math.Min(attempt - 1, 16));
-            ceiling = Math.Min(ceiling, MaxBackoff.TotalMilliseconds);
-            double factor;
-            lock (_gate)
-            {
-                factor = _random.NextDouble();
-            }
-
-            return TimeSpan.FromMilliseconds(factor * ceiling);
-        }
+        internal TimeSpan Backoff(int attempt) => HttpRetryPolicy.FullJitter(BackoffBase, MaxBackoff, attempt, _random);
 
         private async Task<Outcome> SendOnceAsync(string operation, byte[] body, AwsCredentials credentials, CancellationToken cancellationToken)
         {
@@ -552,28 +542,7 @@ namespace EcrCache.Registries.Ecr
             _log.Detail("ECR " + operation + " (" + Settings.Region + ") " + Display(uri) + " -> " + (status == 0 ? "failed" : status.ToString(CultureInfo.InvariantCulture)) + (code != null ? " " + code : string.Empty) + " (" + stopwatch.ElapsedMilliseconds.ToString(CultureInfo.InvariantCulture) + " ms)");
         }
 
-        private static string Display(Uri uri) => uri.GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped);
-
         private static string TrimPeriod(string message) => message.Trim().TrimEnd('.');
-
-        private static string Describe(Exception ex)
-        {
-            var innermost = ex;
-            while (innermost.InnerException != null)
-            {
-                innermost = innermost.InnerException;
-            }
-
-            for (var e = (Exception?)ex; e != null; e = e.InnerException)
-            {
-                if (e is AuthenticationException)
-                {
-                    return "TLS handshake failed: " + innermost.Message;
-                }
-            }
-
-            return innermost.Message;
-        }
 
         private sealed class CallResult
         {

@@ -13,6 +13,7 @@ using System.Threading.Tasks;
 using EcrCache.Diagnostics;
 using EcrCache.Http;
 using EcrCache.Logging;
+using static EcrCache.Http.HttpMessages;
 
 namespace EcrCache.Registries.Gar
 {
@@ -30,6 +31,8 @@ namespace EcrCache.Registries.Gar
         public const int MaxAttempts = 3;
 
         private const int MaxBodyBytes = 1024 * 1024;
+
+        private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(20);
 
         private readonly IGoogleAccessTokenSource _tokens;
         private readonly IBuildLog _log;
@@ -346,17 +349,8 @@ namespace EcrCache.Registries.Gar
             return new EcrCacheException(DiagnosticIds.GarRequestFailed, operation, resource, status, errorStatus ?? reason ?? "UNKNOWN", message);
         }
 
-        private TimeSpan Backoff(int attempt)
-        {
-            var ceiling = Math.Min(BackoffBase.TotalMilliseconds * Math.Pow(2, attempt - 1), 20000);
-            double factor;
-            lock (_gate)
-            {
-                factor = _random.NextDouble();
-            }
-
-            return TimeSpan.FromMilliseconds(factor * ceiling);
-        }
+        /// <summary>Full jitter: a random delay in [0, min(20 s, base * 2^(attempt-1))].</summary>
+        private TimeSpan Backoff(int attempt) => HttpRetryPolicy.FullJitter(BackoffBase, MaxBackoff, attempt, _random);
 
         private async Task<(int status, byte[]? body, string? transportError)> SendOnceAsync(string operation, HttpMethod method, Uri uri, string resource, byte[]? body, string token, CancellationToken cancellationToken)
         {
@@ -418,31 +412,10 @@ namespace EcrCache.Registries.Gar
             _log.Detail("GAR " + operation + " " + resource + " -> " + status + " (" + stopwatch.ElapsedMilliseconds.ToString(CultureInfo.InvariantCulture) + " ms)");
         }
 
-        private static string Display(Uri uri) => uri.GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped);
-
         private static string TrimPeriod(string message)
         {
             message = message.Replace('\r', ' ').Replace('\n', ' ').Trim().TrimEnd('.');
             return message.Length > 600 ? message.Substring(0, 600) + "..." : message;
-        }
-
-        private static string Describe(Exception ex)
-        {
-            var innermost = ex;
-            while (innermost.InnerException != null)
-            {
-                innermost = innermost.InnerException;
-            }
-
-            for (var e = (Exception?)ex; e != null; e = e.InnerException)
-            {
-                if (e is AuthenticationException)
-                {
-                    return "TLS handshake failed: " + innermost.Message;
-                }
-            }
-
-            return innermost.Message;
         }
 
         /// <summary>CreateRepository answered ALREADY_EXISTS (a concurrent build won the race).</summary>

@@ -17,6 +17,7 @@ using EcrCache.Diagnostics;
 using EcrCache.Http;
 using EcrCache.Logging;
 using EcrCache.Registries.Auth;
+using static EcrCache.Http.HttpMessages;
 
 namespace EcrCache.Registries.Oci
 {
@@ -845,10 +846,6 @@ namespace EcrCache.Registries.Oci
         private static string BasicValue(string username, string password) =>
             Convert.ToBase64String(Encoding.UTF8.GetBytes(username + ":" + password));
 
-        /// <summary>A URL for logs and messages: scheme, host, port and path; never user info or the query.</summary>
-        private static string Display(Uri uri) =>
-            uri.GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped);
-
         private void LogExchange(HttpMethod method, Uri uri, int status, Stopwatch stopwatch) =>
             _log.Detail(method.Method + " " + Display(uri) + " -> " + status.ToString(CultureInfo.InvariantCulture) + " (" + stopwatch.ElapsedMilliseconds.ToString(CultureInfo.InvariantCulture) + " ms)");
 
@@ -936,27 +933,6 @@ namespace EcrCache.Registries.Oci
             {
                 return null;
             }
-        }
-
-        private static string Describe(Exception ex)
-        {
-            // The innermost message is the useful one ("Connection refused", "Name or service not known", ...).
-            var innermost = ex;
-            while (innermost.InnerException != null)
-            {
-                innermost = innermost.InnerException;
-            }
-
-            var message = innermost.Message;
-            for (var e = (Exception?)ex; e != null; e = e.InnerException)
-            {
-                if (e is AuthenticationException)
-                {
-                    return "TLS handshake failed: " + message;
-                }
-            }
-
-            return message;
         }
 
         private sealed class CachedToken
