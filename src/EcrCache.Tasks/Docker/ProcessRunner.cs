@@ -87,39 +87,11 @@ namespace EcrCache.Docker
         public async Task<ProcessResult> RunAsync(ProcessSpec spec, CancellationToken cancellationToken)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var psi = new ProcessStartInfo
-            {
-                FileName = spec.FileName,
-                UseShellExecute = false,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                RedirectStandardInput = true,
-                CreateNoWindow = true,
-                StandardOutputEncoding = Encoding.UTF8,
-                StandardErrorEncoding = Encoding.UTF8,
-            };
+            var psi = ChildProcesses.CreateStartInfo(spec.FileName, spec.Arguments, spec.Environment);
+            psi.StandardOutputEncoding = Encoding.UTF8;
             if (spec.WorkingDirectory != null)
             {
                 psi.WorkingDirectory = spec.WorkingDirectory;
-            }
-#if NETFRAMEWORK
-            psi.Arguments = CommandLine.Join(spec.Arguments);
-#else
-            foreach (var argument in spec.Arguments)
-            {
-                psi.ArgumentList.Add(argument);
-            }
-#endif
-            foreach (var pair in spec.Environment)
-            {
-                if (pair.Value == null)
-                {
-                    psi.Environment.Remove(pair.Key);
-                }
-                else
-                {
-                    psi.Environment[pair.Key] = pair.Value;
-                }
             }
 
             var stdout = new StringBuilder();
@@ -177,7 +149,7 @@ namespace EcrCache.Docker
             process.BeginOutputReadLine();
             process.BeginErrorReadLine();
 
-            using (cancellationToken.Register(() => KillTree(process)))
+            using (cancellationToken.Register(() => ChildProcesses.KillTree(process)))
             {
                 try
                 {
@@ -211,29 +183,6 @@ namespace EcrCache.Docker
             }
 
             return exited.Task;
-        }
-
-        private static void KillTree(Process process)
-        {
-            try
-            {
-                if (!process.HasExited)
-                {
-#if NETFRAMEWORK
-                    process.Kill();
-#else
-                    process.Kill(entireProcessTree: true);
-#endif
-                }
-            }
-            catch (InvalidOperationException)
-            {
-                // Already gone.
-            }
-            catch (Win32Exception)
-            {
-                // Already exiting.
-            }
         }
     }
 

@@ -74,39 +74,7 @@ namespace EcrCache.Docker
         public static StreamingProcess Start(string fileName, IEnumerable<string> arguments, IDictionary<string, string?>? environment, bool redirectInput, bool redirectOutput, CancellationToken cancellationToken)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var psi = new ProcessStartInfo
-            {
-                FileName = fileName,
-                UseShellExecute = false,
-                RedirectStandardInput = true,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                CreateNoWindow = true,
-                StandardErrorEncoding = Encoding.UTF8,
-            };
-#if NETFRAMEWORK
-            psi.Arguments = CommandLine.Join(arguments);
-#else
-            foreach (var argument in arguments)
-            {
-                psi.ArgumentList.Add(argument);
-            }
-#endif
-            if (environment != null)
-            {
-                foreach (var pair in environment)
-                {
-                    if (pair.Value == null)
-                    {
-                        psi.Environment.Remove(pair.Key);
-                    }
-                    else
-                    {
-                        psi.Environment[pair.Key] = pair.Value;
-                    }
-                }
-            }
-
+            var psi = ChildProcesses.CreateStartInfo(fileName, arguments, environment);
             var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
             var child = new StreamingProcess(process, cancellationToken);
             try
@@ -188,28 +156,7 @@ namespace EcrCache.Docker
         }
 
         /// <summary>Kills the child tree (no-op when it has exited).</summary>
-        public void Kill()
-        {
-            try
-            {
-                if (!_process.HasExited)
-                {
-#if NETFRAMEWORK
-                    _process.Kill();
-#else
-                    _process.Kill(entireProcessTree: true);
-#endif
-                }
-            }
-            catch (InvalidOperationException)
-            {
-                // Not started or already gone.
-            }
-            catch (Win32Exception)
-            {
-                // Already exiting.
-            }
-        }
+        public void Kill() => ChildProcesses.KillTree(_process);
 
         public void Dispose()
         {
