@@ -4,7 +4,7 @@
 #   source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 #
 # Provides: ECRCACHE_REPO_ROOT, ECRCACHE_STATE_DIR, ECRCACHE_DOCKER,
-#           log/warn/die, require_root, pick_free_port, run_detached.
+#           log/warn/die, require_root, pick_free_port, run_detached, pid_alive, stop_pid.
 
 if [[ -n "${_ECRCACHE_LIB_SOURCED:-}" ]]; then
   return 0
@@ -15,11 +15,15 @@ ECRCACHE_REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ECRCACHE_STATE_DIR="${ECRCACHE_STATE_DIR:-/tmp/ecrcache-services}"
 # Debian's docker.io client. A newer /usr/local/bin/docker (without buildx) may
 # shadow it on PATH, so every script uses this absolute path.
-# (Constants below are used by the scripts that source this file.)
+# (Constants below are used by the scripts that source this file. The docker
+# paths and the network-interface folder can be overridden, which the tests of
+# start-services.sh do to stand in for a daemon.)
 # shellcheck disable=SC2034
-ECRCACHE_DOCKER=/usr/bin/docker
+ECRCACHE_DOCKER="${ECRCACHE_DOCKER:-/usr/bin/docker}"
 # shellcheck disable=SC2034
-ECRCACHE_DOCKERD=/usr/sbin/dockerd
+ECRCACHE_DOCKERD="${ECRCACHE_DOCKERD:-/usr/sbin/dockerd}"
+# shellcheck disable=SC2034
+ECRCACHE_SYS_CLASS_NET="${ECRCACHE_SYS_CLASS_NET:-/sys/class/net}"
 # shellcheck disable=SC2034
 ECRCACHE_REGISTRY_BIN=/usr/bin/docker-registry
 # shellcheck disable=SC2034
@@ -83,6 +87,31 @@ pid_alive() {
     tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$expect" || return 1
   fi
   return 0
+}
+
+# stop_pid PIDFILE COMM_SUBSTRING LABEL TIMEOUT_SECONDS
+# Stops the process named by PIDFILE (only if it is alive and its command line
+# contains COMM_SUBSTRING): SIGTERM, then SIGKILL after TIMEOUT_SECONDS.
+stop_pid() {
+  local pidfile="$1" expect="$2" label="$3" timeout="$4" pid
+  if ! pid_alive "$pidfile" "$expect"; then
+    log "$label is not running"
+    rm -f "$pidfile"
+    return 0
+  fi
+  pid="$(cat "$pidfile")"
+  log "stopping $label (pid $pid)"
+  kill "$pid" 2>/dev/null || true
+  local deadline=$((SECONDS + timeout))
+  while kill -0 "$pid" 2>/dev/null; do
+    if ((SECONDS >= deadline)); then
+      warn "$label (pid $pid) did not exit within ${timeout}s; sending SIGKILL"
+      kill -9 "$pid" 2>/dev/null || true
+      break
+    fi
+    sleep 0.2
+  done
+  rm -f "$pidfile"
 }
 
 # Seconds since epoch with sub-second precision.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts (or reuses) the local services the EcrCache tests and demo need:
-#   * dockerd (only if `docker info` fails; recorded so stop-services.sh can stop it)
+#   * dockerd (only if `docker info` fails; recorded so stop-services.sh can stop it;
+#     a daemon it did not start is never stopped or restarted)
 #   * two distribution v2 registries on 127.0.0.1, free ports:
 #       "open" - no auth
 #       "auth" - htpasswd basic auth, user "ecrcache", random password
@@ -10,10 +11,21 @@
 #
 # The path of services.env is printed on stdout (last line); all progress
 # messages go to stderr. Safe to run repeatedly and concurrently.
+# `--only dockerd` starts (or checks) the daemon and nothing else.
 set -euo pipefail
 
 # shellcheck source=build/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+ONLY=""
+case "${1:-}" in
+  "") ;;
+  --only)
+    [[ "${2:-}" == dockerd ]] || die "usage: $0 [--only dockerd]"
+    ONLY=dockerd
+    ;;
+  *) die "usage: $0 [--only dockerd]" ;;
+esac
 
 STATE="$ECRCACHE_STATE_DIR"
 AUTH_USER=ecrcache
@@ -39,22 +51,26 @@ docker() {
 # --------------------------------------------------------------------------
 ensure_dockerd() {
   [[ -x "$ECRCACHE_DOCKER" ]] || die "$ECRCACHE_DOCKER not found; run build/install-prereqs.sh first"
+  local pidfile="$STATE/dockerd.pid" logfile="$STATE/dockerd.log"
   if docker info >/dev/null 2>&1; then
     # A daemon whose default bridge vanished (e.g. another dockerd on the host removed docker0) cannot run
-    # RUN steps; restart it rather than fail every build with "could not find bridge docker0".
-    if [[ -d /sys/class/net ]] && [[ ! -e /sys/class/net/docker0 ]] && [[ "$(docker info --format '{{.Name}}' 2>/dev/null)" != "" ]] \
-       && [[ -z "${DOCKER_HOST:-}" ]] && [[ $EUID -eq 0 ]]; then
-      log "docker daemon is running but its docker0 bridge is missing; restarting dockerd"
-      pkill -x dockerd || true
-      local waited=0
-      while pgrep -x dockerd >/dev/null 2>&1 && ((waited < 30)); do sleep 1; waited=$((waited + 1)); done
+    # RUN steps ("could not find bridge docker0"). Only a daemon this script started may be restarted: on a
+    # workstation the running daemon belongs to the user, and stopping it would stop their containers.
+    if [[ -d "$ECRCACHE_SYS_CLASS_NET" ]] && [[ ! -e "$ECRCACHE_SYS_CLASS_NET/docker0" ]] && [[ -z "${DOCKER_HOST:-}" ]] \
+       && [[ "${ECRCACHE_SKIP_BRIDGE_CHECK:-}" != 1 ]] && [[ "$(docker info --format '{{.Name}}' 2>/dev/null)" != "" ]]; then
+      if [[ -e "$STATE/dockerd.started-by-ecrcache" ]] && pid_alive "$pidfile" dockerd; then
+        log "the docker daemon this script started (pid $(cat "$pidfile")) lost its docker0 bridge; restarting it"
+        stop_pid "$pidfile" dockerd "dockerd (started by start-services.sh)" 30
+        rm -f "$STATE/dockerd.started-by-ecrcache"
+      else
+        die "the running docker daemon has no docker0 bridge, so RUN steps would fail with 'could not find bridge docker0'. This script did not start that daemon (no live pid in $pidfile), so it leaves it alone: restart it yourself (for example 'systemctl restart docker'), or stop it and run this script again to start one of its own. If the daemon runs without a default bridge on purpose (--bridge=none), set ECRCACHE_SKIP_BRIDGE_CHECK=1."
+      fi
     else
       log "docker daemon is running; reusing it"
       return 0
     fi
   fi
 
-  local pidfile="$STATE/dockerd.pid" logfile="$STATE/dockerd.log"
   if pid_alive "$pidfile" dockerd; then
     log "dockerd (pid $(cat "$pidfile")) started earlier is not answering yet; waiting"
   else
@@ -367,6 +383,10 @@ ensure_moto() {
 # main
 # --------------------------------------------------------------------------
 ensure_dockerd
+if [[ "$ONLY" == dockerd ]]; then
+  log "dockerd ready (--only dockerd: no registries, base image or moto)"
+  exit 0
+fi
 
 ensure_registry open
 OPEN_PORT="$REGISTRY_PORT"

@@ -23,29 +23,6 @@ if [[ ! -d "$STATE" ]]; then
   exit 0
 fi
 
-# stop_pid PIDFILE COMM_SUBSTRING LABEL TIMEOUT_SECONDS
-stop_pid() {
-  local pidfile="$1" expect="$2" label="$3" timeout="$4" pid
-  if ! pid_alive "$pidfile" "$expect"; then
-    log "$label is not running"
-    rm -f "$pidfile"
-    return 0
-  fi
-  pid="$(cat "$pidfile")"
-  log "stopping $label (pid $pid)"
-  kill "$pid" 2>/dev/null || true
-  local deadline=$((SECONDS + timeout))
-  while kill -0 "$pid" 2>/dev/null; do
-    if ((SECONDS >= deadline)); then
-      warn "$label (pid $pid) did not exit within ${timeout}s; sending SIGKILL"
-      kill -9 "$pid" 2>/dev/null || true
-      break
-    fi
-    sleep 0.2
-  done
-  rm -f "$pidfile"
-}
-
 stop_pid "$STATE/registry-open/pid" docker-registry "registry 'open'" 10
 stop_pid "$STATE/registry-auth/pid" docker-registry "registry 'auth'" 10
 stop_pid "$STATE/moto/pid" moto_server "moto_server" 10
