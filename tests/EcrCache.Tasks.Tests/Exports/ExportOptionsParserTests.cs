@@ -1,0 +1,86 @@
+using EcrCache.Core;
+using EcrCache.Diagnostics;
+using EcrCache.Exports;
+using EcrCache.Tasks.Tests.Core;
+
+namespace EcrCache.Tasks.Tests.Exports
+{
+    /// <summary>The export options as <see cref="OptionsParser"/> parses them (the Buildkite-specific checks live in Exports/).</summary>
+    [TestClass]
+    public sealed class ExportOptionsParserTests
+    {
+        private static RawOptions NewRaw()
+        {
+            var dir = TestPaths.NewTempDirectory("ecrc-export-options");
+            File.WriteAllText(Path.Combine(dir, "Dockerfile"), "FROM busybox\n");
+            File.WriteAllText(Path.Combine(dir, "package.json"), "{}\n");
+            var raw = new RawOptions
+            {
+                ProjectDirectory = dir,
+                ProjectName = "MyImage",
+                IntermediateDirectory = Path.Combine(dir, "obj", "ecrcache") + Path.DirectorySeparatorChar,
+                Environment = _ => null,
+            };
+            raw.CacheOn.Add(new RawItem("package.json"));
+            return raw;
+        }
+
+        private static CacheOptions Parse(RawOptions raw) => OptionsParser.Parse(raw, new CapturingBuildLog());
+
+        [TestMethod]
+        [DataRow("BUILDKITE_AGENT_ACCESS_TOKEN")]
+        [DataRow("BUILDKITE_SHELL")]
+        [DataRow("BUILDKITE_COMMAND_EVAL")]
+        [DataRow("BUILDKITE_HOOKS_PATH")]
+        [DataRow("BUILDKITE_GIT_CLONE_FLAGS")]
+        [DataRow("BUILDKITE_SKIP_CHECKOUT")]
+        public void ProtectedExportVariableIsRefusedAtParsing(string name)
+        {
+            var raw = NewRaw();
+            raw.ExportEnvVariable = name;
+
+            var ex = Assert.ThrowsExactly<EcrCacheException>(() => Parse(raw));
+
+            Assert.AreEqual("ECRC1406", ex.Diagnostic.Code);
+            StringAssert.Contains(ex.Diagnostic.Message, "'" + name + "'");
+            StringAssert.Contains(ex.Diagnostic.Message, "EcrCacheExportEnvVariable");
+        }
+
+        [TestMethod]
+        [DataRow("BUILDKITE_PLUGIN_DOCKER_IMAGE")]
+        [DataRow("BUILDKITE_PLUGIN_DOCKER_COMPOSE_IMAGE")]
+        [DataRow("BUILDKITE_REPO")] // protected, but the agent lets a job change it, so the Job API takes it
+        [DataRow("buildkite_shell")] // a different variable on Unix, where names are case-sensitive
+        public void OrdinaryOrWithinJobWritableNamesAreAccepted(string name)
+        {
+            if (OperatingSystem.IsWindows() && name == "buildkite_shell")
+            {
+                Assert.Inconclusive("names are case-insensitive on Windows");
+            }
+
+            var raw = NewRaw();
+            raw.ExportEnvVariable = name;
+
+            Assert.AreEqual(name, Parse(raw).ExportEnvVariable);
+        }
+
+        [TestMethod]
+        public void OnWindowsTheComparisonIgnoresCase()
+        {
+            Assert.IsTrue(BuildkiteProtectedVariables.IsProtected("buildkite_shell", windows: true));
+            Assert.IsFalse(BuildkiteProtectedVariables.IsProtected("buildkite_shell", windows: false));
+            Assert.IsTrue(BuildkiteProtectedVariables.IsProtected("BUILDKITE_SHELL", windows: false));
+        }
+
+        [TestMethod]
+        public void ListHoldsOnlyUpperCaseVariableNames()
+        {
+            foreach (var name in BuildkiteProtectedVariables.All)
+            {
+                Assert.IsTrue(EnvFileWriter.IsValidName(name), name);
+                Assert.AreEqual(name.ToUpperInvariant(), name);
+                StringAssert.StartsWith(name, "BUILDKITE_");
+            }
+        }
+    }
+}
