@@ -430,7 +430,7 @@ namespace EcrCache.Core
 
             if (_options.MetadataKey != null)
             {
-                var metaData = new BuildkiteMetaData(_runner, _options.BuildkiteAgentPath);
+                var metaData = new BuildkiteMetaData(_runner, _options.BuildkiteAgentPath) { Timeout = _options.MetadataTimeout };
                 var value = metaDataValue ?? result.Reference;
                 await metaData.SetAsync(_options.MetadataKey, value, cancellationToken).ConfigureAwait(false);
                 _log.Info($"Set Buildkite meta-data {_options.MetadataKey}={value}");

@@ -65,6 +65,45 @@ namespace EcrCache.Tasks.Tests.Exports
         }
 
         [TestMethod]
+        public void MetadataTimeoutDefaultsToOneMinute()
+        {
+            Assert.AreEqual(TimeSpan.FromMinutes(1), Parse(NewRaw()).MetadataTimeout);
+        }
+
+        [TestMethod]
+        [DataRow("2", 120)]
+        [DataRow("00:00:30", 30)]
+        [DataRow(" 00:00:01 ", 1)]
+        [DataRow("01:00:00", 3600)]
+        public void MetadataTimeoutTakesMinutesOrHhMmSs(string value, int seconds)
+        {
+            var raw = NewRaw();
+            raw.MetadataTimeout = value;
+
+            Assert.AreEqual(TimeSpan.FromSeconds(seconds), Parse(raw).MetadataTimeout);
+        }
+
+        [TestMethod]
+        [DataRow("0")]
+        [DataRow("00:00:00")]
+        [DataRow("00:00:00.5")]
+        [DataRow("61")]
+        [DataRow("01:00:01")]
+        [DataRow("30s")]
+        [DataRow("-1")]
+        [DataRow("soon")]
+        public void BadMetadataTimeoutIsECRC1407(string value)
+        {
+            var raw = NewRaw();
+            raw.MetadataTimeout = value;
+
+            var ex = Assert.ThrowsExactly<EcrCacheException>(() => Parse(raw));
+
+            Assert.AreEqual("ECRC1407", ex.Diagnostic.Code);
+            StringAssert.Contains(ex.Diagnostic.Message, "'" + value + "'");
+        }
+
+        [TestMethod]
         public void OnWindowsTheComparisonIgnoresCase()
         {
             Assert.IsTrue(BuildkiteProtectedVariables.IsProtected("buildkite_shell", windows: true));
