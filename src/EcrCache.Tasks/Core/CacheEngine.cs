@@ -427,6 +427,10 @@ namespace EcrCache.Core
                     _log.Warning(ex.Diagnostic);
                 }
             }
+            else
+            {
+                _log.Detail(BuildkiteJobApi.DescribeAbsence(_options.Environment));
+            }
 
             if (_options.MetadataKey != null)
             {
