@@ -413,6 +413,9 @@ namespace EcrCache.Core
             var variables = ImageExports.Variables(_options.ExportEnvVariable, result.Image, result.Tag);
             EnvFileWriter.Write(_options.EnvFile, variables);
             _log.Detail("Wrote " + _options.EnvFile);
+            var powerShellFile = EnvFileWriter.PowerShellPath(_options.EnvFile);
+            EnvFileWriter.WritePowerShell(powerShellFile, variables);
+            _log.Detail("Wrote " + powerShellFile);
 
             var jobApi = BuildkiteJobApi.FromEnvironment(_options.Environment);
             if (jobApi != null)
