@@ -2,7 +2,8 @@
 # Installs the system packages the EcrCache build, tests and demo need on a
 # Debian machine: Docker (Debian docker.io: client with BuildKit + dockerd),
 # the distribution v2 registry, a static busybox (for the local base image),
-# curl and python3. Does NOT install the .NET SDK; only checks for it.
+# curl and python3; and PowerShell 7 (pwsh) as a .NET tool in $ECRCACHE_TOOLS_DIR.
+# Does NOT install the .NET SDK; only checks for it.
 #
 # Fast path: if every required binary is already present, apt is not touched.
 set -euo pipefail
@@ -98,3 +99,17 @@ if ! dotnet_version="$(dotnet --version 2>/dev/null)"; then
   die "'dotnet --version' failed: no usable .NET SDK found. Install the .NET SDK (10.0 or later)."
 fi
 log "dotnet SDK $dotnet_version"
+
+# PowerShell 7 (pwsh), for the tests that dot-source image.env.ps1 as a Windows agent's PowerShell hook
+# does. A .NET tool from NuGet (there is no Debian package); only when missing. Run from / so that no
+# NuGet.config or global.json of the current folder steers the install.
+if [[ -x "$ECRCACHE_PWSH" ]]; then
+  log "pwsh present ($ECRCACHE_PWSH)"
+else
+  log "installing PowerShell $ECRCACHE_PWSH_VERSION into $ECRCACHE_TOOLS_DIR (dotnet tool install)"
+  mkdir -p "$ECRCACHE_TOOLS_DIR" || die "cannot create $ECRCACHE_TOOLS_DIR (run as root, or set ECRCACHE_TOOLS_DIR)"
+  (cd / && dotnet tool install --tool-path "$ECRCACHE_TOOLS_DIR" PowerShell --version "$ECRCACHE_PWSH_VERSION" >&2) ||
+    die "installing PowerShell $ECRCACHE_PWSH_VERSION with 'dotnet tool install' failed"
+  [[ -x "$ECRCACHE_PWSH" ]] || die "$ECRCACHE_PWSH still missing after dotnet tool install"
+  log "pwsh installed ($ECRCACHE_PWSH)"
+fi

@@ -28,7 +28,14 @@ ECRCACHE_SYS_CLASS_NET="${ECRCACHE_SYS_CLASS_NET:-/sys/class/net}"
 ECRCACHE_REGISTRY_BIN=/usr/bin/docker-registry
 # shellcheck disable=SC2034
 ECRCACHE_BUSYBOX=/bin/busybox
-export ECRCACHE_REPO_ROOT ECRCACHE_STATE_DIR
+# Tools install-prereqs.sh installs outside apt (PowerShell 7 as a .NET tool, for the
+# image.env.ps1 tests), in a folder that outlives the work tree and the state dir.
+ECRCACHE_TOOLS_DIR="${ECRCACHE_TOOLS_DIR:-/opt/ecrcache-tools}"
+# shellcheck disable=SC2034
+ECRCACHE_PWSH="$ECRCACHE_TOOLS_DIR/pwsh"
+# shellcheck disable=SC2034
+ECRCACHE_PWSH_VERSION=7.6.10
+export ECRCACHE_REPO_ROOT ECRCACHE_STATE_DIR ECRCACHE_TOOLS_DIR
 
 log() {
   printf '[ecrcache] %s\n' "$*" >&2

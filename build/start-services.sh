@@ -411,7 +411,8 @@ tmp_env="$(mktemp "$STATE/services.env.XXXXXX")"
     ECRCACHE_TEST_REGISTRY_LOG "$STATE/registry-open.log" \
     ECRCACHE_TEST_AUTH_REGISTRY_LOG "$STATE/registry-auth.log" \
     ECRCACHE_TEST_MOTO_ENDPOINT "http://127.0.0.1:$MOTO_PORT" \
-    ECRCACHE_TEST_MOTO_SERVER "$(find_moto_server)"
+    ECRCACHE_TEST_MOTO_SERVER "$(find_moto_server)" \
+    ECRCACHE_TEST_PWSH "$ECRCACHE_PWSH"
 } >"$tmp_env"
 chmod 600 "$tmp_env"
 mv -f "$tmp_env" "$ENV_FILE"

@@ -413,6 +413,9 @@ namespace EcrCache.Core
             var variables = ImageExports.Variables(_options.ExportEnvVariable, result.Image, result.Tag);
             EnvFileWriter.Write(_options.EnvFile, variables);
             _log.Detail("Wrote " + _options.EnvFile);
+            var powerShellFile = EnvFileWriter.PowerShellPath(_options.EnvFile);
+            EnvFileWriter.WritePowerShell(powerShellFile, variables);
+            _log.Detail("Wrote " + powerShellFile);
 
             var jobApi = BuildkiteJobApi.FromEnvironment(_options.Environment);
             if (jobApi != null)
@@ -427,10 +430,14 @@ namespace EcrCache.Core
                     _log.Warning(ex.Diagnostic);
                 }
             }
+            else
+            {
+                _log.Detail(BuildkiteJobApi.DescribeAbsence(_options.Environment));
+            }
 
             if (_options.MetadataKey != null)
             {
-                var metaData = new BuildkiteMetaData(_runner, _options.BuildkiteAgentPath);
+                var metaData = new BuildkiteMetaData(_runner, _options.BuildkiteAgentPath) { Timeout = _options.MetadataTimeout };
                 var value = metaDataValue ?? result.Reference;
                 await metaData.SetAsync(_options.MetadataKey, value, cancellationToken).ConfigureAwait(false);
                 _log.Info($"Set Buildkite meta-data {_options.MetadataKey}={value}");

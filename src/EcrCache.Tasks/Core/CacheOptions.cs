@@ -127,6 +127,9 @@ namespace EcrCache.Core
 
         public string BuildkiteAgentPath { get; set; } = "buildkite-agent";
 
+        /// <summary>How long <c>buildkite-agent meta-data set</c> may run before it is killed (EcrCacheMetadataTimeout, default 1 min).</summary>
+        public TimeSpan MetadataTimeout { get; set; } = EcrCache.Exports.ExportOptionsParser.DefaultMetadataTimeout;
+
         /// <summary>Extra attempts for a docker push/pull that failed transiently (EcrCacheDockerRetries, default 3).</summary>
         public int DockerRetries { get; set; } = 3;
 

@@ -155,6 +155,8 @@ namespace EcrCache.Core
                 throw new EcrCacheException(DiagnosticIds.BadExportVariable, options.ExportEnvVariable);
             }
 
+            EcrCache.Exports.ExportOptionsParser.Apply(raw, options);
+
             options.EnvFile = Resolve(projectDir, Blank(raw.EnvFile) ?? Path.Combine(options.IntermediateDirectory, "image.env"));
 
             // Build args.

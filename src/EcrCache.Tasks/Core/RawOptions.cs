@@ -58,6 +58,7 @@ namespace EcrCache.Core
         public string? MetadataKey { get; set; }
         public string? DockerPath { get; set; }
         public string? BuildkiteAgentPath { get; set; }
+        public string? MetadataTimeout { get; set; }
         public string? DockerRetries { get; set; }
         public string? LeaseTimeout { get; set; }
         public IList<RawItem> CacheOn { get; } = new List<RawItem>();

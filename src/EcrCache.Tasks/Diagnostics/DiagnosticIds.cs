@@ -47,6 +47,9 @@ namespace EcrCache.Diagnostics
         public const string JobApiFailed = nameof(JobApiFailed);
         public const string MetaDataFailed = nameof(MetaDataFailed);
         public const string JobApiUnsupported = nameof(JobApiUnsupported);
+        public const string MetaDataTimedOut = nameof(MetaDataTimedOut);
+        public const string ProtectedExportVariable = nameof(ProtectedExportVariable);
+        public const string BadMetadataTimeout = nameof(BadMetadataTimeout);
         // ECR provider (ECRC15xx).
         public const string EcrCredentialsMissing = nameof(EcrCredentialsMissing);
         public const string EcrCredentialsRejected = nameof(EcrCredentialsRejected);

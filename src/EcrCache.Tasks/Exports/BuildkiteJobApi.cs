@@ -97,6 +97,27 @@ namespace EcrCache.Exports
         }
 
         /// <summary>
+        /// The one detail line to log when <see cref="FromEnvironment"/> found no Job API, so that a user who expected
+        /// the variables in later phases of the job can see why they are only in the env file.
+        /// </summary>
+        public static string DescribeAbsence(Func<string, string?> env)
+        {
+            if (env == null)
+            {
+                throw new ArgumentNullException(nameof(env));
+            }
+
+            var hasSocket = !string.IsNullOrEmpty(env(SocketVariable));
+            var hasToken = !string.IsNullOrEmpty(env(TokenVariable));
+            var which = hasSocket == hasToken
+                ? SocketVariable + " and " + TokenVariable + " are not set"
+                : (hasSocket ? TokenVariable : SocketVariable) + " is not set (only " + (hasSocket ? SocketVariable : TokenVariable) + " is)";
+            return "Not exporting through the Buildkite Job API: " + which
+                + " (not a Buildkite job, an agent before 3.64, or the Job API turned off with --no-job-api / BUILDKITE_AGENT_NO_JOB_API); "
+                + "later phases of the job see the variables only if they source the env file.";
+        }
+
+        /// <summary>
         /// Sets (adds or overwrites) the variables in the environment of the current job. Does nothing for an empty
         /// dictionary.
         /// </summary>

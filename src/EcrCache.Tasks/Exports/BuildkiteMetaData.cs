@@ -40,12 +40,21 @@ namespace EcrCache.Exports
         /// </summary>
         public string AgentPath { get; }
 
+        /// <summary>
+        /// How long the agent may run. When Buildkite is unreachable it retries for about four minutes before it gives
+        /// up, so without a bound a build would hang that long; on time-out the agent and its children are killed.
+        /// </summary>
+        public TimeSpan Timeout { get; set; } = ExportOptionsParser.DefaultMetadataTimeout;
+
         /// <summary>Variables to set (value) or remove (null) in the agent's environment, on top of ours.</summary>
         public IDictionary<string, string?> Environment { get; } = new Dictionary<string, string?>(StringComparer.Ordinal);
 
         /// <summary>Runs <c>buildkite-agent meta-data set <paramref name="key"/></c> with the value on stdin.</summary>
         /// <exception cref="ArgumentException">The key or value is empty or only whitespace (the agent would reject it).</exception>
-        /// <exception cref="EcrCacheException"><see cref="DiagnosticIds.MetaDataFailed"/>: the agent is missing or failed.</exception>
+        /// <exception cref="EcrCacheException">
+        /// <see cref="DiagnosticIds.MetaDataFailed"/>: the agent is missing or failed; <see cref="DiagnosticIds.MetaDataTimedOut"/>:
+        /// it ran longer than <see cref="Timeout"/> and was killed.
+        /// </exception>
         /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (the agent is killed).</exception>
         public async Task SetAsync(string key, string value, CancellationToken cancellationToken)
         {
@@ -88,9 +97,16 @@ namespace EcrCache.Exports
             }
 
             ProcessResult result;
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(Timeout);
             try
             {
-                result = await runner.RunAsync(spec, cancellationToken).ConfigureAwait(false);
+                // The runner kills the whole process tree when the token fires and returns only once the agent is gone.
+                result = await runner.RunAsync(spec, timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new EcrCacheException(Diagnostic.Create(DiagnosticIds.MetaDataTimedOut, key, DescribeDuration(Timeout)), ex);
             }
             catch (ProcessStartException ex)
             {
@@ -104,6 +120,21 @@ namespace EcrCache.Exports
             {
                 throw new EcrCacheException(DiagnosticIds.MetaDataFailed, key, DescribeFailure(result));
             }
+        }
+
+        /// <summary>"30 s", "1 min", "1 min 30 s".</summary>
+        internal static string DescribeDuration(TimeSpan duration)
+        {
+            var seconds = (long)Math.Round(duration.TotalSeconds);
+            var minutes = seconds / 60;
+            var rest = seconds % 60;
+            var inv = System.Globalization.CultureInfo.InvariantCulture;
+            if (minutes == 0)
+            {
+                return seconds.ToString(inv) + " s";
+            }
+
+            return rest == 0 ? minutes.ToString(inv) + " min" : minutes.ToString(inv) + " min " + rest.ToString(inv) + " s";
         }
 
         internal static bool IsBareName(string fileName) =>

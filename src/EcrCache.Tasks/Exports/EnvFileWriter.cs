@@ -10,12 +10,23 @@ namespace EcrCache.Exports
 {
     /// <summary>
     /// Writes a shell file of <c>export NAME='value'</c> lines that a later build step sources
-    /// (<c>. path</c>) to see the image EcrCache resolved.
+    /// (<c>. path</c>) to see the image EcrCache resolved, and its PowerShell twin of <c>$env:NAME = 'value'</c> lines
+    /// for Windows agents, whose PowerShell hooks cannot source a POSIX file.
     /// </summary>
     public static class EnvFileWriter
     {
+        /// <summary>What <see cref="PowerShellPath"/> appends to the env file's path.</summary>
+        public const string PowerShellSuffix = ".ps1";
+
         // UTF-8 without a byte order mark: a BOM in front of the first line would make a shell run it as a command.
         private static readonly Encoding Utf8NoBom = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false);
+
+        // With a byte order mark: Windows PowerShell 5.1 reads a .ps1 file without one in the ANSI code page, which
+        // would garble non-ASCII values; PowerShell 7 reads either.
+        private static readonly byte[] Utf8Bom = { 0xEF, 0xBB, 0xBF };
+
+        /// <summary>The PowerShell file that goes beside the env file at <paramref name="envFile"/>: <c>image.env.ps1</c>.</summary>
+        public static string PowerShellPath(string envFile) => envFile + PowerShellSuffix;
 
         /// <summary>True when <paramref name="name"/> is a portable shell variable name (<c>^[A-Za-z_][A-Za-z0-9_]*$</c>).</summary>
         /// <remarks>Checked character by character: a Regex <c>$</c> would also accept a trailing newline.</remarks>
@@ -48,7 +59,20 @@ namespace EcrCache.Exports
         /// <returns>True when the file was created or its content changed; false when it already held this content.</returns>
         /// <exception cref="ArgumentException">A name is not a valid shell name or is repeated, or a value holds NUL.</exception>
         /// <exception cref="EcrCacheException"><see cref="DiagnosticIds.EnvFileWriteFailed"/> for any IO failure.</exception>
-        public static bool Write(string path, IReadOnlyList<KeyValuePair<string, string>> variables)
+        public static bool Write(string path, IReadOnlyList<KeyValuePair<string, string>> variables) =>
+            Write(path, variables, fullPath => Utf8NoBom.GetBytes(Render(fullPath, variables)));
+
+        /// <summary>
+        /// Like <see cref="Write(string, IReadOnlyList{KeyValuePair{string, string}})"/>, but a PowerShell script of
+        /// <c>$env:NAME = 'value'</c> lines to dot-source (<c>. path</c>), UTF-8 with a byte order mark.
+        /// </summary>
+        /// <returns>True when the file was created or its content changed; false when it already held this content.</returns>
+        /// <exception cref="ArgumentException">A name is not a valid shell name or is repeated, or a value holds NUL.</exception>
+        /// <exception cref="EcrCacheException"><see cref="DiagnosticIds.EnvFileWriteFailed"/> for any IO failure.</exception>
+        public static bool WritePowerShell(string path, IReadOnlyList<KeyValuePair<string, string>> variables) =>
+            Write(path, variables, fullPath => Concat(Utf8Bom, Utf8NoBom.GetBytes(RenderPowerShell(fullPath, variables))));
+
+        private static bool Write(string path, IReadOnlyList<KeyValuePair<string, string>> variables, Func<string, byte[]> render)
         {
             if (path == null)
             {
@@ -75,7 +99,7 @@ namespace EcrCache.Exports
                 throw Failed(path, ex);
             }
 
-            var content = Utf8NoBom.GetBytes(Render(fullPath, variables));
+            var content = render(fullPath);
 
             try
             {
@@ -99,12 +123,36 @@ namespace EcrCache.Exports
             }
         }
 
-        /// <summary>The exact text <see cref="Write"/> puts in the file at <paramref name="fullPath"/>.</summary>
+        /// <summary>The exact text <see cref="Write(string, IReadOnlyList{KeyValuePair{string, string}})"/> puts in the file at <paramref name="fullPath"/>.</summary>
         internal static string Render(string fullPath, IReadOnlyList<KeyValuePair<string, string>> variables)
         {
-            var seen = new HashSet<string>(StringComparer.Ordinal);
             var sb = new StringBuilder();
             sb.Append("# Written by EcrCache. Source this file: . ").Append(CommentSafe(ShellQuoting.QuoteIfNeeded(fullPath))).Append('\n');
+            foreach (var pair in Checked(variables))
+            {
+                sb.Append("export ").Append(pair.Key).Append('=').Append(ShellQuoting.SingleQuote(pair.Value)).Append('\n');
+            }
+
+            return sb.ToString();
+        }
+
+        /// <summary>The exact text <see cref="WritePowerShell"/> puts in the file at <paramref name="fullPath"/> (after the BOM).</summary>
+        internal static string RenderPowerShell(string fullPath, IReadOnlyList<KeyValuePair<string, string>> variables)
+        {
+            var sb = new StringBuilder();
+            sb.Append("# Written by EcrCache. Dot-source this file in PowerShell: . ").Append(CommentSafe(PowerShellQuoting.SingleQuote(fullPath))).Append('\n');
+            foreach (var pair in Checked(variables))
+            {
+                // A shell variable name is also a plain $env: name: no braces or quoting needed.
+                sb.Append("$env:").Append(pair.Key).Append(" = ").Append(PowerShellQuoting.SingleQuote(pair.Value)).Append('\n');
+            }
+
+            return sb.ToString();
+        }
+
+        private static IEnumerable<KeyValuePair<string, string>> Checked(IReadOnlyList<KeyValuePair<string, string>> variables)
+        {
+            var seen = new HashSet<string>(StringComparer.Ordinal);
             foreach (var pair in variables)
             {
                 if (!IsValidName(pair.Key))
@@ -128,11 +176,17 @@ namespace EcrCache.Exports
                 {
                     throw new ArgumentException("The value of '" + pair.Key + "' contains a NUL character.", nameof(variables));
                 }
-
-                sb.Append("export ").Append(pair.Key).Append('=').Append(ShellQuoting.SingleQuote(pair.Value)).Append('\n');
             }
 
-            return sb.ToString();
+            return variables;
+        }
+
+        private static byte[] Concat(byte[] a, byte[] b)
+        {
+            var result = new byte[a.Length + b.Length];
+            Buffer.BlockCopy(a, 0, result, 0, a.Length);
+            Buffer.BlockCopy(b, 0, result, a.Length, b.Length);
+            return result;
         }
 
         /// <summary>Keeps the header a single comment line whatever the path holds.</summary>

@@ -97,6 +97,9 @@ namespace EcrCache.Tasks
 
         public string? BuildkiteAgentPath { get; set; }
 
+        /// <summary>EcrCacheMetadataTimeout.</summary>
+        public string? MetadataTimeout { get; set; }
+
         /// <summary>EcrCacheDockerRetries.</summary>
         public string? DockerRetries { get; set; }
 
@@ -212,6 +215,7 @@ namespace EcrCache.Tasks
                 MetadataKey = MetadataKey,
                 DockerPath = DockerPath,
                 BuildkiteAgentPath = BuildkiteAgentPath,
+                MetadataTimeout = MetadataTimeout,
                 DockerRetries = DockerRetries,
                 LeaseTimeout = LeaseTimeout,
             };

@@ -111,6 +111,39 @@ namespace EcrCache.Tasks.Tests.Exports
         }
 
         [TestMethod]
+        public async Task FailureHintBlamesReachabilityNotTheAgentVersion()
+        {
+            // ECRC1402 is only raised when the agent set the socket variables, so it does support the Job API.
+            var api = new BuildkiteJobApi(NewSocketPath(), Token);
+
+            var ex = await Assert.ThrowsExactlyAsync<EcrCacheException>(
+                () => api.SetEnvAsync(new Dictionary<string, string> { ["IMAGE"] = "repo:tag" }, CancellationToken.None));
+
+            var message = ex.Diagnostic.Message;
+            Assert.IsFalse(message.Contains("3.64", StringComparison.Ordinal), "the agent version is not the cause: " + message);
+            StringAssert.Contains(message, "not reachable");
+            StringAssert.Contains(message, "container");
+            StringAssert.Contains(message, "in time");
+            StringAssert.Contains(message, "source the env file", StringComparison.OrdinalIgnoreCase);
+        }
+
+        [TestMethod]
+        public void AbsenceNamesTheVariablesAndTheUsualCauses()
+        {
+            var none = BuildkiteJobApi.DescribeAbsence(_ => null);
+            StringAssert.Contains(none, "BUILDKITE_AGENT_JOB_API_SOCKET and BUILDKITE_AGENT_JOB_API_TOKEN are not set");
+            StringAssert.Contains(none, "--no-job-api");
+            StringAssert.Contains(none, "3.64");
+            Assert.IsFalse(none.Contains('\n', StringComparison.Ordinal), "one line");
+
+            var socketOnly = BuildkiteJobApi.DescribeAbsence(n => n == "BUILDKITE_AGENT_JOB_API_SOCKET" ? "/tmp/agent.sock" : null);
+            StringAssert.Contains(socketOnly, "BUILDKITE_AGENT_JOB_API_TOKEN is not set (only BUILDKITE_AGENT_JOB_API_SOCKET is)");
+            var tokenOnly = BuildkiteJobApi.DescribeAbsence(n => n == "BUILDKITE_AGENT_JOB_API_TOKEN" ? Token : null);
+            StringAssert.Contains(tokenOnly, "BUILDKITE_AGENT_JOB_API_SOCKET is not set (only BUILDKITE_AGENT_JOB_API_TOKEN is)");
+            Assert.IsFalse(tokenOnly.Contains(Token, StringComparison.Ordinal), "the token value must not be logged");
+        }
+
+        [TestMethod]
         public async Task NoAnswerTimesOut()
         {
             using var server = new FakeJobApiServer(NewSocketPath(), 200, "{}", neverAnswer: true);

@@ -134,6 +134,121 @@ namespace EcrCache.Tasks.Tests.Exports
             StringAssert.Contains(ex.Diagnostic.Message, "'" + missing + "' could not be started");
         }
 
+        /// <summary>
+        /// A fake agent that hangs like the real one does while it retries an unreachable Buildkite API: it records its
+        /// own pid and that of a child it starts, then waits for the child.
+        /// </summary>
+        private const string HangingFakeAgent =
+            "#!/bin/sh\n" +
+            "out=\"$(dirname \"$0\")\"\n" +
+            "sleep 300 &\n" +
+            "echo $! > \"$out/child.pid\"\n" +
+            "echo $$ > \"$out/agent.pid\"\n" +
+            "wait\n";
+
+        [TestMethod]
+        public async Task HangingAgentIsKilledWithItsChildrenAfterTheTimeout()
+        {
+            var dir = CreateFakeAgentDirectory();
+            var script = Path.Combine(dir, "buildkite-agent");
+            File.WriteAllText(script, HangingFakeAgent);
+            var metaData = new BuildkiteMetaData(ProcessRunner.Instance, script) { Timeout = TimeSpan.FromSeconds(1) };
+
+            // The outer token only guards the test run; the metadata timeout must fire long before it.
+            using var guard = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+            var ex = await Assert.ThrowsExactlyAsync<EcrCacheException>(() => metaData.SetAsync("docker-image", "repo:tag", guard.Token));
+
+            Assert.IsFalse(guard.IsCancellationRequested, "the test guard fired, not the metadata timeout");
+            Assert.AreEqual("ECRC1405", ex.Diagnostic.Code);
+            StringAssert.Contains(ex.Diagnostic.Message, "'buildkite-agent meta-data set docker-image' did not finish within 1 s");
+            StringAssert.Contains(ex.Diagnostic.Message, "BUILDKITE_AGENT_ACCESS_TOKEN");
+            StringAssert.Contains(ex.Diagnostic.Message, "BUILDKITE_JOB_ID");
+            StringAssert.Contains(ex.Diagnostic.Message, "PATH");
+            StringAssert.Contains(ex.Diagnostic.Message, "EcrCacheMetadataTimeout");
+            AssertProcessGone(ReadPid(Path.Combine(dir, "agent.pid")), "the fake agent");
+            AssertProcessGone(ReadPid(Path.Combine(dir, "child.pid")), "the fake agent's child");
+        }
+
+        [TestMethod]
+        public async Task CancellationStaysCancellationNotATimeout()
+        {
+            var dir = CreateFakeAgentDirectory();
+            var script = Path.Combine(dir, "buildkite-agent");
+            File.WriteAllText(script, HangingFakeAgent);
+            var metaData = new BuildkiteMetaData(ProcessRunner.Instance, script) { Timeout = TimeSpan.FromMinutes(2) };
+            using var cts = new CancellationTokenSource();
+
+            var run = metaData.SetAsync("k", "v", cts.Token);
+            WaitForFile(Path.Combine(dir, "child.pid"));
+            cts.Cancel();
+
+            await Assert.ThrowsAsync<OperationCanceledException>(() => run);
+            AssertProcessGone(ReadPid(Path.Combine(dir, "agent.pid")), "the fake agent");
+            AssertProcessGone(ReadPid(Path.Combine(dir, "child.pid")), "the fake agent's child");
+        }
+
+        [TestMethod]
+        public void DurationsAreShownInSecondsAndMinutes()
+        {
+            Assert.AreEqual("1 s", BuildkiteMetaData.DescribeDuration(TimeSpan.FromSeconds(1)));
+            Assert.AreEqual("1 min", BuildkiteMetaData.DescribeDuration(TimeSpan.FromMinutes(1)));
+            Assert.AreEqual("2 min 5 s", BuildkiteMetaData.DescribeDuration(TimeSpan.FromSeconds(125)));
+        }
+
+        private static void WaitForFile(string path)
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (!(File.Exists(path) && File.ReadAllText(path).Trim().Length > 0))
+            {
+                Assert.IsTrue(DateTime.UtcNow < deadline, path + " was never written");
+                Thread.Sleep(50);
+            }
+        }
+
+        private static int ReadPid(string path)
+        {
+            WaitForFile(path);
+            return int.Parse(File.ReadAllText(path).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        /// <summary>
+        /// Gone means no /proc entry, or a zombie (killed, waiting for whoever adopted it to reap it). A SIGKILL takes
+        /// effect asynchronously, so this waits a little for it rather than asserting on the first look.
+        /// </summary>
+        private static void AssertProcessGone(int pid, string what)
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while (true)
+            {
+                var state = ProcessState(pid);
+                if (state == null || state == 'Z' || state == 'X')
+                {
+                    return;
+                }
+
+                if (DateTime.UtcNow > deadline)
+                {
+                    Assert.Fail(what + " (pid " + pid + ") is still running, state " + state);
+                }
+
+                Thread.Sleep(50);
+            }
+        }
+
+        private static char? ProcessState(int pid)
+        {
+            try
+            {
+                // /proc/<pid>/stat: "pid (comm) S ..."; comm may hold spaces and parentheses, so split at the last ')'.
+                var stat = File.ReadAllText("/proc/" + pid + "/stat");
+                return stat[stat.LastIndexOf(')') + 2];
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+            {
+                return null;
+            }
+        }
+
         [TestMethod]
         public async Task EmptyKeyOrValueIsRejectedBeforeRunning()
         {

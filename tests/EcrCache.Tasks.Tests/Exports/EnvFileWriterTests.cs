@@ -1,6 +1,7 @@
 using System.Text;
 using EcrCache.Diagnostics;
 using EcrCache.Exports;
+using EcrCache.TestSupport;
 
 namespace EcrCache.Tasks.Tests.Exports
 {
@@ -36,6 +37,65 @@ namespace EcrCache.Tasks.Tests.Exports
 
             Assert.IsFalse(File.Exists(marker), "sourcing the env file executed part of a value");
             Assert.AreEqual(0, mismatches.Count, string.Join("\n", mismatches));
+        }
+
+        [TestMethod]
+        public void NastyValuesRoundTripThroughDotSourcingInPowerShell()
+        {
+            var dir = TestPaths.NewTempDirectory();
+            var marker = Path.Combine(dir, "pwned");
+            var values = NastyValues.All(marker).Concat(NastyValues.PowerShell(marker)).ToList();
+            var variables = values.Select((v, i) => Var("VALUE_" + i, v)).ToList();
+            var file = Path.Combine(dir, "exports.env.ps1");
+
+            Assert.IsTrue(EnvFileWriter.WritePowerShell(file, variables));
+
+            var read = Pwsh.DotSourceAndRead(file, variables.Select(v => v.Key));
+            var mismatches = variables
+                .Where(pair => read.GetValueOrDefault(pair.Key) != pair.Value)
+                .Select(pair => $"{pair.Key}: expected [{pair.Value}] got [{read.GetValueOrDefault(pair.Key)}]")
+                .ToList();
+            Assert.IsFalse(File.Exists(marker), "dot-sourcing the PowerShell file executed part of a value");
+            Assert.AreEqual(0, mismatches.Count, string.Join("\n", mismatches));
+        }
+
+        [TestMethod]
+        public void PowerShellFileHasBomHeaderEnvLinesAndLf()
+        {
+            var dir = TestPaths.NewTempDirectory();
+            var file = Path.Combine(dir, "exports.env.ps1");
+
+            EnvFileWriter.WritePowerShell(file, new[] { Var("IMAGE", "repo/app:tag"), Var("TAG", "it's ‘x’") });
+
+            var bytes = File.ReadAllBytes(file);
+            CollectionAssert.AreEqual(new byte[] { 0xEF, 0xBB, 0xBF }, bytes.Take(3).ToArray(), "UTF-8 BOM, for Windows PowerShell 5.1");
+            var expected =
+                "# Written by EcrCache. Dot-source this file in PowerShell: . '" + file + "'\n" +
+                "$env:IMAGE = 'repo/app:tag'\n" +
+                "$env:TAG = 'it''s ‘‘x’’'\n";
+            Assert.AreEqual(expected, Encoding.UTF8.GetString(bytes, 3, bytes.Length - 3));
+        }
+
+        [TestMethod]
+        public void PowerShellFileIsReplacedOnlyWhenItsContentChanges()
+        {
+            var dir = TestPaths.NewTempDirectory();
+            var file = Path.Combine(dir, "image.env.ps1");
+            var variables = new[] { Var("IMAGE", "repo/app:tag") };
+            Assert.IsTrue(EnvFileWriter.WritePowerShell(file, variables));
+            var old = new DateTime(2001, 2, 3, 4, 5, 6, DateTimeKind.Utc);
+            File.SetLastWriteTimeUtc(file, old);
+
+            Assert.IsFalse(EnvFileWriter.WritePowerShell(file, variables));
+            Assert.AreEqual(old, File.GetLastWriteTimeUtc(file));
+            Assert.IsTrue(EnvFileWriter.WritePowerShell(file, new[] { Var("IMAGE", "repo/app:other") }));
+            CollectionAssert.AreEqual(new[] { file }, Directory.GetFiles(dir), "no temp file may be left behind");
+        }
+
+        [TestMethod]
+        public void PowerShellFileGoesBesideTheEnvFile()
+        {
+            Assert.AreEqual(Path.Combine("obj", "ecrcache", "image.env.ps1"), EnvFileWriter.PowerShellPath(Path.Combine("obj", "ecrcache", "image.env")));
         }
 
         [TestMethod]

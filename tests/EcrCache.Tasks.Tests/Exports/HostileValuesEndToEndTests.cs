@@ -1,14 +1,16 @@
 using System.Text;
 using System.Text.Json;
 using EcrCache.Core;
+using EcrCache.Exports;
 using EcrCache.Tasks.Tests.Core;
+using EcrCache.TestSupport;
 
 namespace EcrCache.Tasks.Tests.Exports
 {
     /// <summary>
     /// A whole run of the engine (real docker, local provider) from a project folder, env file path, meta-data key and
     /// Job API token full of quotes, spaces, a newline, $(), backticks and non-ASCII. The exports must arrive exactly
-    /// and nothing may be executed: the env file is sourced by bash, the Job API is a fake agent socket (there is no
+    /// and nothing may be executed: the env file is sourced by bash and its PowerShell twin dot-sourced by pwsh, the Job API is a fake agent socket (there is no
     /// real agent here) and buildkite-agent is a fake script that records its argv and stdin.
     /// </summary>
     [TestClass]
@@ -63,6 +65,11 @@ namespace EcrCache.Tasks.Tests.Exports
                 var shell = ShellTestHelper.Run("bash", "set -e; source \"$0\"; printf '%s' \"$BUILDKITE_PLUGIN_DOCKER_IMAGE\"".Replace("$0", envFile.Replace("\"", "\\\"").Replace("$", "\\$").Replace("`", "\\`")));
                 Assert.AreEqual(0, shell.ExitCode, shell.Stderr);
                 Assert.AreEqual(result.Reference, Encoding.UTF8.GetString(shell.Stdout));
+
+                // Its PowerShell twin beside it, dot-sourced by pwsh through the same hostile path.
+                var powerShell = Pwsh.DotSourceAndRead(EnvFileWriter.PowerShellPath(envFile), new[] { "BUILDKITE_PLUGIN_DOCKER_IMAGE", "BUILDKITE_PLUGIN_DOCKER_ECR_CACHE_EXPORT_TAG" });
+                Assert.AreEqual(result.Reference, powerShell["BUILDKITE_PLUGIN_DOCKER_IMAGE"]);
+                Assert.AreEqual(result.Tag, powerShell["BUILDKITE_PLUGIN_DOCKER_ECR_CACHE_EXPORT_TAG"]);
 
                 // The Job API got exactly the values, as JSON.
                 var request = await jobApi.GetRequestAsync();

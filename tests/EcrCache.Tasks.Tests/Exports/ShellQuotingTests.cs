@@ -46,6 +46,29 @@ namespace EcrCache.Tasks.Tests.Exports
         }
     }
 
+    [TestClass]
+    public sealed class PowerShellQuotingTests
+    {
+        [TestMethod]
+        [DataRow("", "''")]
+        [DataRow("plain", "'plain'")]
+        [DataRow("it's", "'it''s'")]
+        [DataRow("\u2018a\u2019", "'\u2018\u2018a\u2019\u2019'")]
+        [DataRow("\u201A\u201B", "'\u201A\u201A\u201B\u201B'")]
+        [DataRow("$x `y` \"z\"", "'$x `y` \"z\"'")]
+        [DataRow("a\nb", "'a\nb'")]
+        public void SingleQuoteDoublesEveryKindOfSingleQuote(string value, string expected)
+        {
+            Assert.AreEqual(expected, PowerShellQuoting.SingleQuote(value));
+        }
+
+        [TestMethod]
+        public void NulIsRejected()
+        {
+            Assert.ThrowsExactly<ArgumentException>(() => PowerShellQuoting.SingleQuote("a\0b"));
+        }
+    }
+
     internal static class NastyValues
     {
         /// <summary>Values that break naive quoting; <paramref name="marker"/> is a file only code execution creates.</summary>
@@ -76,6 +99,29 @@ namespace EcrCache.Tasks.Tests.Exports
             "%s %d %%",
             "a'b\"c$d`e\\f\ng",
             "123456789012.dkr.ecr.us-east-1.amazonaws.com/build-cache/app:0123abcd",
+        };
+
+        /// <summary>
+        /// Values that break naive PowerShell quoting: PowerShell also ends a single-quoted string at the typographic
+        /// quotes U+2018-U+201B, and expands $(), $env: and backtick escapes in double quotes.
+        /// </summary>
+        public static IReadOnlyList<string> PowerShell(string marker) => new[]
+        {
+            "\u2018",
+            "\u2019",
+            "\u201A",
+            "\u201B",
+            "it\u2019s",
+            "\u2019; New-Item -ItemType File -Path '" + marker + "'; \u2019",
+            "'\u2019\u2018'",
+            "\u2019\u2019",
+            "$(New-Item -ItemType File -Path '" + marker + "')",
+            "\"$(New-Item -ItemType File -Path '" + marker + "')\"",
+            "$env:HOME ${env:PATH} $null $true",
+            "`n`t`0 ``",
+            "@' here '@ @\" here \"@",
+            "# not a comment <# nor this #>",
+            "a\u201Cb\u201Dc\u201Ed",
         };
     }
 }
