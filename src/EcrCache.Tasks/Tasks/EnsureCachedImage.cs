@@ -216,6 +216,7 @@ namespace EcrCache.Tasks
                 LeaseTimeout = LeaseTimeout,
             };
             CopyKeyFeatures(raw);
+            CopyProviderChecks(raw);
             CopyCacheOn(CacheOn, raw.CacheOn);
             Copy(BuildArgs, raw.BuildArgs, withFullPath: false);
             Copy(Secrets, raw.Secrets, withFullPath: false);
