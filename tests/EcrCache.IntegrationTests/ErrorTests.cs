@@ -145,6 +145,7 @@ public sealed class ErrorTests : IntegrationTest
 
         CreateWorkspace().Build(Workspace.RegistryProvider(Env.Registry).Append("-p:EcrCacheMaxAgeDays=-4").ToArray()).AssertFailedWith("ECRC1510");
         CreateWorkspace().Build("-p:EcrCacheS3Bucket=s3://my-ci-cache").AssertFailedWith("ECRC1701");
+        CreateWorkspace().Build("-p:EcrCacheWarnOnLocalInBuildkite=sometimes").AssertFailedWith("ECRC1011");
     }
 
     [TestMethod]

@@ -18,10 +18,23 @@ namespace EcrCache.Core
         /// </summary>
         public string? SdkDefaults { get; set; }
 
+        /// <summary>EcrCacheWarnOnLocalInBuildkite (default true).</summary>
+        public string? WarnOnLocalInBuildkite { get; set; }
+
         /// <summary>True when Sdk.targets supplied the value of <paramref name="property"/> (see <see cref="SdkDefaults"/>).</summary>
         public bool IsSdkDefault(string property) =>
             !string.IsNullOrEmpty(SdkDefaults)
             && SdkDefaults!.Split(';').Any(name => string.Equals(name.Trim(), property, StringComparison.OrdinalIgnoreCase));
+    }
+
+    /// <summary>The parsed values of the provider checks.</summary>
+    public sealed partial class CacheOptions
+    {
+        /// <summary>ECRC1030 applies: provider local inside a Buildkite job, and EcrCacheWarnOnLocalInBuildkite is on.</summary>
+        public bool LocalInBuildkite { get; set; }
+
+        /// <summary>EcrCacheProvider was not set, so local came from the default.</summary>
+        public bool ProviderIsDefault { get; set; }
     }
 
     /// <summary>
@@ -94,7 +107,7 @@ namespace EcrCache.Core
 
         /// <summary>
         /// Called once from <see cref="OptionsParser.Parse"/> after the provider's own parser: validates the options the
-        /// provider ignores (coded errors), and warns about those the user set (ECRC1029).
+        /// provider ignores (coded errors), warns about those the user set (ECRC1029), and decides ECRC1030.
         /// </summary>
         public static void Apply(RawOptions raw, CacheOptions options, IBuildLog log)
         {
@@ -113,7 +126,19 @@ namespace EcrCache.Core
                     log.Warning(Diagnostic.Create(DiagnosticIds.ProviderOptionIgnored, row.Property, provider, why, JoinNames(row.UsedBy)));
                 }
             }
+
+            var warnOnLocal = OptionsParser.ParseBool("EcrCacheWarnOnLocalInBuildkite", raw.WarnOnLocalInBuildkite, true);
+            options.ProviderIsDefault = !Set(raw.Provider) || raw.IsSdkDefault("EcrCacheProvider");
+            options.LocalInBuildkite = warnOnLocal
+                && options.Provider == ProviderKind.Local
+                && string.Equals(raw.Environment("BUILDKITE")?.Trim(), "true", StringComparison.OrdinalIgnoreCase);
         }
+
+        /// <summary>ECRC1030 for these options, or null. The MSBuild task logs it once per build.</summary>
+        public static Diagnostic? LocalInBuildkiteWarning(CacheOptions options) =>
+            options.LocalInBuildkite
+                ? Diagnostic.Create(DiagnosticIds.LocalProviderInBuildkite, options.ProviderIsDefault ? " (the default: EcrCacheProvider is not set)" : "")
+                : null;
 
         private static string JoinNames(string[] names) =>
             names.Length == 1 ? names[0] : string.Join(", ", names, 0, names.Length - 1) + " and " + names[names.Length - 1];

@@ -151,6 +151,7 @@ namespace EcrCache.Tasks
                 }
                 else
                 {
+                    WarnLocalInBuildkite(options, log);
                     var result = engine.EnsureAsync(_cancel.Token).GetAwaiter().GetResult();
                     Image = result.Image;
                     Tag = result.Tag;

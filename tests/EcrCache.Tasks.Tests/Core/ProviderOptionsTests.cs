@@ -6,7 +6,7 @@ namespace EcrCache.Tasks.Tests.Core
     /// <summary>
     /// Options that only some providers read (Core/ProviderOptions.cs): a malformed value is its coded error with any
     /// provider, a well-formed one set for a provider that ignores it is warning ECRC1029, and none for the providers
-    /// that use it. Each matrix runs over the whole table, so a
+    /// that use it. Plus ECRC1030, the local provider in a Buildkite job. Each matrix runs over the whole table, so a
     /// row added there without a case here fails.
     /// </summary>
     [TestClass]
@@ -284,7 +284,7 @@ namespace EcrCache.Tasks.Tests.Core
 
             var defaulted = NewRaw(provider);
             Defaults(defaulted);
-            defaulted.SdkDefaults = ";EcrCacheSkipPull;EcrCacheRegistryInsecure;EcrCacheMaxAgeDays;EcrCacheDirectoryMaxSizeMB";
+            defaulted.SdkDefaults = ";EcrCacheProvider;EcrCacheSkipPull;EcrCacheRegistryInsecure;EcrCacheMaxAgeDays;EcrCacheDirectoryMaxSizeMB";
             var log = new CapturingBuildLog();
             OptionsParser.Parse(defaulted, log);
             Assert.AreEqual(0, Ignored(log).Count(), string.Join(" | ", Ignored(log)));
@@ -308,6 +308,75 @@ namespace EcrCache.Tasks.Tests.Core
             raw.EcrMaxAgeDays = "seven";
             raw.SdkDefaults = "EcrCacheMaxAgeDays";
             Assert.AreEqual("ECRC1510", Assert.ThrowsExactly<EcrCacheException>(() => OptionsParser.Parse(raw, new CapturingBuildLog())).Diagnostic.Code);
+        }
+
+        // ---------------------------------------------------------------- ECRC1030: local inside a Buildkite job
+
+        private static Dictionary<string, string> Buildkite() => new(StringComparer.Ordinal) { ["BUILDKITE"] = "true" };
+
+        [TestMethod]
+        public void LocalByDefault_InBuildkite_WarnsAndSaysItIsTheDefault()
+        {
+            foreach (var raw in new[] { NewRaw(null, Buildkite()), WithSdkDefaults(NewRaw("local", Buildkite()), "EcrCacheProvider") })
+            {
+                var options = OptionsParser.Parse(raw, new CapturingBuildLog());
+                var warning = ProviderOptions.LocalInBuildkiteWarning(options);
+                Assert.IsNotNull(warning);
+                Assert.AreEqual("ECRC1030", warning.Code);
+                StringAssert.Contains(warning.Message, "EcrCacheProvider=local (the default: EcrCacheProvider is not set)");
+                StringAssert.Contains(warning.Message, "Set EcrCacheProvider to a shared store (ecr, gar, gcr, registry, s3 or directory)");
+                StringAssert.Contains(warning.Message, "EcrCacheWarnOnLocalInBuildkite=false");
+            }
+        }
+
+        [TestMethod]
+        public void LocalSetExplicitly_InBuildkite_StillWarns_WithoutCallingItTheDefault()
+        {
+            var options = OptionsParser.Parse(NewRaw("local", Buildkite()), new CapturingBuildLog());
+            var warning = ProviderOptions.LocalInBuildkiteWarning(options);
+            Assert.IsNotNull(warning);
+            StringAssert.Contains(warning.Message, "with EcrCacheProvider=local, so the image is cached only in this agent's Docker daemon");
+            Assert.IsFalse(warning.Message.Contains("the default", StringComparison.Ordinal), warning.Message);
+        }
+
+        [TestMethod]
+        [DataRow("false")]
+        [DataRow("0")]
+        [DataRow("OFF")]
+        public void LocalInBuildkite_TurnedOff_DoesNotWarn(string value)
+        {
+            var raw = NewRaw(null, Buildkite());
+            raw.WarnOnLocalInBuildkite = value;
+            Assert.IsNull(ProviderOptions.LocalInBuildkiteWarning(OptionsParser.Parse(raw, new CapturingBuildLog())));
+        }
+
+        [TestMethod]
+        public void NotInBuildkite_OrAnotherProvider_DoesNotWarn()
+        {
+            Assert.IsNull(ProviderOptions.LocalInBuildkiteWarning(OptionsParser.Parse(NewRaw(null), new CapturingBuildLog())));
+            Assert.IsNull(ProviderOptions.LocalInBuildkiteWarning(OptionsParser.Parse(NewRaw(null, new Dictionary<string, string> { ["BUILDKITE"] = "false" }), new CapturingBuildLog())));
+            foreach (var provider in OptionsParser.Providers.Where(p => p != "local"))
+            {
+                Assert.IsNull(ProviderOptions.LocalInBuildkiteWarning(OptionsParser.Parse(NewRaw(provider, Buildkite()), new CapturingBuildLog())), provider);
+            }
+        }
+
+        [TestMethod]
+        [DataRow(null)]
+        [DataRow("ecr")]
+        public void WarnOnLocalInBuildkite_NotABoolean_IsECRC1011_WhateverTheProvider(string? provider)
+        {
+            var raw = NewRaw(provider);
+            raw.WarnOnLocalInBuildkite = "sometimes";
+            var ex = Assert.ThrowsExactly<EcrCacheException>(() => OptionsParser.Parse(raw, new CapturingBuildLog()));
+            Assert.AreEqual("ECRC1011", ex.Diagnostic.Code);
+            StringAssert.Contains(ex.Message, "EcrCacheWarnOnLocalInBuildkite");
+        }
+
+        private static RawOptions WithSdkDefaults(RawOptions raw, string defaults)
+        {
+            raw.SdkDefaults = defaults;
+            return raw;
         }
     }
 }

@@ -261,15 +261,17 @@ namespace EcrCache.Tasks.Tests.Sdk
         [TestMethod]
         public void SdkDefaults_ListsTheProviderOptionsSdkTargetsDefaulted_OnlyWhenTheProjectLeftThemEmpty()
         {
-            // The task warns about a provider-specific option (ECRC1029) only when the user set it: every such option
-            // Sdk.targets gives a default must be named in _EcrCacheSdkDefaults. EcrCacheRegistry is left out: Sdk.targets only copies the user's EcrCacheRegistryHostname.
+            // The task warns about a provider-specific option (ECRC1029) only when the user set it, and ECRC1030 says
+            // whether EcrCacheProvider=local was chosen: every such option Sdk.targets gives a default must be named in
+            // _EcrCacheSdkDefaults. EcrCacheRegistry is left out: Sdk.targets only copies the user's EcrCacheRegistryHostname.
             var defined = DefinedProperties().Select(d => d.Name).ToHashSet(StringComparer.Ordinal);
-            var tracked = ProviderOptionNames()
+            var tracked = ProviderOptionNames().Append("EcrCacheProvider")
                 .Where(n => defined.Contains(n) && n != "EcrCacheRegistry").OrderBy(n => n, StringComparer.Ordinal).ToList();
-            CollectionAssert.IsSubsetOf(new[] { "EcrCacheMaxAgeDays", "EcrCacheSkipPull" }, tracked);
+            CollectionAssert.IsSubsetOf(new[] { "EcrCacheMaxAgeDays", "EcrCacheProvider", "EcrCacheSkipPull" }, tracked);
 
-            var left = SdkHarness.Evaluate(Project(), NoBuildkite(), "_EcrCacheSdkDefaults");
+            var left = SdkHarness.Evaluate(Project(), NoBuildkite(), "_EcrCacheSdkDefaults", "EcrCacheWarnOnLocalInBuildkite");
             CollectionAssert.AreEqual(tracked, SplitNames(left["_EcrCacheSdkDefaults"]), "with nothing set: " + left["_EcrCacheSdkDefaults"]);
+            Assert.AreEqual("true", left["EcrCacheWarnOnLocalInBuildkite"]);
 
             var body = "  <PropertyGroup>\n" + string.Concat(tracked.Select(n => $"    <{n}>x</{n}>\n")) + "  </PropertyGroup>";
             Assert.AreEqual("", SdkHarness.Evaluate(Project(body), NoBuildkite(), "_EcrCacheSdkDefaults")["_EcrCacheSdkDefaults"], "every option set in the project");
