@@ -133,4 +133,44 @@ public sealed class ErrorTests : IntegrationTest
         Assert.IsTrue(registry.Requests.Any(r => r.Method is "POST" or "PUT" or "PATCH"), "docker should have tried to upload: " + string.Join(", ", registry.Requests));
         Assert.IsNull(build.Result, "no EcrCache summary line for a failed push" + build.Describe());
     }
+
+    [TestMethod]
+    public void MalformedOptionOfAnotherProviderIsStillItsError()
+    {
+        // EcrCacheMaxAgeDays is read only by providers that expire images, but a value that is no number of days is an
+        // error with local and registry too, with the code the expiring providers give it.
+        var local = CreateWorkspace().Build("-p:EcrCacheMaxAgeDays=abc");
+        local.AssertFailedWith("ECRC1510");
+        Assert.IsTrue(local.Output.Contains("EcrCacheMaxAgeDays 'abc'", StringComparison.Ordinal), local.Describe());
+
+        CreateWorkspace().Build(Workspace.RegistryProvider(Env.Registry).Append("-p:EcrCacheMaxAgeDays=-4").ToArray()).AssertFailedWith("ECRC1510");
+        CreateWorkspace().Build("-p:EcrCacheS3Bucket=s3://my-ci-cache").AssertFailedWith("ECRC1701");
+        CreateWorkspace().Build("-p:EcrCacheWarnOnLocalInBuildkite=sometimes").AssertFailedWith("ECRC1011");
+    }
+
+    [TestMethod]
+    public void OptionOfAnotherProviderIsWarningECRC1029_TheSdkDefaultsAreNot()
+    {
+        // Sdk.targets passes EcrCacheMaxAgeDays=7, EcrCacheSkipPull=false, EcrCacheRegistryInsecure=false and
+        // EcrCacheDirectoryMaxSizeMB=0 to every build: being defaults, they must not warn.
+        var ws = CreateWorkspace();
+        var registry = Workspace.RegistryProvider(Env.Registry);
+        foreach (var args in new[] { Array.Empty<string>(), registry })
+        {
+            var plain = ws.Build(args, target: "ComputeCachedImageKey").AssertSucceeded();
+            Assert.IsFalse(plain.HasWarning("ECRC1029"), "defaults are no choice of the user" + plain.Describe());
+        }
+
+        var local = ws.Build(new[] { "-p:EcrCacheMaxAgeDays=14", "-p:EcrCacheS3Bucket=my-ci-cache" }, target: "ComputeCachedImageKey").AssertSucceeded();
+        StringAssert.Contains(local.Output, "warning ECRC1029: EcrCacheMaxAgeDays is set, but EcrCacheProvider=local ignores it (local does not expire images); only ecr, gar, gcr, s3 and directory use it.", local.Describe());
+        StringAssert.Contains(local.Output, "warning ECRC1029: EcrCacheS3Bucket is set, but EcrCacheProvider=local ignores it; only s3 use it.", local.Describe());
+
+        var onRegistry = ws.Build(registry.Append("-p:EcrCacheS3Bucket=my-ci-cache").Append("-p:EcrCacheMaxAgeDays=7"), target: "ComputeCachedImageKey").AssertSucceeded();
+        StringAssert.Contains(onRegistry.Output, "warning ECRC1029: EcrCacheS3Bucket is set, but EcrCacheProvider=registry ignores it; only s3 use it.", onRegistry.Describe());
+        StringAssert.Contains(onRegistry.Output, "warning ECRC1029: EcrCacheMaxAgeDays is set, but EcrCacheProvider=registry ignores it (registry does not expire images)", "7 written by the user is a choice, unlike the default 7" + onRegistry.Describe());
+
+        // For the provider that reads it, no warning.
+        var onS3Key = ws.Build(new[] { "-p:EcrCacheProvider=s3", "-p:EcrCacheS3Bucket=my-ci-cache", "-p:EcrCacheMaxAgeDays=14" }, target: "ComputeCachedImageKey").AssertSucceeded();
+        Assert.IsFalse(onS3Key.HasWarning("ECRC1029"), onS3Key.Describe());
+    }
 }

@@ -244,6 +244,7 @@ namespace EcrCache.Core
             KeyFeatureOptionsParser.Apply(raw, options);
             options.ComposeFile = compose?.ComposeFile;
             options.ComposeService = compose?.Service;
+            ProviderOptions.Apply(raw, options, log); // options the provider ignores: validated, then warned about
             return options;
         }
 

@@ -77,6 +77,9 @@ namespace EcrCache.Diagnostics
         public const string ComposeConflict = nameof(ComposeConflict);
         public const string ComposeBuildInvalid = nameof(ComposeBuildInvalid);
         public const string ComposeServiceRequired = nameof(ComposeServiceRequired);
+        // Options that the chosen provider ignores, the local provider in a Buildkite job (Core/ProviderOptions.cs).
+        public const string ProviderOptionIgnored = nameof(ProviderOptionIgnored);
+        public const string LocalProviderInBuildkite = nameof(LocalProviderInBuildkite);
         public const string DockerfileFromInvalid = nameof(DockerfileFromInvalid);
         public const string BaseImageUnresolved = nameof(BaseImageUnresolved);
         public const string BaseImageUnresolvedBestEffort = nameof(BaseImageUnresolvedBestEffort);

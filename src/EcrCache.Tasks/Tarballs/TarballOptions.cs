@@ -42,12 +42,7 @@ namespace EcrCache.Tarballs
             var days = Blank(raw.EcrMaxAgeDays);
             if (days != null)
             {
-                if (!int.TryParse(days, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n < 0 || n > EcrOptionsParser.MaxAgeDaysLimit)
-                {
-                    throw new EcrCacheException(DiagnosticIds.BadEcrMaxAgeDays, days);
-                }
-
-                tarball.MaxAgeDays = n;
+                tarball.MaxAgeDays = EcrOptionsParser.ParseMaxAgeDays(days);
             }
 
             if (options.Provider == ProviderKind.S3)
@@ -58,21 +53,11 @@ namespace EcrCache.Tarballs
                     throw new EcrCacheException(DiagnosticIds.S3BucketRequired);
                 }
 
-                if (!BucketName.IsMatch(bucket) || bucket.Contains("..") || Regex.IsMatch(bucket, "^[0-9.]+$"))
-                {
-                    throw new EcrCacheException(DiagnosticIds.BadS3Bucket, bucket);
-                }
-
-                tarball.S3Bucket = bucket;
+                tarball.S3Bucket = ValidateBucket(bucket);
                 tarball.S3Prefix = NormalizePrefix(raw.S3Prefix, options.Repository);
 
                 var region = Blank(raw.EcrRegion);
-                if (region != null && !EcrSettings.IsValidRegion(region))
-                {
-                    throw new EcrCacheException(DiagnosticIds.BadEcrRegion, region, "EcrCacheRegion");
-                }
-
-                tarball.Region = region;
+                tarball.Region = region == null ? null : EcrOptionsParser.ValidateRegion(region);
             }
             else
             {
@@ -86,16 +71,36 @@ namespace EcrCache.Tarballs
                 var max = Blank(raw.DirectoryMaxSizeMB);
                 if (max != null)
                 {
-                    if (!long.TryParse(max, NumberStyles.None, CultureInfo.InvariantCulture, out var mb) || mb < 0 || mb > 1L << 30)
-                    {
-                        throw new EcrCacheException(DiagnosticIds.BadDirectoryMaxSize, max);
-                    }
-
-                    tarball.DirectoryMaxBytes = mb * 1024 * 1024;
+                    tarball.DirectoryMaxBytes = ParseDirectoryMaxSizeMB(max) * 1024 * 1024;
                 }
             }
 
             options.Tarball = tarball;
+        }
+
+        // ValidateBucket, ParseDirectoryMaxSizeMB and NormalizePrefix also check these options for the providers that
+        // ignore them (Core/ProviderOptions.cs).
+
+        /// <summary>EcrCacheS3Bucket (trimmed, non-empty): a bucket name, or BadS3Bucket.</summary>
+        internal static string ValidateBucket(string bucket)
+        {
+            if (!BucketName.IsMatch(bucket) || bucket.Contains("..") || Regex.IsMatch(bucket, "^[0-9.]+$"))
+            {
+                throw new EcrCacheException(DiagnosticIds.BadS3Bucket, bucket);
+            }
+
+            return bucket;
+        }
+
+        /// <summary>EcrCacheDirectoryMaxSizeMB (trimmed, non-empty): whole megabytes, or BadDirectoryMaxSize.</summary>
+        internal static long ParseDirectoryMaxSizeMB(string max)
+        {
+            if (!long.TryParse(max, NumberStyles.None, CultureInfo.InvariantCulture, out var mb) || mb < 0 || mb > 1L << 30)
+            {
+                throw new EcrCacheException(DiagnosticIds.BadDirectoryMaxSize, max);
+            }
+
+            return mb;
         }
 
         /// <summary>

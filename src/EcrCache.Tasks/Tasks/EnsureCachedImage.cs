@@ -154,6 +154,7 @@ namespace EcrCache.Tasks
                 }
                 else
                 {
+                    WarnLocalInBuildkite(options, log);
                     var result = engine.EnsureAsync(_cancel.Token).GetAwaiter().GetResult();
                     Image = result.Image;
                     Tag = result.Tag;
@@ -220,6 +221,7 @@ namespace EcrCache.Tasks
                 LeaseTimeout = LeaseTimeout,
             };
             CopyKeyFeatures(raw);
+            CopyProviderChecks(raw);
             CopyCacheOn(CacheOn, raw.CacheOn);
             Copy(BuildArgs, raw.BuildArgs, withFullPath: false);
             Copy(Secrets, raw.Secrets, withFullPath: false);

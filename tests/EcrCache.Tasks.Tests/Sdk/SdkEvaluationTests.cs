@@ -256,6 +256,35 @@ namespace EcrCache.Tasks.Tests.Sdk
             }
         }
 
+        // ---------------------------------------------------------------- defaults the task must not warn about
+
+        [TestMethod]
+        public void SdkDefaults_ListsTheProviderOptionsSdkTargetsDefaulted_OnlyWhenTheProjectLeftThemEmpty()
+        {
+            // The task warns about a provider-specific option (ECRC1029) only when the user set it, and ECRC1030 says
+            // whether EcrCacheProvider=local was chosen: every such option Sdk.targets gives a default must be named in
+            // _EcrCacheSdkDefaults. EcrCacheRegistry is left out: Sdk.targets only copies the user's EcrCacheRegistryHostname.
+            var defined = DefinedProperties().Select(d => d.Name).ToHashSet(StringComparer.Ordinal);
+            var tracked = ProviderOptionNames().Append("EcrCacheProvider")
+                .Where(n => defined.Contains(n) && n != "EcrCacheRegistry").OrderBy(n => n, StringComparer.Ordinal).ToList();
+            CollectionAssert.IsSubsetOf(new[] { "EcrCacheMaxAgeDays", "EcrCacheProvider", "EcrCacheSkipPull" }, tracked);
+
+            var left = SdkHarness.Evaluate(Project(), NoBuildkite(), "_EcrCacheSdkDefaults", "EcrCacheWarnOnLocalInBuildkite");
+            CollectionAssert.AreEqual(tracked, SplitNames(left["_EcrCacheSdkDefaults"]), "with nothing set: " + left["_EcrCacheSdkDefaults"]);
+            Assert.AreEqual("true", left["EcrCacheWarnOnLocalInBuildkite"]);
+
+            var body = "  <PropertyGroup>\n" + string.Concat(tracked.Select(n => $"    <{n}>x</{n}>\n")) + "  </PropertyGroup>";
+            Assert.AreEqual("", SdkHarness.Evaluate(Project(body), NoBuildkite(), "_EcrCacheSdkDefaults")["_EcrCacheSdkDefaults"], "every option set in the project");
+            var globals = NoBuildkite(("EcrCacheMaxAgeDays", "14"));
+            CollectionAssert.DoesNotContain(SplitNames(SdkHarness.Evaluate(Project(), globals, "_EcrCacheSdkDefaults")["_EcrCacheSdkDefaults"]), "EcrCacheMaxAgeDays", "set on the command line");
+        }
+
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+        private static IEnumerable<string> ProviderOptionNames() => EcrCache.Core.ProviderOptions.Rows.Select(r => r.Property).ToList();
+
+        private static List<string> SplitNames(string value) =>
+            value.Split(';', StringSplitOptions.RemoveEmptyEntries).OrderBy(n => n, StringComparer.Ordinal).ToList();
+
         // ---------------------------------------------------------------- targets
 
         [TestMethod]

@@ -131,7 +131,15 @@ namespace EcrCache.Tasks.Tests.Sdk
         {
             var (iLogger, logger) = CapturingLogger.Create();
             using var collection = new ProjectCollection();
-            var project = new Project(projectPath, globals ?? new Dictionary<string, string>(), null, collection);
+            // The task reads BUILDKITE from this process's environment: run inside a Buildkite job, the tests would see
+            // ECRC1030 (provider local in a Buildkite job) in every warning list. The integration tests cover it.
+            var buildGlobals = new Dictionary<string, string>(globals ?? new Dictionary<string, string>(), StringComparer.OrdinalIgnoreCase);
+            if (!buildGlobals.ContainsKey("EcrCacheWarnOnLocalInBuildkite"))
+            {
+                buildGlobals["EcrCacheWarnOnLocalInBuildkite"] = "false";
+            }
+
+            var project = new Project(projectPath, buildGlobals, null, collection);
             var instance = project.CreateProjectInstance();
             var success = instance.Build(targets, new[] { iLogger }, out IDictionary<string, TargetResult> outputs);
             var outcome = new BuildOutcome { Success = success };

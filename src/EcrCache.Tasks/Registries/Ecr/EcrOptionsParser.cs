@@ -31,50 +31,89 @@ namespace EcrCache.Registries.Ecr
             }
 
             var region = Blank(raw.EcrRegion);
-            if (region != null && !EcrSettings.IsValidRegion(region))
-            {
-                throw new EcrCacheException(DiagnosticIds.BadEcrRegion, region, "EcrCacheRegion");
-            }
-
-            options.EcrRegion = region;
+            options.EcrRegion = region == null ? null : ValidateRegion(region);
 
             var days = Blank(raw.EcrMaxAgeDays);
             if (days != null)
             {
-                if (!int.TryParse(days, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n < 0 || n > MaxAgeDaysLimit)
-                {
-                    throw new EcrCacheException(DiagnosticIds.BadEcrMaxAgeDays, days);
-                }
-
-                options.EcrMaxAgeDays = n;
+                options.EcrMaxAgeDays = ParseMaxAgeDays(days);
             }
 
-            foreach (var account in SplitList(raw.EcrPullAccounts))
+            foreach (var account in ParsePullAccounts(raw.EcrPullAccounts))
+            {
+                options.EcrPullAccounts.Add(account);
+            }
+
+            var endpoint = Blank(raw.EcrEndpoint);
+            options.EcrEndpoint = endpoint == null ? null : ValidateEndpoint(endpoint);
+
+            foreach (var tag in ParseTags(raw.EcrTags))
+            {
+                options.EcrTags.Add(tag);
+            }
+        }
+
+        // The validators below also check these options for the providers that ignore them (Core/ProviderOptions.cs).
+
+        /// <summary>EcrCacheRegion (trimmed, non-empty): the region, or BadEcrRegion.</summary>
+        internal static string ValidateRegion(string region)
+        {
+            if (!EcrSettings.IsValidRegion(region))
+            {
+                throw new EcrCacheException(DiagnosticIds.BadEcrRegion, region, "EcrCacheRegion");
+            }
+
+            return region;
+        }
+
+        /// <summary>EcrCacheMaxAgeDays (trimmed, non-empty): 0 to <see cref="MaxAgeDaysLimit"/>, or BadEcrMaxAgeDays.</summary>
+        internal static int ParseMaxAgeDays(string days)
+        {
+            if (!int.TryParse(days, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n < 0 || n > MaxAgeDaysLimit)
+            {
+                throw new EcrCacheException(DiagnosticIds.BadEcrMaxAgeDays, days);
+            }
+
+            return n;
+        }
+
+        /// <summary>EcrCachePullAccounts: the distinct 12-digit account ids, or BadEcrPullAccount.</summary>
+        internal static IList<string> ParsePullAccounts(string? text)
+        {
+            var accounts = new List<string>();
+            foreach (var account in SplitList(text))
             {
                 if (!AccountId.IsMatch(account))
                 {
                     throw new EcrCacheException(DiagnosticIds.BadEcrPullAccount, account);
                 }
 
-                if (!options.EcrPullAccounts.Contains(account))
+                if (!accounts.Contains(account))
                 {
-                    options.EcrPullAccounts.Add(account);
+                    accounts.Add(account);
                 }
             }
 
-            var endpoint = Blank(raw.EcrEndpoint);
-            if (endpoint != null)
+            return accounts;
+        }
+
+        /// <summary>EcrCacheEcrEndpoint (trimmed, non-empty): an absolute http(s) URL, or BadEcrEndpoint.</summary>
+        internal static string ValidateEndpoint(string endpoint)
+        {
+            if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
             {
-                if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
-                {
-                    throw new EcrCacheException(DiagnosticIds.BadEcrEndpoint, endpoint, "EcrCacheEcrEndpoint");
-                }
-
-                options.EcrEndpoint = endpoint;
+                throw new EcrCacheException(DiagnosticIds.BadEcrEndpoint, endpoint, "EcrCacheEcrEndpoint");
             }
 
+            return endpoint;
+        }
+
+        /// <summary>EcrTag items as ECR resource tags (duplicates with the same value once), or BadEcrTag.</summary>
+        internal static IList<KeyValuePair<string, string>> ParseTags(IEnumerable<RawItem> items)
+        {
+            var tags = new List<KeyValuePair<string, string>>();
             var seen = new Dictionary<string, string>(StringComparer.Ordinal);
-            foreach (var item in raw.EcrTags)
+            foreach (var item in items)
             {
                 var key = item.ItemSpec.Trim();
                 var value = item.Get("Value") ?? string.Empty;
@@ -95,13 +134,15 @@ namespace EcrCache.Registries.Ecr
                 }
 
                 seen.Add(key, value);
-                options.EcrTags.Add(new KeyValuePair<string, string>(key, value));
+                tags.Add(new KeyValuePair<string, string>(key, value));
             }
 
-            if (options.EcrTags.Count > 50)
+            if (tags.Count > 50)
             {
-                throw new EcrCacheException(DiagnosticIds.BadEcrTag, options.EcrTags[50].Key, "a repository takes at most 50 tags");
+                throw new EcrCacheException(DiagnosticIds.BadEcrTag, tags[50].Key, "a repository takes at most 50 tags");
             }
+
+            return tags;
         }
 
         public static bool IsValidRepositoryName(string name) =>

@@ -52,12 +52,7 @@ namespace EcrCache.Registries.Gar
                 throw new EcrCacheException(DiagnosticIds.GcpProjectRequired, gcrNaming ? "gcr" : "gar");
             }
 
-            if (!ProjectId.IsMatch(project))
-            {
-                throw new EcrCacheException(DiagnosticIds.BadGcpProject, project);
-            }
-
-            gar.Project = project;
+            gar.Project = ValidateProject(project);
 
             var hostOverride = options.Registry;
             var location = Blank(raw.GarLocation)?.ToLowerInvariant();
@@ -68,12 +63,7 @@ namespace EcrCache.Registries.Gar
                     : GarOptions.DefaultLocation;
             }
 
-            if (!LocationName.IsMatch(location) || location.Length > 40)
-            {
-                throw new EcrCacheException(DiagnosticIds.BadGarLocation, location, "it is not a location name such as us, europe or europe-west1");
-            }
-
-            gar.Location = location;
+            gar.Location = ValidateLocation(location);
 
             var repositoryId = Blank(raw.GarRepository);
             if (repositoryId == null)
@@ -89,26 +79,13 @@ namespace EcrCache.Registries.Gar
                 }
             }
 
-            if (!RepositoryId.IsMatch(repositoryId))
-            {
-                throw new EcrCacheException(DiagnosticIds.BadGarRepository, repositoryId);
-            }
-
-            gar.RepositoryId = repositoryId;
+            gar.RepositoryId = ValidateRepositoryId(repositoryId);
             gar.Host = hostOverride ?? (gcrNaming ? GarOptions.DefaultGcrHost : location + "-docker.pkg.dev");
 
             var endpoint = Blank(raw.GarEndpoint);
             if (endpoint != null)
             {
-                if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var uri)
-                    || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)
-                    || !string.IsNullOrEmpty(uri.UserInfo)
-                    || !string.IsNullOrEmpty(uri.Query))
-                {
-                    throw new EcrCacheException(DiagnosticIds.BadGarEndpoint, endpoint);
-                }
-
-                gar.Endpoint = uri.AbsolutePath.EndsWith("/", StringComparison.Ordinal) ? uri : new Uri(uri.GetLeftPart(UriPartial.Path) + "/");
+                gar.Endpoint = ParseEndpoint(endpoint);
                 gar.EndpointSource = "EcrCacheGarEndpoint";
             }
 
@@ -158,6 +135,55 @@ namespace EcrCache.Registries.Gar
             }
 
             return gar;
+        }
+
+        // The validators below also check these options for the providers that ignore them (Core/ProviderOptions.cs).
+
+        /// <summary>EcrCacheGcpProject (trimmed, non-empty): a project id, or BadGcpProject.</summary>
+        internal static string ValidateProject(string project)
+        {
+            if (!ProjectId.IsMatch(project))
+            {
+                throw new EcrCacheException(DiagnosticIds.BadGcpProject, project);
+            }
+
+            return project;
+        }
+
+        /// <summary>EcrCacheGarLocation (trimmed, lower-cased): a location name, or BadGarLocation.</summary>
+        internal static string ValidateLocation(string location)
+        {
+            if (!LocationName.IsMatch(location) || location.Length > 40)
+            {
+                throw new EcrCacheException(DiagnosticIds.BadGarLocation, location, "it is not a location name such as us, europe or europe-west1");
+            }
+
+            return location;
+        }
+
+        /// <summary>EcrCacheGarRepository (trimmed, non-empty): a repository id, or BadGarRepository.</summary>
+        internal static string ValidateRepositoryId(string repositoryId)
+        {
+            if (!RepositoryId.IsMatch(repositoryId))
+            {
+                throw new EcrCacheException(DiagnosticIds.BadGarRepository, repositoryId);
+            }
+
+            return repositoryId;
+        }
+
+        /// <summary>EcrCacheGarEndpoint (trimmed, non-empty): the API base URL ending with '/', or BadGarEndpoint.</summary>
+        internal static Uri ParseEndpoint(string endpoint)
+        {
+            if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var uri)
+                || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)
+                || !string.IsNullOrEmpty(uri.UserInfo)
+                || !string.IsNullOrEmpty(uri.Query))
+            {
+                throw new EcrCacheException(DiagnosticIds.BadGarEndpoint, endpoint);
+            }
+
+            return uri.AbsolutePath.EndsWith("/", StringComparison.Ordinal) ? uri : new Uri(uri.GetLeftPart(UriPartial.Path) + "/");
         }
 
         private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value!.Trim();
