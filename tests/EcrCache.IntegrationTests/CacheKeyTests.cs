@@ -37,16 +37,47 @@ public sealed class CacheKeyTests : IntegrationTest
         Assert.AreNotEqual(alphaRef, betaRef, "a build arg value changed, so the tag must change");
         Assert.AreEqual("flavour=beta", DockerHelper.Cat(betaRef, "/flavour"));
 
-        // Unset: warned about, built with an empty value, and again a different tag.
+        // Unset: warned about, passed as a bare --build-arg so the Dockerfile's ARG default applies, and again a
+        // different tag.
         var unset = ws.Build();
         var unsetRef = unset.AssertResult("built");
         Assert.IsTrue(unset.HasWarning("ECRC1004"), "an unset BuildArg without Value is warned about" + unset.Describe());
         Assert.AreNotEqual(alphaRef, unsetRef);
-        Assert.AreEqual("flavour=", DockerHelper.Cat(unsetRef, "/flavour"));
+        Assert.AreEqual("flavour=plain", DockerHelper.Cat(unsetRef, "/flavour"), "ARG SAMPLE_FLAVOUR=plain applies");
 
         // The value never travels in docker's argv: only --build-arg NAME.
         Assert.IsFalse(beta.Output.Contains("--build-arg SAMPLE_FLAVOUR=", StringComparison.Ordinal), beta.Describe());
     }
+
+    [TestMethod]
+    public void AnUnsetBuildArgKeepsTheDockerfileDefault_AnEmptyValueIsEmptyAndKeyedApart()
+    {
+        // ARG BASE_IMAGE=ecrcache/busybox:1 (in the daemon, from start-services.sh), FROM ${BASE_IMAGE} and
+        // ARG SAMPLE_FLAVOUR=plain: an unset BuildArg must not replace either default with '' (FROM '' cannot build).
+        var ws = CreateWorkspace();
+        ws.WriteFile("Sample.proj", ws.ReadFile("Sample.proj").Replace(
+            "<BuildArg Include=\"BASE_IMAGE\" Value=\"$(BaseImage)\" />",
+            "<BuildArg Include=\"BASE_IMAGE\" Value=\"$(BaseImage)\" Condition=\"'$(UnsetBase)' != 'true'\" />\n    <BuildArg Include=\"BASE_IMAGE\" Condition=\"'$(UnsetBase)' == 'true'\" />",
+            StringComparison.Ordinal));
+
+        var unset = ws.Build("-p:UnsetBase=true");
+        var unsetRef = unset.AssertResult("built");
+        Assert.IsTrue(unset.HasWarning("ECRC1004"), unset.Describe());
+        StringAssert.Contains(unset.Output, "--build-arg SAMPLE_FLAVOUR ", unset.Describe());
+        Assert.AreEqual("flavour=plain", DockerHelper.Cat(unsetRef, "/flavour"), "the Dockerfile's ARG default, not ''");
+        StringAssert.Contains(File.ReadAllText(ws.KeyManifestPath), "\"name\": \"SAMPLE_FLAVOUR\", \"hash\": \"" + Sha256Hex("SAMPLE_FLAVOUR") + "\"");
+
+        // Value="": the ARG is empty, and the key differs from the unset one.
+        ws.WriteFile("Sample.proj", ws.ReadFile("Sample.proj").Replace(
+            "<BuildArg Include=\"SAMPLE_FLAVOUR\" />", "<BuildArg Include=\"SAMPLE_FLAVOUR\" Value=\"\" />", StringComparison.Ordinal));
+        var empty = ws.Build("-p:UnsetBase=true");
+        var emptyRef = empty.AssertResult("built");
+        Assert.AreNotEqual(unsetRef, emptyRef, "unset and empty are different inputs");
+        Assert.AreEqual("flavour=", DockerHelper.Cat(emptyRef, "/flavour"));
+    }
+
+    private static string Sha256Hex(string text) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)));
 
     [TestMethod]
     public void JsonPathOnlyTheSelectedValueIsHashed()

@@ -157,8 +157,10 @@ namespace EcrCache.Core
 
             options.EnvFile = Resolve(projectDir, Blank(raw.EnvFile) ?? Path.Combine(options.IntermediateDirectory, "image.env"));
 
-            // Build args.
-            var seen = new Dictionary<string, string>(StringComparer.Ordinal);
+            // Build args. A name without Value whose variable is unset stays unset (null): docker then gets
+            // '--build-arg NAME' with NAME not in its environment and keeps the Dockerfile's ARG default, as the
+            // reference plugin did. An empty string would override that default.
+            var seen = new Dictionary<string, string?>(StringComparer.Ordinal);
             foreach (var item in raw.BuildArgs)
             {
                 var name = item.ItemSpec.Trim();
@@ -167,20 +169,18 @@ namespace EcrCache.Core
                     throw new EcrCacheException(DiagnosticIds.BadBuildArgName, name);
                 }
 
-                string value;
+                string? value;
                 if (item.Has("Value"))
                 {
                     value = item.Get("Value") ?? "";
                 }
                 else
                 {
-                    var fromEnv = raw.Environment(name);
-                    if (fromEnv == null)
+                    value = raw.Environment(name);
+                    if (value == null)
                     {
                         log.Warning(Diagnostic.Create(DiagnosticIds.BuildArgUnset, name));
                     }
-
-                    value = fromEnv ?? "";
                 }
 
                 if (seen.TryGetValue(name, out var previous))
@@ -194,7 +194,7 @@ namespace EcrCache.Core
                 }
 
                 seen.Add(name, value);
-                options.BuildArgs.Add(new KeyValuePair<string, string>(name, value));
+                options.BuildArgs.Add(new KeyValuePair<string, string?>(name, value));
             }
 
             EcrCache.Reliability.ReliabilityOptionsParser.Apply(raw, options, log);

@@ -20,8 +20,10 @@
 //     (EcrCacheBaseImageDigests=BestEffort). Absent when there are no external base images or digests are off, so
 //     such keys are exactly the keys of this version without 4b (no version bump: the same inputs, the same key).
 //  5. ("build-arg", N, sha256(N + "=" + V)) for each build argument N with value V, sorted by N (ordinal, so
-//     case-sensitive). Values are only hashed, never stored: the manifest holds build-arg names, not values. The same
-//     name twice with the same value counts once; with different values it is error ECRC1014.
+//     case-sensitive), and ("build-arg", N, sha256(N)) (no "=") for an unset one (value null: docker gets
+//     '--build-arg N' without a value and keeps the Dockerfile's ARG default), so unset and empty ("N=") differ. Values
+//     are only hashed, never stored: the manifest holds build-arg names, not values. The same name twice with the same
+//     value (or unset twice) counts once; with different values it is error ECRC1014.
 //  6. ("additional-build-args", "", sha256(A)) only when AdditionalBuildArgs is not empty or white space; A is the text
 //     with leading and trailing white space removed (inner white space counts).
 //  7. One entry per CacheOn file, with R = PathNormalizer.Normalize(RelativePath): backslashes become '/', "." segments
@@ -167,7 +169,7 @@ namespace EcrCache.Keys
 
                 foreach (var arg in buildArgs)
                 {
-                    entries.Add(new KeyManifestEntry(KeyEntryKinds.BuildArg, arg.Key, worker.HashUtf8(arg.Key + "=" + arg.Value)));
+                    entries.Add(new KeyManifestEntry(KeyEntryKinds.BuildArg, arg.Key, worker.HashUtf8(BuildArgText(arg.Key, arg.Value))));
                 }
 
                 if (!string.IsNullOrWhiteSpace(inputs.AdditionalBuildArgs))
@@ -204,9 +206,12 @@ namespace EcrCache.Keys
             }
         }
 
-        private static List<KeyValuePair<string, string>> SortBuildArgs(IList<KeyValuePair<string, string>> buildArgs)
+        /// <summary>The text whose SHA-256 keys a build argument: "N=V", or "N" alone when it is unset (null).</summary>
+        internal static string BuildArgText(string name, string? value) => value == null ? name : name + "=" + value;
+
+        private static List<KeyValuePair<string, string?>> SortBuildArgs(IList<KeyValuePair<string, string?>> buildArgs)
         {
-            var byName = new Dictionary<string, string>(StringComparer.Ordinal);
+            var byName = new Dictionary<string, string?>(StringComparer.Ordinal);
             foreach (var arg in buildArgs)
             {
                 if (arg.Key == null)
@@ -219,21 +224,22 @@ namespace EcrCache.Keys
                     throw new EcrCacheException(DiagnosticIds.BadBuildArgName, arg.Key);
                 }
 
-                var value = arg.Value ?? "";
                 if (byName.TryGetValue(arg.Key, out var existing))
                 {
-                    if (!string.Equals(existing, value, StringComparison.Ordinal))
+                    if (!string.Equals(existing, arg.Value, StringComparison.Ordinal))
                     {
                         throw new EcrCacheException(DiagnosticIds.DuplicateBuildArg, arg.Key);
                     }
                 }
                 else
                 {
-                    byName.Add(arg.Key, value);
+                    byName.Add(arg.Key, arg.Value);
                 }
             }
 
-            return SortedByKey(byName);
+            var list = new List<KeyValuePair<string, string?>>(byName);
+            list.Sort((a, b) => string.CompareOrdinal(a.Key, b.Key));
+            return list;
         }
 
         private static List<KeyValuePair<string, string>> SortExtras(IList<KeyValuePair<string, string>> extras)

@@ -136,7 +136,7 @@ namespace EcrCache.Keys
                     case int number:
                         sink.Add(number);
                         break;
-                    case IList<KeyValuePair<string, string>> pairs:
+                    case IList<KeyValuePair<string, string?>> pairs: // a null value (an unset build arg) differs from ""
                         sink.Add(pairs.Count);
                         foreach (var pair in pairs)
                         {

@@ -125,7 +125,7 @@ namespace EcrCache.Tasks.Tests.Core
         }
 
         [TestMethod]
-        public void BuildArgUnset_WarnsECRC1004_AndPassesEmptyString()
+        public void BuildArgUnset_WarnsECRC1004_AndStaysUnset()
         {
             var raw = NewRaw();
             raw.BuildArgs.Add(Item("NODE_ENV"));
@@ -133,9 +133,19 @@ namespace EcrCache.Tasks.Tests.Core
             var options = Parse(raw, log);
             CollectionAssert.AreEqual(new[] { "ECRC1004" }, log.WarningCodes.ToList());
             StringAssert.Contains(log.Warnings[0].Message, "'NODE_ENV'");
+            StringAssert.Contains(log.Warnings[0].Message, "the Dockerfile's ARG default applies");
             Assert.AreEqual(1, options.BuildArgs.Count);
             Assert.AreEqual("NODE_ENV", options.BuildArgs[0].Key);
-            Assert.AreEqual("", options.BuildArgs[0].Value);
+            Assert.IsNull(options.BuildArgs[0].Value, "unset, not \"\": an empty value would override the Dockerfile's ARG default");
+        }
+
+        [TestMethod]
+        public void BuildArgUnsetAndEmptyForOneName_AreDifferentValues_ECRC1014()
+        {
+            var raw = NewRaw();
+            raw.BuildArgs.Add(Item("NODE_ENV"));
+            raw.BuildArgs.Add(Item("NODE_ENV", ("Value", "")));
+            AssertFails(raw, "ECRC1014");
         }
 
         [TestMethod]
@@ -147,7 +157,7 @@ namespace EcrCache.Tasks.Tests.Core
             var log = new CapturingBuildLog();
             var options = Parse(raw, log);
             Assert.AreEqual(0, log.Warnings.Count, log.AllText);
-            Assert.AreEqual(new KeyValuePair<string, string>("NODE_ENV", "production"), options.BuildArgs.Single());
+            Assert.AreEqual(new KeyValuePair<string, string?>("NODE_ENV", "production"), options.BuildArgs.Single());
         }
 
         [TestMethod]
@@ -159,7 +169,7 @@ namespace EcrCache.Tasks.Tests.Core
             var log = new CapturingBuildLog();
             var options = Parse(raw, log);
             Assert.AreEqual(0, log.Warnings.Count, "an explicit Value=\"\" is intended, no ECRC1004");
-            Assert.AreEqual(new KeyValuePair<string, string>("NODE_ENV", ""), options.BuildArgs.Single());
+            Assert.AreEqual(new KeyValuePair<string, string?>("NODE_ENV", ""), options.BuildArgs.Single());
         }
 
         [TestMethod]
