@@ -20,7 +20,7 @@ namespace EcrCache.Diagnostics
         public const string BadExportVariable = nameof(BadExportVariable);
         public const string BadAdditionalArgs = nameof(BadAdditionalArgs);
         public const string AdditionalArgsForbidden = nameof(AdditionalArgsForbidden);
-        public const string JsonPathNotFound = nameof(JsonPathNotFound);
+        public const string JsonPathTypeMismatch = nameof(JsonPathTypeMismatch);
         public const string JsonInvalid = nameof(JsonInvalid);
         public const string BadJsonPath = nameof(BadJsonPath);
         public const string CacheOnNoMatch = nameof(CacheOnNoMatch);

@@ -31,11 +31,14 @@
 //       - without JsonPath: ("file", R, sha256(the file's bytes)); the bytes are hashed as they are (CacheOn content is
 //         NOT newline-normalised; only the Dockerfile is);
 //       - with JsonPath J: ("json", R + "#" + C, sha256(the canonical JSON text of the selected value)). The file may
-//         contain comments and trailing commas (they are not part of any value); a missing member or index is error
-//         ECRC1101, invalid JSON ECRC1102, an invalid path ECRC1103.
-//         J is jq-like: "." (whole document), ".name" (name = one or more of A-Z a-z 0-9 _ $ -, so ".dev-dependencies"
-//         works), "[\"any name\"]" or ".[\"any name\"]" (a JSON string literal, e.g. ".dependencies[\"@scope/pkg\"]"),
-//         "[n]" or ".[n]" (array index, negative counts from the end), chained: ".a.b[2].c".
+//         contain comments and trailing commas (they are not part of any value). Selection is jq's: a missing member, an
+//         index out of range and any member or index of null select null (keyed as the text "null", like jq's output);
+//         a member of another non-object or an index of a non-array is error ECRC1101 (jq's "Cannot index"), invalid
+//         JSON ECRC1102, a path outside the subset ECRC1103.
+//         J is a jq subset: "." (whole document), ".name" (name = one or more of A-Z a-z 0-9 _ $ -, so
+//         ".dev-dependencies" works), "[\"any name\"]", ".[\"any name\"]" or ".\"any name\"" (a JSON string literal,
+//         e.g. ".dependencies[\"@scope/pkg\"]"), "[n]" or ".[n]" (array index, negative counts from the end), chained:
+//         ".a.b[2].c".
 //         C is the canonical spelling of J (JsonPathSelector.Canonicalize): "." for the whole document, otherwise per
 //         segment ".name" when the name matches the identifier rule, else "[" + canonical JSON string + "]", and "[n]"
 //         for an index, with a '.' in front when the first segment is a bracket: ".a.b", ".[\"x.y\"].c", ".items[0]".
@@ -109,7 +112,7 @@ namespace EcrCache.Keys
         /// </summary>
         /// <exception cref="EcrCacheException">
         /// DockerfileMissing, DockerfileAndInline, DockerfileReadFailed, BadBuildArgName, DuplicateBuildArg, BadJsonPath,
-        /// CacheOnFileMissing, CacheOnReadFailed, JsonInvalid, JsonPathNotFound, CacheOnPathCollision. When several CacheOn
+        /// CacheOnFileMissing, CacheOnReadFailed, JsonInvalid, JsonPathTypeMismatch, CacheOnPathCollision. When several CacheOn
         /// files fail, the error is about the first in key order.
         /// </exception>
         /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
@@ -460,15 +463,16 @@ namespace EcrCache.Keys
                         return JsonDocument.Parse(stream, JsonOptions);
                     });
 
-                    if (!JsonPathSelector.TrySelect(document.RootElement, target.Segments, out var value))
+                    if (!JsonPathSelector.TrySelect(document.RootElement, target.Segments, out var value, out var typeError))
                     {
-                        throw new EcrCacheException(DiagnosticIds.JsonPathNotFound, input.JsonPath, input.RelativePath);
+                        throw new EcrCacheException(DiagnosticIds.JsonPathTypeMismatch, input.JsonPath, input.RelativePath, typeError);
                     }
 
                     string canonical;
                     try
                     {
-                        canonical = CanonicalJson.Canonicalize(value);
+                        // Nothing selected is null, as jq prints it: the key notices when the value appears.
+                        canonical = value == null ? "null" : CanonicalJson.Canonicalize(value.Value);
                     }
                     catch (InvalidOperationException ex)
                     {

@@ -558,16 +558,46 @@ namespace EcrCache.Tasks.Tests.Keys
         }
 
         [TestMethod]
+        public void AJsonPathThatSelectsNothingIsKeyedAsNull_LikeJq()
+        {
+            // The plugin's own README example keys .pnpm.overrides, which most package.json files do not have: jq
+            // printed null and the build went on.
+            using var files = new KeyTestFiles();
+            files.Write("package.json", PackageJson);
+            var key = CacheKeyCalculator.Compute(Inputs(i =>
+            {
+                i.CacheOn.Add(files.CacheOn("package.json", ".pnpm.overrides"));
+                i.CacheOn.Add(files.CacheOn("package.json", ".dependencies.vue"));
+            }));
+            var entries = key.Manifest.Entries.Where(e => e.Kind == "json").ToDictionary(e => e.Name, e => e.Hash);
+            Assert.AreEqual(Sha256Hex("null"), entries["package.json#.pnpm.overrides"], "a missing member, and a member of null, select null");
+            Assert.AreEqual(Sha256Hex("null"), entries["package.json#.dependencies.vue"]);
+
+            // An explicit null keys the same (jq prints null either way); the value appearing changes the key.
+            var missing = JsonKey(files, PackageJson, ".pnpm.overrides");
+            Assert.AreEqual(missing, JsonKey(files, PackageJson.Replace("\"name\": \"app\",", "\"name\": \"app\", \"pnpm\": null,"), ".pnpm.overrides"));
+            Assert.AreNotEqual(missing, JsonKey(files, PackageJson.Replace("\"name\": \"app\",", "\"name\": \"app\", \"pnpm\": { \"overrides\": { \"a\": \"1\" } },"), ".pnpm.overrides"));
+            files.Write("list.json", "[1, 2]");
+            foreach (var path in new[] { ".[5]", ".[-3]", ".[9].a" })
+            {
+                var entry = CacheKeyCalculator.Compute(Inputs(i => i.CacheOn.Add(files.CacheOn("list.json", path)))).Manifest.Entries.Single(e => e.Kind == "json");
+                Assert.AreEqual(Sha256Hex("null"), entry.Hash, path + ": an index out of range selects null");
+            }
+        }
+
+        [TestMethod]
         public void JsonErrors()
         {
             using var files = new KeyTestFiles();
             files.Write("package.json", PackageJson);
             files.Write("bad.json", "{\"dependencies\": {");
 
-            var notFound = Fails(Inputs(i => i.CacheOn.Add(files.CacheOn("package.json", ".dependencies.vue"))), "ECRC1101");
-            StringAssert.Contains(notFound.Message, "'.dependencies.vue'");
-            StringAssert.Contains(notFound.Message, "'package.json'");
-            Fails(Inputs(i => i.CacheOn.Add(files.CacheOn("package.json", ".name.first"))), "ECRC1101");
+            // jq's "Cannot index string with \"first\"": a coded error naming the path, the file and where it failed.
+            var wrongType = Fails(Inputs(i => i.CacheOn.Add(files.CacheOn("package.json", ".name.first"))), "ECRC1101");
+            StringAssert.Contains(wrongType.Message, "'.name.first'");
+            StringAssert.Contains(wrongType.Message, "'package.json'");
+            StringAssert.Contains(wrongType.Message, ".name is a string, which cannot be indexed with \"first\"");
+            Fails(Inputs(i => i.CacheOn.Add(files.CacheOn("package.json", ".dependencies[0]"))), "ECRC1101");
 
             var invalid = Fails(Inputs(i => i.CacheOn.Add(files.CacheOn("bad.json", ".dependencies"))), "ECRC1102");
             StringAssert.Contains(invalid.Message, "'bad.json'");
