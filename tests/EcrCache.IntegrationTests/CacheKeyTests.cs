@@ -76,6 +76,32 @@ public sealed class CacheKeyTests : IntegrationTest
         Assert.AreEqual("flavour=", DockerHelper.Cat(emptyRef, "/flavour"));
     }
 
+    [TestMethod]
+    public void AMissingCacheOnFileIsAnError_UnlessOptional_ThenCreatingItChangesTheKey()
+    {
+        var ws = CreateWorkspace();
+        var project = ws.ReadFile("Sample.proj");
+        ws.WriteFile("Sample.proj", project.Replace(
+            "<CacheOn Include=\"app/version.json\" JsonPath=\".dependencies\" />",
+            "<CacheOn Include=\"app/version.json\" JsonPath=\".dependencies\" />\n    <CacheOn Include=\"app/vesion.json\" />",
+            StringComparison.Ordinal));
+        var typo = ws.Build();
+        typo.AssertFailedWith("ECRC1105");
+        StringAssert.Contains(typo.Output, "'app/vesion.json'", typo.Describe());
+
+        ws.WriteFile("Sample.proj", project.Replace(
+            "<CacheOn Include=\"app/version.json\" JsonPath=\".dependencies\" />",
+            "<CacheOn Include=\"app/version.json\" JsonPath=\".dependencies\" />\n    <CacheOn Include=\"app/.npmrc\" Optional=\"true\" />",
+            StringComparison.Ordinal));
+        var absent = ws.Build().AssertResult("built");
+        StringAssert.Contains(File.ReadAllText(ws.KeyManifestPath), "{\"kind\": \"file\", \"name\": \"app/.npmrc\", \"hash\": \"absent\"}");
+        Assert.AreEqual(absent, ws.Build().AssertResult("hit-local"), "an absent Optional file is a stable input");
+
+        ws.WriteFile("app/.npmrc", "registry=https://registry.example.com/\n");
+        var created = ws.Build();
+        Assert.AreNotEqual(absent, created.AssertResult("built"), "creating the Optional file changes the key");
+    }
+
     private static string Sha256Hex(string text) =>
         Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)));
 

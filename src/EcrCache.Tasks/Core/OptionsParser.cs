@@ -246,9 +246,10 @@ namespace EcrCache.Core
         }
 
         /// <summary>
-        /// CacheOn items: each file stat'ed once (the input stamp reuses the stats), missing ones warned about and
-        /// dropped. Optimised at once: it loops over every CacheOn item (tens of thousands in a monorepo) in a
-        /// process too short for tiered compilation to get there.
+        /// CacheOn items: each file stat'ed once (the input stamp reuses the stats). A missing literal file is an error
+        /// (a typo would weaken the key for good without anyone noticing) unless the item says Optional="true", which
+        /// keys it as absent; a folder is an error. Optimised at once: it loops over every CacheOn item (tens of
+        /// thousands in a monorepo) in a process too short for tiered compilation to get there.
         /// </summary>
         [System.Runtime.CompilerServices.MethodImpl(JitHints.OptimizeNow)]
         private static void ParseCacheOn(RawOptions raw, CacheOptions options, string projectDir, IBuildLog log)
@@ -260,26 +261,30 @@ namespace EcrCache.Core
                 return string.IsNullOrEmpty(full) ? Resolve(projectDir, item.ItemSpec) : full!;
             }).ToList();
             var stats = FileStat.OfMany(fullPaths); // once per file: the input stamp reuses them
+            var projectFile = raw.ProjectFile ?? "the project file";
             for (var i = 0; i < fullPaths.Count; i++)
             {
                 var item = raw.CacheOn[i];
                 var full = fullPaths[i];
+                var optionalText = item.Get("Optional");
+                var optional = optionalText != null && ParseBool("Optional (metadata of CacheOn '" + item.ItemSpec + "')", optionalText, false);
                 if (!stats[i].Exists)
                 {
                     if (Directory.Exists(full))
                     {
-                        log.Warning(Diagnostic.Create(DiagnosticIds.CacheOnFileMissing, item.ItemSpec + " (a folder; use a glob such as " + item.ItemSpec.TrimEnd('/', '\\') + "/** )"));
-                    }
-                    else
-                    {
-                        log.Warning(Diagnostic.Create(DiagnosticIds.CacheOnFileMissing, item.ItemSpec));
+                        throw new EcrCacheException(DiagnosticIds.CacheOnFolder, item.ItemSpec, projectFile, item.ItemSpec.TrimEnd('/', '\\'));
                     }
 
-                    continue;
+                    if (!optional)
+                    {
+                        throw new EcrCacheException(DiagnosticIds.CacheOnFileMissing, item.ItemSpec, projectFile);
+                    }
+
+                    log.Detail("EcrCache: the CacheOn file '" + item.ItemSpec + "' does not exist; it is Optional, so it is keyed as absent (creating it changes the key).");
                 }
 
                 var jsonPath = Blank(item.Get("JsonPath"));
-                options.CacheOn.Add(new CacheOnInput(full, relative.Of(full), jsonPath));
+                options.CacheOn.Add(new CacheOnInput(full, relative.Of(full), jsonPath, optional));
                 options.CacheOnStats[full] = stats[i];
             }
         }

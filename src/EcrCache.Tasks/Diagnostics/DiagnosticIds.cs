@@ -25,6 +25,7 @@ namespace EcrCache.Diagnostics
         public const string BadJsonPath = nameof(BadJsonPath);
         public const string CacheOnNoMatch = nameof(CacheOnNoMatch);
         public const string CacheOnFileMissing = nameof(CacheOnFileMissing);
+        public const string CacheOnFolder = nameof(CacheOnFolder);
         public const string CacheOnEmpty = nameof(CacheOnEmpty);
         public const string CacheOnReadFailed = nameof(CacheOnReadFailed);
         public const string CacheOnPathCollision = nameof(CacheOnPathCollision);

@@ -47,6 +47,8 @@
 //         1.0 and 1e0 all differ); strings and names decoded, then written with only these escapes: \" \\ \b \f \n \r
 //         \t, \u00xx (lower-case hex) for other characters below U+0020, \udxxx for a lone surrogate, everything else
 //         literally (so "\u00e9" and "é" are the same); true, false, null.
+//     An Optional CacheOn file that does not exist gives ("file", R, "absent") (or ("json", R + "#" + C, "absent")), so
+//     creating it later changes the key; a missing file that is not Optional is error ECRC1105.
 //     These entries are sorted by Name, then Kind (ordinal). An entry that occurs more than once (the same file listed
 //     twice, or the same path spelt two ways) is kept once. Two different files with the same R and different content
 //     are error ECRC1108. The order of the CacheOn items does not matter.
@@ -98,6 +100,9 @@ namespace EcrCache.Keys
     {
         /// <summary>Hex digits of the key used as the image tag.</summary>
         public const int TagLength = 24;
+
+        /// <summary>The hash of an Optional CacheOn file that does not exist (never a hex digest).</summary>
+        public const string AbsentHash = "absent";
 
         private static readonly JsonDocumentOptions JsonOptions = new JsonDocumentOptions
         {
@@ -453,15 +458,20 @@ namespace EcrCache.Keys
                     var input = target.Input;
                     if (target.Segments == null)
                     {
-                        target.Hash = Guard(input, () => worker.HashFile(unit.FullPath, cancellationToken));
+                        target.Hash = Guard(input, () => worker.HashFile(unit.FullPath, cancellationToken), out var hash) ? hash : AbsentHash;
                         continue;
                     }
 
-                    document ??= Guard(input, () =>
+                    if (document == null)
                     {
-                        using var stream = HashWorker.OpenRead(unit.FullPath);
-                        return JsonDocument.Parse(stream, JsonOptions);
-                    });
+                        if (!Guard(input, () => ParseJson(unit.FullPath), out var parsed))
+                        {
+                            target.Hash = AbsentHash;
+                            continue;
+                        }
+
+                        document = parsed;
+                    }
 
                     if (!JsonPathSelector.TrySelect(document.RootElement, target.Segments, out var value, out var typeError))
                     {
@@ -488,15 +498,29 @@ namespace EcrCache.Keys
             }
         }
 
-        private static T Guard<T>(CacheOnInput input, Func<T> read)
+        private static JsonDocument ParseJson(string path)
+        {
+            using var stream = HashWorker.OpenRead(path);
+            return JsonDocument.Parse(stream, JsonOptions);
+        }
+
+        /// <summary>Reads with coded errors; false (no error) only when the file is missing and the input Optional.</summary>
+        private static bool Guard<T>(CacheOnInput input, Func<T> read, out T result)
         {
             try
             {
-                return read();
+                result = read();
+                return true;
             }
             catch (Exception ex) when (ex is FileNotFoundException || ex is DirectoryNotFoundException)
             {
-                throw new EcrCacheException(Diagnostic.Create(DiagnosticIds.CacheOnFileMissing, input.RelativePath), ex);
+                if (input.Optional)
+                {
+                    result = default!;
+                    return false;
+                }
+
+                throw new EcrCacheException(Diagnostic.Create(DiagnosticIds.CacheOnFileMissing, input.RelativePath, "the project file"), ex);
             }
             catch (JsonException ex)
             {

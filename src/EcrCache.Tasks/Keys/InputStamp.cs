@@ -83,7 +83,9 @@ namespace EcrCache.Keys
             string? untrusted = null;
             var files = 0;
 
-            void AddFile(string path, string what)
+            // An Optional CacheOn file may be missing: its absence is fingerprinted (Exists 0), so creating it changes
+            // the fingerprint, and the stamp stays usable meanwhile.
+            void AddFile(string path, string what, bool mayBeMissing = false)
             {
                 files++;
                 var stat = knownStats != null && knownStats.TryGetValue(path, out var known) ? known : FileStat.Of(path);
@@ -100,7 +102,10 @@ namespace EcrCache.Keys
                 {
                     if (!stat.Exists)
                     {
-                        untrusted = what + " " + path + " cannot be stat'ed";
+                        if (!mayBeMissing)
+                        {
+                            untrusted = what + " " + path + " cannot be stat'ed";
+                        }
                     }
                     else if (stat.LatestChangeSeconds >= racyBefore)
                     {
@@ -151,7 +156,8 @@ namespace EcrCache.Keys
                         {
                             sink.Add(input.RelativePath);
                             sink.Add(input.JsonPath);
-                            AddFile(input.FullPath, "the CacheOn file");
+                            sink.Add(input.Optional ? 1 : 0);
+                            AddFile(input.FullPath, "the CacheOn file", mayBeMissing: input.Optional);
                         }
 
                         break;

@@ -443,6 +443,39 @@ namespace EcrCache.Tasks.Tests.Keys
         }
 
         [TestMethod]
+        public void AnOptionalMissingFileIsKeyedAsAbsent_AndCreatingItChangesTheKey()
+        {
+            using var files = new KeyTestFiles();
+            KeyInputs WithOptional() => Inputs(i =>
+            {
+                i.CacheOn.Add(new CacheOnInput(files.FullPath(".npmrc"), ".npmrc", optional: true));
+                i.CacheOn.Add(new CacheOnInput(files.FullPath("sub/package.json"), "sub/package.json", ".dependencies", optional: true));
+            });
+
+            var absent = CacheKeyCalculator.Compute(WithOptional());
+            CollectionAssert.AreEqual(
+                new[] { "file .npmrc absent", "json sub/package.json#.dependencies absent" },
+                absent.Manifest.Entries.Where(e => e.Kind is "file" or "json").Select(e => e.Kind + " " + e.Name + " " + e.Hash).ToArray());
+            Assert.AreNotEqual(Key(Inputs()), absent.Hash, "an absent Optional file is an entry of its own");
+
+            files.Write(".npmrc", "");
+            var created = CacheKeyCalculator.Compute(WithOptional());
+            Assert.AreEqual(Sha256Hex(""), created.Manifest.Entries.Single(e => e.Name == ".npmrc").Hash, "even an empty file is not 'absent'");
+            Assert.AreNotEqual(absent.Hash, created.Hash);
+
+            files.Write("sub/package.json", "{}");
+            Assert.AreEqual(Sha256Hex("null"), CacheKeyCalculator.Compute(WithOptional()).Manifest.Entries.Single(e => e.Kind == "json").Hash);
+
+            // The same file listed without Optional still has to exist.
+            File.Delete(files.FullPath(".npmrc"));
+            Fails(Inputs(i =>
+            {
+                i.CacheOn.Add(new CacheOnInput(files.FullPath(".npmrc"), ".npmrc", optional: true));
+                i.CacheOn.Add(new CacheOnInput(files.FullPath(".npmrc"), ".npmrc", "."));
+            }), "ECRC1105");
+        }
+
+        [TestMethod]
         public void UnreadableCacheOnFile()
         {
             using var files = new KeyTestFiles();

@@ -266,6 +266,15 @@ services:
         }
 
         [TestMethod]
+        public void AnOptionalFileThatAppearsOrGoesIsSaidInWords()
+        {
+            var absent = Manifest(("file", ".npmrc", "absent"));
+            var present = Manifest(("file", ".npmrc", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+            CollectionAssert.AreEqual(new[] { "file .npmrc was created (it was absent)" }, MissExplanation.Describe(absent, present).ToArray());
+            CollectionAssert.AreEqual(new[] { "file .npmrc no longer exists (Optional: keyed as absent)" }, MissExplanation.Describe(present, absent).ToArray());
+        }
+
+        [TestMethod]
         public void AnUnsetBuildArgIsShownAsUnset_NeverAsAValue()
         {
             var unset = CacheKeyCalculator.Compute(new KeyInputs { DockerfileInline = "FROM busybox\n", BuildArgs = { new KeyValuePair<string, string?>("NODE_VERSION", null) } });

@@ -208,6 +208,18 @@ namespace EcrCache.Tasks.Tests.Keys
         }
 
         [TestMethod]
+        public void MissingOptionalFile_IsTrusted_AndCreatingItChangesTheFingerprint()
+        {
+            var path = Path.Combine(_dir, "sub", "optional.json");
+            KeyInputs WithOptional() => Inputs(i => i.CacheOn.Add(new CacheOnInput(path, "sub/optional.json", optional: true)));
+            SaveStamp(WithOptional());
+            Assert.IsNotNull(Read(WithOptional()), "an absent Optional file keeps the no-op fast path");
+            Assert.IsNull(Read(Inputs(i => i.CacheOn.Add(new CacheOnInput(path, "sub/optional.json")))), "Optional is part of the fingerprint");
+            Write("sub/optional.json", "{}");
+            Assert.IsNull(Read(WithOptional()), "the file appearing must be noticed");
+        }
+
+        [TestMethod]
         public void StampFromAnotherFormatOrGarbage_IsIgnored()
         {
             Directory.CreateDirectory(_obj);

@@ -65,6 +65,12 @@ namespace EcrCache.Keys.Explain
                 case KeyEntryKinds.BaseImage:
                 case KeyEntryKinds.Algorithm:
                     return Label(kind, name) + " changed: " + before + " -> " + after;
+                case KeyEntryKinds.File when before == CacheKeyCalculator.AbsentHash:
+                case KeyEntryKinds.Json when before == CacheKeyCalculator.AbsentHash:
+                    return Label(kind, name) + " was created (it was absent)";
+                case KeyEntryKinds.File when after == CacheKeyCalculator.AbsentHash:
+                case KeyEntryKinds.Json when after == CacheKeyCalculator.AbsentHash:
+                    return Label(kind, name) + " no longer exists (Optional: keyed as absent)";
                 case KeyEntryKinds.BuildArg when IsUnsetBuildArg(name, after):
                     return Label(kind, name) + " changed (now unset: the Dockerfile's ARG default applies)";
                 case KeyEntryKinds.BuildArg when IsUnsetBuildArg(name, before):
