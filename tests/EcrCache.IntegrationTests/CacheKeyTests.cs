@@ -102,6 +102,65 @@ public sealed class CacheKeyTests : IntegrationTest
         Assert.AreNotEqual(absent, created.AssertResult("built"), "creating the Optional file changes the key");
     }
 
+    [TestMethod]
+    public void ThePluginsHashJsonPathSyntax_LiteralAndGlob_KeysOnlyTheSelectedValue()
+    {
+        // cache-on: ["**/package.json#.dependencies", "app/version.json#.dependencies"] as the reference plugin
+        // wrote it. MSBuild drops the glob (no file has that name), so EcrCache must expand it itself.
+        var ws = CreateWorkspace();
+        ws.WriteFile("Sample.proj", ws.ReadFile("Sample.proj")
+            .Replace("<CacheOn Include=\"**/package.json\" Exclude=\"**/node_modules/**\" />", "<CacheOn Include=\"**/package.json#.dependencies\" Exclude=\"**/node_modules/**\" />", StringComparison.Ordinal)
+            .Replace("<CacheOn Include=\"app/version.json\" JsonPath=\".dependencies\" />", "<CacheOn Include=\"app/version.json#.dependencies\" />", StringComparison.Ordinal));
+        Directory.CreateDirectory(Path.Combine(ws.ProjectDirectory, "app", "node_modules", "left-pad"));
+        ws.WriteFile("app/node_modules/left-pad/package.json", "{ \"name\": \"left-pad\", \"dependencies\": {} }");
+
+        var first = ws.Build();
+        var baseline = first.AssertResult("built");
+        Assert.IsFalse(first.HasWarning("ECRC1104") || first.HasWarning("ECRC1106"), first.Describe());
+        var manifest = File.ReadAllText(ws.KeyManifestPath);
+        foreach (var name in new[] { "app/package.json#.dependencies", "package.json#.dependencies", "app/version.json#.dependencies" })
+        {
+            StringAssert.Contains(manifest, "\"kind\": \"json\", \"name\": \"" + name + "\"", manifest);
+        }
+
+        Assert.IsFalse(manifest.Contains("node_modules", StringComparison.Ordinal), "the Exclude applies: " + manifest);
+
+        // Other members of matched files (and files the Exclude removes): the same key.
+        ws.WriteFile("app/package.json", ws.ReadFile("app/package.json").Replace("\"version\": \"1.0.0\"", "\"version\": \"2.0.0\"", StringComparison.Ordinal));
+        ws.WriteFile("app/version.json", ws.ReadFile("app/version.json").Replace("\"version\": \"1.0.0\"", "\"version\": \"2.0.0\"", StringComparison.Ordinal));
+        ws.WriteFile("app/node_modules/left-pad/package.json", "{ \"name\": \"left-pad\", \"dependencies\": { \"x\": \"1\" } }");
+        Assert.AreEqual(baseline, ws.Build().AssertResult("hit-local"), "members outside .dependencies do not change the key");
+
+        // A dependency, through the glob: a new key.
+        ws.WriteFile("app/package.json", ws.ReadFile("app/package.json").Replace("\"1.3.0\"", "\"1.3.1\"", StringComparison.Ordinal));
+        var viaGlob = ws.Build().AssertResult("built");
+        Assert.AreNotEqual(baseline, viaGlob, "a dependency in a file the glob matches changes the key");
+
+        // A dependency, through the literal item: another new key.
+        ws.WriteFile("app/version.json", ws.ReadFile("app/version.json").Replace("\"b\": \"2\"", "\"b\": \"3\"", StringComparison.Ordinal));
+        var viaLiteral = ws.Build().AssertResult("built");
+        Assert.AreNotEqual(viaGlob, viaLiteral, "a dependency in the literal file#.path changes the key");
+
+        // A new package.json the glob matches: a new key (the input stamp does not hide it).
+        Directory.CreateDirectory(Path.Combine(ws.ProjectDirectory, "worker"));
+        ws.WriteFile("worker/package.json", "{ \"name\": \"worker\", \"dependencies\": { \"y\": \"1\" } }");
+        Assert.AreNotEqual(viaLiteral, ws.Build().AssertResult("built"), "a new file matching the glob changes the key");
+    }
+
+    [TestMethod]
+    public void AHashGlobUnderACondition_IsAnErrorThatSaysHowToWriteIt()
+    {
+        var ws = CreateWorkspace();
+        ws.WriteFile("Sample.proj", ws.ReadFile("Sample.proj").Replace(
+            "<CacheOn Include=\"**/package.json\" Exclude=\"**/node_modules/**\" />",
+            "<CacheOn Include=\"**/package.json#.dependencies\" Condition=\"'$(Ci)' != 'true'\" />",
+            StringComparison.Ordinal));
+        var build = ws.Build();
+        build.AssertFailedWith("ECRC1115");
+        StringAssert.Contains(build.Output, "Include=\"**/package.json\" JsonPath=\".dependencies\"", build.Describe());
+        StringAssert.Contains(build.Output, "Sample.proj(10): error ECRC1115", "the error points at the line of the element: " + build.Describe());
+    }
+
     private static string Sha256Hex(string text) =>
         Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)));
 

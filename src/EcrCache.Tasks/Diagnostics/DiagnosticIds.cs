@@ -26,6 +26,8 @@ namespace EcrCache.Diagnostics
         public const string CacheOnNoMatch = nameof(CacheOnNoMatch);
         public const string CacheOnFileMissing = nameof(CacheOnFileMissing);
         public const string CacheOnFolder = nameof(CacheOnFolder);
+        public const string CacheOnHashGlobNotEvaluable = nameof(CacheOnHashGlobNotEvaluable);
+        public const string CacheOnJsonPathTwice = nameof(CacheOnJsonPathTwice);
         public const string CacheOnEmpty = nameof(CacheOnEmpty);
         public const string CacheOnReadFailed = nameof(CacheOnReadFailed);
         public const string CacheOnPathCollision = nameof(CacheOnPathCollision);

@@ -38,7 +38,7 @@
 //         J is a jq subset: "." (whole document), ".name" (name = one or more of A-Z a-z 0-9 _ $ -, so
 //         ".dev-dependencies" works), "[\"any name\"]", ".[\"any name\"]" or ".\"any name\"" (a JSON string literal,
 //         e.g. ".dependencies[\"@scope/pkg\"]"), "[n]" or ".[n]" (array index, negative counts from the end), chained:
-//         ".a.b[2].c".
+//         ".a.b[2].c". (OptionsParser turns the reference plugin's "path#.jsonpath" CacheOn form into such an input.)
 //         C is the canonical spelling of J (JsonPathSelector.Canonicalize): "." for the whole document, otherwise per
 //         segment ".name" when the name matches the identifier rule, else "[" + canonical JSON string + "]", and "[n]"
 //         for an index, with a '.' in front when the first segment is a bracket: ".a.b", ".[\"x.y\"].c", ".items[0]".
@@ -79,7 +79,9 @@
 // 1fdf2009d96279cc80df575334cec5eb40dd9ca61f729cf25196f3a8cf5480ec and the Tag 1fdf2009d96279cc80df5753.
 //
 // Changing anything above (including CanonicalJson's output, the JsonPath canonical spelling or PathNormalizer) changes
-// keys: bump KeyManifest.AlgorithmVersion when doing so. The manifest (KeyManifest.ToJson) is kept beside cached images
+// keys: bump KeyManifest.AlgorithmVersion when doing so. Unset build args (sha256(N)), null selections and "absent"
+// entries came in version 1 without a bump: they key only inputs that were built wrongly (an unset arg passed as ""),
+// errors or dropped before, so no other key changed. The manifest (KeyManifest.ToJson) is kept beside cached images
 // to explain cache misses (KeyManifest.Diff).
 
 using System;
