@@ -250,8 +250,9 @@ namespace EcrCache.Core
         /// CacheOn items: each file stat'ed once (the input stamp reuses the stats). A missing literal file is an error
         /// (a typo would weaken the key for good without anyone noticing) unless the item says Optional="true", which
         /// keys it as absent; a folder is an error. The plugin's "file#.jsonpath" form is JsonPath metadata
-        /// (<see cref="CacheOnHashSpecs"/>), for literal items and for globs of the project file. Optimised at once: it loops over every CacheOn item (tens of
-        /// thousands in a monorepo) in a process too short for tiered compilation to get there.
+        /// (<see cref="CacheOnHashSpecs"/>), for literal items and for globs of the project file. Optimised at once:
+        /// it loops over every CacheOn item (tens of thousands in a monorepo) in a process too short for tiered
+        /// compilation to get there.
         /// </summary>
         [System.Runtime.CompilerServices.MethodImpl(JitHints.OptimizeNow)]
         private static void ParseCacheOn(RawOptions raw, CacheOptions options, string projectDir, IBuildLog log, ProjectCacheOnItems projectItems)

@@ -20,7 +20,7 @@ namespace EcrCache.Keys
     /// The fingerprint covers every property of <see cref="KeyInputs"/> except <see cref="KeyInputs.Platform"/> (kept
     /// beside it, so a new platform reuses the file hashes): strings and name/value lists by value (build-arg values and
     /// extra inputs such as base-image digests included; only their SHA-256 is stored), files (the Dockerfile and every
-    /// CacheOn file with its relative path and JsonPath) by <see cref="FileStat"/>: size, mtime and, on Linux, ctime,
+    /// CacheOn file with its relative path, JsonPath and Optional flag; an absent Optional file as absent) by <see cref="FileStat"/>: size, mtime and, on Linux, ctime,
     /// inode and device. It also covers the key algorithm version and the EcrCache.Tasks build (its module version id),
     /// so a new EcrCache never trusts an old stamp. A property of a type the stamp does not know turns it off.
     /// </para>
