@@ -12,15 +12,23 @@ namespace EcrCache.Core
 {
     /// <summary>
     /// MSBuild expands a CacheOn glob while it evaluates the project and silently drops one that matches nothing.
-    /// To warn about such a pattern we read the CacheOn includes written in the project file itself and check that
-    /// each wildcard pattern matched at least one of the files we received. Patterns built from properties or
-    /// items ($(...), @(...)) and items from imported files are not checked.
+    /// So we read the CacheOn includes written in the project file itself:
+    /// <list type="bullet">
+    /// <item>to warn about a wildcard pattern that matched none of the files we received (ECRC1104). Patterns built
+    /// from properties or items ($(...), @(...)) and items from imported files are not checked;</item>
+    /// <item>to find the reference plugin's <c>glob#.jsonpath</c> specs (<c>**/package.json#.dependencies</c>), which
+    /// MSBuild always drops (no file is called that): <see cref="CacheOnHashSpecs"/> expands them itself. One it
+    /// cannot evaluate (under a Condition, inside a Target, built from $(...), @(...) or %) is an error there.</item>
+    /// </list>
     /// </summary>
     public static class CacheOnPatterns
     {
-        public static IReadOnlyList<string> FindUnmatched(string projectFile, string projectDirectory, IEnumerable<CacheOnInput> matched)
+        public static IReadOnlyList<string> FindUnmatched(string projectFile, string projectDirectory, IEnumerable<CacheOnInput> matched) =>
+            FindUnmatched(ProjectCacheOnItems.Read(projectFile), projectDirectory, matched);
+
+        internal static IReadOnlyList<string> FindUnmatched(ProjectCacheOnItems items, string projectDirectory, IEnumerable<CacheOnInput> matched)
         {
-            var patterns = ReadPatterns(projectFile);
+            var patterns = items.Patterns;
             if (patterns.Count == 0)
             {
                 return Array.Empty<string>();
@@ -41,49 +49,28 @@ namespace EcrCache.Core
             return unmatched;
         }
 
-        internal static IReadOnlyList<string> ReadPatterns(string projectFile)
+        internal static IReadOnlyList<string> ReadPatterns(string projectFile) => ProjectCacheOnItems.Read(projectFile).Patterns;
+
+        /// <summary>
+        /// Splits a CacheOn spec of the reference plugin's form <c>path#.jsonpath</c> at the first '#' that a '.'
+        /// follows (a JsonPath starts with '.'). False when there is no such '#'.
+        /// </summary>
+        public static bool TrySplitJsonPath(string spec, out string path, out string jsonPath)
         {
-            var result = new List<string>();
-            if (!File.Exists(projectFile))
+            for (var i = spec.IndexOf('#'); i >= 0; i = spec.IndexOf('#', i + 1))
             {
-                return result;
-            }
-
-            XDocument doc;
-            try
-            {
-                doc = XDocument.Load(projectFile);
-            }
-            catch (XmlException)
-            {
-                return result;
-            }
-
-            foreach (var element in doc.Descendants().Where(e => e.Name.LocalName == "CacheOn"))
-            {
-                // A pattern under a Condition may be switched off on purpose: only unconditional ones are checked.
-                if (element.AncestorsAndSelf().Any(e => e.Attribute("Condition") != null))
+                var rest = spec.Substring(i + 1).TrimStart();
+                if (i > 0 && rest.Length > 0 && rest[0] == '.')
                 {
-                    continue;
-                }
-
-                var include = (string?)element.Attribute("Include");
-                if (include == null || include.Contains("$(") || include.Contains("@(") || include.Contains("%("))
-                {
-                    continue;
-                }
-
-                foreach (var part in include.Split(new[] { ';' }, StringSplitOptions.RemoveEmptyEntries))
-                {
-                    var pattern = part.Trim();
-                    if (pattern.IndexOfAny(new[] { '*', '?' }) >= 0 && !Path.IsPathRooted(pattern))
-                    {
-                        result.Add(pattern);
-                    }
+                    path = spec.Substring(0, i).Trim();
+                    jsonPath = rest.TrimEnd();
+                    return path.Length > 0;
                 }
             }
 
-            return result;
+            path = spec;
+            jsonPath = "";
+            return false;
         }
 
         /// <summary>MSBuild glob semantics over '/'-separated relative paths: ** spans folders, * and ? do not.</summary>
@@ -117,6 +104,133 @@ namespace EcrCache.Core
             sb.Append('$');
             var options = Path.DirectorySeparatorChar == '\\' ? RegexOptions.IgnoreCase : RegexOptions.None;
             return new Regex(sb.ToString(), options | RegexOptions.CultureInvariant);
+        }
+    }
+
+    /// <summary>A <c>glob#.jsonpath</c> CacheOn spec written in the project file (see <see cref="CacheOnHashSpecs"/>).</summary>
+    internal sealed class HashGlobSpec
+    {
+        public HashGlobSpec(string spec, string pathPattern, string jsonPath, IReadOnlyList<string> excludes, int line, string? notEvaluable, string? jsonPathMetadata)
+        {
+            Spec = spec;
+            PathPattern = pathPattern;
+            JsonPath = jsonPath;
+            Excludes = excludes;
+            Line = line;
+            NotEvaluable = notEvaluable;
+            JsonPathMetadata = jsonPathMetadata;
+        }
+
+        /// <summary>The Include part as written, e.g. <c>**/package.json#.dependencies</c>.</summary>
+        public string Spec { get; }
+
+        public string PathPattern { get; }
+
+        public string JsonPath { get; }
+
+        /// <summary>The element's Exclude patterns.</summary>
+        public IReadOnlyList<string> Excludes { get; }
+
+        /// <summary>Line of the CacheOn element in the project file (0 when unknown).</summary>
+        public int Line { get; }
+
+        /// <summary>Why EcrCache cannot evaluate it ("it is under a Condition", ...), or null.</summary>
+        public string? NotEvaluable { get; }
+
+        /// <summary>The element's own JsonPath metadata (attribute or child element), or null.</summary>
+        public string? JsonPathMetadata { get; }
+    }
+
+    /// <summary>What the project file itself writes about CacheOn: plain wildcard patterns and <c>#</c> globs.</summary>
+    internal sealed class ProjectCacheOnItems
+    {
+        public static readonly ProjectCacheOnItems None = new ProjectCacheOnItems(Array.Empty<string>(), Array.Empty<HashGlobSpec>());
+
+        private ProjectCacheOnItems(IReadOnlyList<string> patterns, IReadOnlyList<HashGlobSpec> hashGlobs)
+        {
+            Patterns = patterns;
+            HashGlobs = hashGlobs;
+        }
+
+        /// <summary>Unconditional relative wildcard includes without expressions and without '#' (checked for ECRC1104).</summary>
+        public IReadOnlyList<string> Patterns { get; }
+
+        /// <summary>Wildcard includes with a '#' JsonPath, which MSBuild never passes on.</summary>
+        public IReadOnlyList<HashGlobSpec> HashGlobs { get; }
+
+        public static ProjectCacheOnItems Read(string projectFile)
+        {
+            if (!File.Exists(projectFile))
+            {
+                return None;
+            }
+
+            XDocument doc;
+            try
+            {
+                doc = XDocument.Load(projectFile, LoadOptions.SetLineInfo);
+            }
+            catch (XmlException)
+            {
+                return None;
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+            {
+                return None;
+            }
+
+            var patterns = new List<string>();
+            var hashGlobs = new List<HashGlobSpec>();
+            foreach (var element in doc.Descendants().Where(e => e.Name.LocalName == "CacheOn"))
+            {
+                var include = (string?)element.Attribute("Include");
+                if (include == null)
+                {
+                    continue;
+                }
+
+                // A pattern under a Condition may be switched off on purpose: only unconditional ones are checked.
+                var conditional = element.AncestorsAndSelf().Any(e => e.Attribute("Condition") != null);
+                var inTarget = element.Ancestors().Any(e => e.Name.LocalName == "Target");
+                var exclude = (string?)element.Attribute("Exclude");
+                var expressions = HasExpression(include);
+                foreach (var part in include.Split(new[] { ';' }, StringSplitOptions.RemoveEmptyEntries))
+                {
+                    var pattern = part.Trim();
+                    if (!CacheOnGlob.HasWildcard(pattern))
+                    {
+                        continue;
+                    }
+
+                    if (CacheOnPatterns.TrySplitJsonPath(pattern, out var path, out var jsonPath))
+                    {
+                        var notEvaluable = conditional ? "it is under a Condition"
+                            : inTarget ? "it is inside a Target"
+                            : HasExpression(pattern) || pattern.IndexOf('%') >= 0 ? "it is built from $(...), @(...) or %"
+                            : exclude != null && (HasExpression(exclude) || exclude.IndexOf('%') >= 0) ? "its Exclude is built from $(...), @(...) or %"
+                            : null;
+                        var excludes = (exclude ?? "").Split(new[] { ';' }, StringSplitOptions.RemoveEmptyEntries).Select(e => e.Trim()).Where(e => e.Length > 0).ToList();
+                        hashGlobs.Add(new HashGlobSpec(pattern, path, jsonPath, excludes, ((IXmlLineInfo)element).LineNumber, notEvaluable, Metadata(element, "JsonPath")));
+                        continue;
+                    }
+
+                    if (!conditional && !expressions && !Path.IsPathRooted(pattern))
+                    {
+                        patterns.Add(pattern);
+                    }
+                }
+            }
+
+            return new ProjectCacheOnItems(patterns, hashGlobs);
+        }
+
+        private static bool HasExpression(string text) => text.Contains("$(") || text.Contains("@(") || text.Contains("%(");
+
+        /// <summary>Item metadata written as an attribute or as a child element; null when absent or blank.</summary>
+        private static string? Metadata(XElement element, string name)
+        {
+            var value = (string?)element.Attribute(name) ?? (string?)element.Elements().FirstOrDefault(e => e.Name.LocalName == name);
+            return string.IsNullOrWhiteSpace(value) ? null : value;
         }
     }
 }

@@ -69,7 +69,8 @@ namespace EcrCache.Core
 
         public string? Target { get; set; }
 
-        public IList<KeyValuePair<string, string>> BuildArgs { get; } = new List<KeyValuePair<string, string>>();
+        /// <summary>Build arguments in item order; a null value is an unset argument (the Dockerfile's ARG default applies).</summary>
+        public IList<KeyValuePair<string, string?>> BuildArgs { get; } = new List<KeyValuePair<string, string?>>();
 
         public string? AdditionalBuildArgs { get; set; }
 

@@ -159,8 +159,10 @@ namespace EcrCache.Core
 
             options.EnvFile = Resolve(projectDir, Blank(raw.EnvFile) ?? Path.Combine(options.IntermediateDirectory, "image.env"));
 
-            // Build args.
-            var seen = new Dictionary<string, string>(StringComparer.Ordinal);
+            // Build args. A name without Value whose variable is unset stays unset (null): docker then gets
+            // '--build-arg NAME' with NAME not in its environment and keeps the Dockerfile's ARG default, as the
+            // reference plugin did. An empty string would override that default.
+            var seen = new Dictionary<string, string?>(StringComparer.Ordinal);
             foreach (var item in raw.BuildArgs)
             {
                 var name = item.ItemSpec.Trim();
@@ -169,20 +171,18 @@ namespace EcrCache.Core
                     throw new EcrCacheException(DiagnosticIds.BadBuildArgName, name);
                 }
 
-                string value;
+                string? value;
                 if (item.Has("Value"))
                 {
                     value = item.Get("Value") ?? "";
                 }
                 else
                 {
-                    var fromEnv = raw.Environment(name);
-                    if (fromEnv == null)
+                    value = raw.Environment(name);
+                    if (value == null)
                     {
                         log.Warning(Diagnostic.Create(DiagnosticIds.BuildArgUnset, name));
                     }
-
-                    value = fromEnv ?? "";
                 }
 
                 if (seen.TryGetValue(name, out var previous))
@@ -196,7 +196,7 @@ namespace EcrCache.Core
                 }
 
                 seen.Add(name, value);
-                options.BuildArgs.Add(new KeyValuePair<string, string>(name, value));
+                options.BuildArgs.Add(new KeyValuePair<string, string?>(name, value));
             }
 
             EcrCache.Reliability.ReliabilityOptionsParser.Apply(raw, options, log);
@@ -224,12 +224,13 @@ namespace EcrCache.Core
                 options.Secrets.Add(ParseSecret(item, projectDir, raw.Environment));
             }
 
-            // Cache-on files.
-            ParseCacheOn(raw, options, projectDir, log);
+            // Cache-on files; the project file's own CacheOn elements are read once, for the '#' globs and ECRC1104.
+            var projectItems = raw.ProjectFile != null ? ProjectCacheOnItems.Read(raw.ProjectFile) : ProjectCacheOnItems.None;
+            ParseCacheOn(raw, options, projectDir, log, projectItems);
 
             if (raw.ProjectFile != null)
             {
-                foreach (var pattern in CacheOnPatterns.FindUnmatched(raw.ProjectFile, projectDir, options.CacheOn))
+                foreach (var pattern in CacheOnPatterns.FindUnmatched(projectItems, projectDir, options.CacheOn))
                 {
                     log.Warning(Diagnostic.Create(DiagnosticIds.CacheOnNoMatch, pattern));
                 }
@@ -249,12 +250,15 @@ namespace EcrCache.Core
         }
 
         /// <summary>
-        /// CacheOn items: each file stat'ed once (the input stamp reuses the stats), missing ones warned about and
-        /// dropped. Optimised at once: it loops over every CacheOn item (tens of thousands in a monorepo) in a
-        /// process too short for tiered compilation to get there.
+        /// CacheOn items: each file stat'ed once (the input stamp reuses the stats). A missing literal file is an error
+        /// (a typo would weaken the key for good without anyone noticing) unless the item says Optional="true", which
+        /// keys it as absent; a folder is an error. The plugin's "file#.jsonpath" form is JsonPath metadata
+        /// (<see cref="CacheOnHashSpecs"/>), for literal items and for globs of the project file. Optimised at once:
+        /// it loops over every CacheOn item (tens of thousands in a monorepo) in a process too short for tiered
+        /// compilation to get there.
         /// </summary>
         [System.Runtime.CompilerServices.MethodImpl(JitHints.OptimizeNow)]
-        private static void ParseCacheOn(RawOptions raw, CacheOptions options, string projectDir, IBuildLog log)
+        private static void ParseCacheOn(RawOptions raw, CacheOptions options, string projectDir, IBuildLog log, ProjectCacheOnItems projectItems)
         {
             var relative = new RelativePathResolver(projectDir);
             var fullPaths = raw.CacheOn.Select(item =>
@@ -263,27 +267,65 @@ namespace EcrCache.Core
                 return string.IsNullOrEmpty(full) ? Resolve(projectDir, item.ItemSpec) : full!;
             }).ToList();
             var stats = FileStat.OfMany(fullPaths); // once per file: the input stamp reuses them
+            var projectFile = raw.ProjectFile ?? "the project file";
             for (var i = 0; i < fullPaths.Count; i++)
             {
                 var item = raw.CacheOn[i];
                 var full = fullPaths[i];
-                if (!stats[i].Exists)
+                var stat = stats[i];
+                var optionalText = item.Get("Optional");
+                var optional = optionalText != null && ParseBool("Optional (metadata of CacheOn '" + item.ItemSpec + "')", optionalText, false);
+                var jsonPath = Blank(item.Get("JsonPath"));
+                if (!stat.Exists && item.ItemSpec.IndexOf('#') >= 0)
+                {
+                    if (CacheOnGlob.HasWildcard(item.ItemSpec))
+                    {
+                        // MSBuild passed a '#' glob on unexpanded (it does when it cannot expand it at all).
+                        if (CacheOnHashSpecs.IsDeclared(projectItems, item.ItemSpec))
+                        {
+                            continue; // expanded below, from the project file
+                        }
+
+                        CacheOnPatterns.TrySplitJsonPath(item.ItemSpec, out var globPath, out var globJson);
+                        throw new EcrCacheException(DiagnosticIds.CacheOnHashGlobNotEvaluable, item.ItemSpec, projectFile, "", "it does not come from the project file itself", globPath, globJson);
+                    }
+
+                    if (CacheOnHashSpecs.TrySplitLiteral(item.ItemSpec, stat.Exists, out var path, out var json))
+                    {
+                        if (jsonPath != null)
+                        {
+                            throw new EcrCacheException(DiagnosticIds.CacheOnJsonPathTwice, item.ItemSpec, projectFile, jsonPath);
+                        }
+
+                        JsonPathSelector.Parse(json, item.ItemSpec); // ECRC1103 now, naming the item as written
+                        jsonPath = json;
+                        full = Resolve(projectDir, path);
+                        stat = FileStat.Of(full);
+                    }
+                }
+
+                if (!stat.Exists)
                 {
                     if (Directory.Exists(full))
                     {
-                        log.Warning(Diagnostic.Create(DiagnosticIds.CacheOnFileMissing, item.ItemSpec + " (a folder; use a glob such as " + item.ItemSpec.TrimEnd('/', '\\') + "/** )"));
-                    }
-                    else
-                    {
-                        log.Warning(Diagnostic.Create(DiagnosticIds.CacheOnFileMissing, item.ItemSpec));
+                        throw new EcrCacheException(DiagnosticIds.CacheOnFolder, item.ItemSpec, projectFile, item.ItemSpec.TrimEnd('/', '\\'));
                     }
 
-                    continue;
+                    if (!optional)
+                    {
+                        throw new EcrCacheException(DiagnosticIds.CacheOnFileMissing, item.ItemSpec, projectFile);
+                    }
+
+                    log.Detail("EcrCache: the CacheOn file '" + item.ItemSpec + "' does not exist; it is Optional, so it is keyed as absent (creating it changes the key).");
                 }
 
-                var jsonPath = Blank(item.Get("JsonPath"));
-                options.CacheOn.Add(new CacheOnInput(full, relative.Of(full), jsonPath));
-                options.CacheOnStats[full] = stats[i];
+                options.CacheOn.Add(new CacheOnInput(full, relative.Of(full), jsonPath, optional));
+                options.CacheOnStats[full] = stat;
+            }
+
+            if (projectItems.HashGlobs.Count > 0)
+            {
+                CacheOnHashSpecs.ExpandGlobs(projectItems, projectFile, projectDir, raw.CacheOn, relative, options.CacheOn, options.CacheOnStats, log);
             }
         }
 

@@ -20,6 +20,12 @@ namespace EcrCache.Diagnostics
 
         public string Message { get; }
 
+        /// <summary>The line of the project file the diagnostic is about (0: the file as a whole).</summary>
+        public int Line { get; private set; }
+
+        /// <summary>This diagnostic pointing at <paramref name="line"/> of the project file.</summary>
+        public Diagnostic AtLine(int line) => new Diagnostic(Code, Message) { Line = line };
+
         /// <summary>Creates a diagnostic from its resource name (see <see cref="DiagnosticIds"/>).</summary>
         public static Diagnostic Create(string id, params object?[] args)
         {

@@ -20,11 +20,14 @@ namespace EcrCache.Diagnostics
         public const string BadExportVariable = nameof(BadExportVariable);
         public const string BadAdditionalArgs = nameof(BadAdditionalArgs);
         public const string AdditionalArgsForbidden = nameof(AdditionalArgsForbidden);
-        public const string JsonPathNotFound = nameof(JsonPathNotFound);
+        public const string JsonPathTypeMismatch = nameof(JsonPathTypeMismatch);
         public const string JsonInvalid = nameof(JsonInvalid);
         public const string BadJsonPath = nameof(BadJsonPath);
         public const string CacheOnNoMatch = nameof(CacheOnNoMatch);
         public const string CacheOnFileMissing = nameof(CacheOnFileMissing);
+        public const string CacheOnFolder = nameof(CacheOnFolder);
+        public const string CacheOnHashGlobNotEvaluable = nameof(CacheOnHashGlobNotEvaluable);
+        public const string CacheOnJsonPathTwice = nameof(CacheOnJsonPathTwice);
         public const string CacheOnEmpty = nameof(CacheOnEmpty);
         public const string CacheOnReadFailed = nameof(CacheOnReadFailed);
         public const string CacheOnPathCollision = nameof(CacheOnPathCollision);

@@ -79,7 +79,8 @@ namespace EcrCache.Docker
 
         public IList<string> Tags { get; } = new List<string>();
 
-        public IList<KeyValuePair<string, string>> BuildArgs { get; } = new List<KeyValuePair<string, string>>();
+        /// <summary>Build arguments; a null value is passed as '--build-arg NAME' with NAME absent from docker's environment.</summary>
+        public IList<KeyValuePair<string, string?>> BuildArgs { get; } = new List<KeyValuePair<string, string?>>();
 
         /// <summary>Values of --secret (id=..,env=.. or id=..,src=..); these name where a secret is, never the secret.</summary>
         public IList<string> SecretSpecs { get; } = new List<string>();
@@ -231,8 +232,23 @@ namespace EcrCache.Docker
             var spec = NewSpec(args);
             foreach (var pair in request.BuildArgs)
             {
+                if (pair.Value == null && IsReservedForDockerCli(pair.Key))
+                {
+                    // Unset, but the CLI may need this variable itself (or DockerCli sets it, e.g. DOCKER_CONFIG), so
+                    // it cannot be removed from docker's environment. Leaving the argument out is what docker does
+                    // with '--build-arg NAME' when NAME is unset: the Dockerfile's ARG default applies.
+                    continue;
+                }
+
                 args.Add("--build-arg");
-                if (IsReservedForDockerCli(pair.Key))
+                if (pair.Value == null)
+                {
+                    // Unset: '--build-arg NAME' with NAME removed from the child's environment (it may be inherited),
+                    // so docker keeps the Dockerfile's ARG default, as the reference plugin's bare name did.
+                    args.Add(pair.Key);
+                    spec.Environment[pair.Key] = null;
+                }
+                else if (IsReservedForDockerCli(pair.Key))
                 {
                     // The docker CLI itself reads this variable (PATH, HOME, DOCKER_HOST, ...): setting it in the
                     // child's environment would change how docker runs, so this value goes in argv instead.

@@ -29,7 +29,7 @@ namespace EcrCache.Docker
 
             if (mode.UsesBuildKit && !request.BuildArgs.Any(a => a.Key == InlineCacheArg))
             {
-                request.BuildArgs.Add(new KeyValuePair<string, string>(InlineCacheArg, "1"));
+                request.BuildArgs.Add(new KeyValuePair<string, string?>(InlineCacheArg, "1"));
             }
 
             var source = await PrepareSourceAsync(options, store, log, cancellationToken).ConfigureAwait(false);

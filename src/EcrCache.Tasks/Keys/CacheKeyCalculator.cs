@@ -20,8 +20,10 @@
 //     (EcrCacheBaseImageDigests=BestEffort). Absent when there are no external base images or digests are off, so
 //     such keys are exactly the keys of this version without 4b (no version bump: the same inputs, the same key).
 //  5. ("build-arg", N, sha256(N + "=" + V)) for each build argument N with value V, sorted by N (ordinal, so
-//     case-sensitive). Values are only hashed, never stored: the manifest holds build-arg names, not values. The same
-//     name twice with the same value counts once; with different values it is error ECRC1014.
+//     case-sensitive), and ("build-arg", N, sha256(N)) (no "=") for an unset one (value null: docker gets
+//     '--build-arg N' without a value and keeps the Dockerfile's ARG default), so unset and empty ("N=") differ. Values
+//     are only hashed, never stored: the manifest holds build-arg names, not values. The same name twice with the same
+//     value (or unset twice) counts once; with different values it is error ECRC1014.
 //  6. ("additional-build-args", "", sha256(A)) only when AdditionalBuildArgs is not empty or white space; A is the text
 //     with leading and trailing white space removed (inner white space counts).
 //  7. One entry per CacheOn file, with R = PathNormalizer.Normalize(RelativePath): backslashes become '/', "." segments
@@ -29,11 +31,14 @@
 //       - without JsonPath: ("file", R, sha256(the file's bytes)); the bytes are hashed as they are (CacheOn content is
 //         NOT newline-normalised; only the Dockerfile is);
 //       - with JsonPath J: ("json", R + "#" + C, sha256(the canonical JSON text of the selected value)). The file may
-//         contain comments and trailing commas (they are not part of any value); a missing member or index is error
-//         ECRC1101, invalid JSON ECRC1102, an invalid path ECRC1103.
-//         J is jq-like: "." (whole document), ".name" (name = one or more of A-Z a-z 0-9 _ $ -, so ".dev-dependencies"
-//         works), "[\"any name\"]" or ".[\"any name\"]" (a JSON string literal, e.g. ".dependencies[\"@scope/pkg\"]"),
-//         "[n]" or ".[n]" (array index, negative counts from the end), chained: ".a.b[2].c".
+//         contain comments and trailing commas (they are not part of any value). Selection is jq's: a missing member, an
+//         index out of range and any member or index of null select null (keyed as the text "null", like jq's output);
+//         a member of another non-object or an index of a non-array is error ECRC1101 (jq's "Cannot index"), invalid
+//         JSON ECRC1102, a path outside the subset ECRC1103.
+//         J is a jq subset: "." (whole document), ".name" (name = one or more of A-Z a-z 0-9 _ $ -, so
+//         ".dev-dependencies" works), "[\"any name\"]", ".[\"any name\"]" or ".\"any name\"" (a JSON string literal,
+//         e.g. ".dependencies[\"@scope/pkg\"]"), "[n]" or ".[n]" (array index, negative counts from the end), chained:
+//         ".a.b[2].c". (OptionsParser turns the reference plugin's "path#.jsonpath" CacheOn form into such an input.)
 //         C is the canonical spelling of J (JsonPathSelector.Canonicalize): "." for the whole document, otherwise per
 //         segment ".name" when the name matches the identifier rule, else "[" + canonical JSON string + "]", and "[n]"
 //         for an index, with a '.' in front when the first segment is a bracket: ".a.b", ".[\"x.y\"].c", ".items[0]".
@@ -42,6 +47,8 @@
 //         1.0 and 1e0 all differ); strings and names decoded, then written with only these escapes: \" \\ \b \f \n \r
 //         \t, \u00xx (lower-case hex) for other characters below U+0020, \udxxx for a lone surrogate, everything else
 //         literally (so "\u00e9" and "é" are the same); true, false, null.
+//     An Optional CacheOn file that does not exist gives ("file", R, "absent") (or ("json", R + "#" + C, "absent")), so
+//     creating it later changes the key; a missing file that is not Optional is error ECRC1105.
 //     These entries are sorted by Name, then Kind (ordinal). An entry that occurs more than once (the same file listed
 //     twice, or the same path spelt two ways) is kept once. Two different files with the same R and different content
 //     are error ECRC1108. The order of the CacheOn items does not matter.
@@ -72,7 +79,9 @@
 // 1fdf2009d96279cc80df575334cec5eb40dd9ca61f729cf25196f3a8cf5480ec and the Tag 1fdf2009d96279cc80df5753.
 //
 // Changing anything above (including CanonicalJson's output, the JsonPath canonical spelling or PathNormalizer) changes
-// keys: bump KeyManifest.AlgorithmVersion when doing so. The manifest (KeyManifest.ToJson) is kept beside cached images
+// keys: bump KeyManifest.AlgorithmVersion when doing so. Unset build args (sha256(N)), null selections and "absent"
+// entries came in version 1 without a bump: they key only inputs that were built wrongly (an unset arg passed as ""),
+// errors or dropped before, so no other key changed. The manifest (KeyManifest.ToJson) is kept beside cached images
 // to explain cache misses (KeyManifest.Diff).
 
 using System;
@@ -94,6 +103,9 @@ namespace EcrCache.Keys
         /// <summary>Hex digits of the key used as the image tag.</summary>
         public const int TagLength = 24;
 
+        /// <summary>The hash of an Optional CacheOn file that does not exist (never a hex digest).</summary>
+        public const string AbsentHash = "absent";
+
         private static readonly JsonDocumentOptions JsonOptions = new JsonDocumentOptions
         {
             AllowTrailingCommas = true,
@@ -107,7 +119,7 @@ namespace EcrCache.Keys
         /// </summary>
         /// <exception cref="EcrCacheException">
         /// DockerfileMissing, DockerfileAndInline, DockerfileReadFailed, BadBuildArgName, DuplicateBuildArg, BadJsonPath,
-        /// CacheOnFileMissing, CacheOnReadFailed, JsonInvalid, JsonPathNotFound, CacheOnPathCollision. When several CacheOn
+        /// CacheOnFileMissing, CacheOnReadFailed, JsonInvalid, JsonPathTypeMismatch, CacheOnPathCollision. When several CacheOn
         /// files fail, the error is about the first in key order.
         /// </exception>
         /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
@@ -167,7 +179,7 @@ namespace EcrCache.Keys
 
                 foreach (var arg in buildArgs)
                 {
-                    entries.Add(new KeyManifestEntry(KeyEntryKinds.BuildArg, arg.Key, worker.HashUtf8(arg.Key + "=" + arg.Value)));
+                    entries.Add(new KeyManifestEntry(KeyEntryKinds.BuildArg, arg.Key, worker.HashUtf8(BuildArgText(arg.Key, arg.Value))));
                 }
 
                 if (!string.IsNullOrWhiteSpace(inputs.AdditionalBuildArgs))
@@ -204,9 +216,12 @@ namespace EcrCache.Keys
             }
         }
 
-        private static List<KeyValuePair<string, string>> SortBuildArgs(IList<KeyValuePair<string, string>> buildArgs)
+        /// <summary>The text whose SHA-256 keys a build argument: "N=V", or "N" alone when it is unset (null).</summary>
+        internal static string BuildArgText(string name, string? value) => value == null ? name : name + "=" + value;
+
+        private static List<KeyValuePair<string, string?>> SortBuildArgs(IList<KeyValuePair<string, string?>> buildArgs)
         {
-            var byName = new Dictionary<string, string>(StringComparer.Ordinal);
+            var byName = new Dictionary<string, string?>(StringComparer.Ordinal);
             foreach (var arg in buildArgs)
             {
                 if (arg.Key == null)
@@ -219,21 +234,22 @@ namespace EcrCache.Keys
                     throw new EcrCacheException(DiagnosticIds.BadBuildArgName, arg.Key);
                 }
 
-                var value = arg.Value ?? "";
                 if (byName.TryGetValue(arg.Key, out var existing))
                 {
-                    if (!string.Equals(existing, value, StringComparison.Ordinal))
+                    if (!string.Equals(existing, arg.Value, StringComparison.Ordinal))
                     {
                         throw new EcrCacheException(DiagnosticIds.DuplicateBuildArg, arg.Key);
                     }
                 }
                 else
                 {
-                    byName.Add(arg.Key, value);
+                    byName.Add(arg.Key, arg.Value);
                 }
             }
 
-            return SortedByKey(byName);
+            var list = new List<KeyValuePair<string, string?>>(byName);
+            list.Sort((a, b) => string.CompareOrdinal(a.Key, b.Key));
+            return list;
         }
 
         private static List<KeyValuePair<string, string>> SortExtras(IList<KeyValuePair<string, string>> extras)
@@ -444,25 +460,31 @@ namespace EcrCache.Keys
                     var input = target.Input;
                     if (target.Segments == null)
                     {
-                        target.Hash = Guard(input, () => worker.HashFile(unit.FullPath, cancellationToken));
+                        target.Hash = Guard(input, () => worker.HashFile(unit.FullPath, cancellationToken), out var hash) ? hash : AbsentHash;
                         continue;
                     }
 
-                    document ??= Guard(input, () =>
+                    if (document == null)
                     {
-                        using var stream = HashWorker.OpenRead(unit.FullPath);
-                        return JsonDocument.Parse(stream, JsonOptions);
-                    });
+                        if (!Guard(input, () => ParseJson(unit.FullPath), out var parsed))
+                        {
+                            target.Hash = AbsentHash;
+                            continue;
+                        }
 
-                    if (!JsonPathSelector.TrySelect(document.RootElement, target.Segments, out var value))
+                        document = parsed;
+                    }
+
+                    if (!JsonPathSelector.TrySelect(document.RootElement, target.Segments, out var value, out var typeError))
                     {
-                        throw new EcrCacheException(DiagnosticIds.JsonPathNotFound, input.JsonPath, input.RelativePath);
+                        throw new EcrCacheException(DiagnosticIds.JsonPathTypeMismatch, input.JsonPath, input.RelativePath, typeError);
                     }
 
                     string canonical;
                     try
                     {
-                        canonical = CanonicalJson.Canonicalize(value);
+                        // Nothing selected is null, as jq prints it: the key notices when the value appears.
+                        canonical = value == null ? "null" : CanonicalJson.Canonicalize(value.Value);
                     }
                     catch (InvalidOperationException ex)
                     {
@@ -478,15 +500,29 @@ namespace EcrCache.Keys
             }
         }
 
-        private static T Guard<T>(CacheOnInput input, Func<T> read)
+        private static JsonDocument ParseJson(string path)
+        {
+            using var stream = HashWorker.OpenRead(path);
+            return JsonDocument.Parse(stream, JsonOptions);
+        }
+
+        /// <summary>Reads with coded errors; false (no error) only when the file is missing and the input Optional.</summary>
+        private static bool Guard<T>(CacheOnInput input, Func<T> read, out T result)
         {
             try
             {
-                return read();
+                result = read();
+                return true;
             }
             catch (Exception ex) when (ex is FileNotFoundException || ex is DirectoryNotFoundException)
             {
-                throw new EcrCacheException(Diagnostic.Create(DiagnosticIds.CacheOnFileMissing, input.RelativePath), ex);
+                if (input.Optional)
+                {
+                    result = default!;
+                    return false;
+                }
+
+                throw new EcrCacheException(Diagnostic.Create(DiagnosticIds.CacheOnFileMissing, input.RelativePath, "the project file"), ex);
             }
             catch (JsonException ex)
             {

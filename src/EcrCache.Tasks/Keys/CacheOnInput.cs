@@ -14,7 +14,10 @@ namespace EcrCache.Keys
         /// Optional jq-like path (see <see cref="JsonPathSelector"/>): only the selected JSON value is hashed, in canonical form.
         /// Null, empty or white space means "hash the whole file".
         /// </param>
-        public CacheOnInput(string fullPath, string relativePath, string? jsonPath = null)
+        /// <param name="optional">
+        /// The file may be absent (CacheOn metadata Optional="true"): then it is keyed as absent instead of being an error.
+        /// </param>
+        public CacheOnInput(string fullPath, string relativePath, string? jsonPath = null, bool optional = false)
         {
             if (fullPath == null)
             {
@@ -29,6 +32,7 @@ namespace EcrCache.Keys
             FullPath = fullPath;
             RelativePath = relativePath ?? throw new ArgumentNullException(nameof(relativePath));
             JsonPath = jsonPath;
+            Optional = optional;
         }
 
         public string FullPath { get; }
@@ -37,6 +41,9 @@ namespace EcrCache.Keys
         public string RelativePath { get; }
 
         public string? JsonPath { get; }
+
+        /// <summary>True when the file may be absent (keyed as absent); false when a missing file is an error.</summary>
+        public bool Optional { get; }
 
         public override string ToString() =>
             string.IsNullOrWhiteSpace(JsonPath) ? RelativePath : RelativePath + "#" + JsonPath;

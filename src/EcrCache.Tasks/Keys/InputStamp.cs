@@ -20,7 +20,7 @@ namespace EcrCache.Keys
     /// The fingerprint covers every property of <see cref="KeyInputs"/> except <see cref="KeyInputs.Platform"/> (kept
     /// beside it, so a new platform reuses the file hashes): strings and name/value lists by value (build-arg values and
     /// extra inputs such as base-image digests included; only their SHA-256 is stored), files (the Dockerfile and every
-    /// CacheOn file with its relative path and JsonPath) by <see cref="FileStat"/>: size, mtime and, on Linux, ctime,
+    /// CacheOn file with its relative path, JsonPath and Optional flag; an absent Optional file as absent) by <see cref="FileStat"/>: size, mtime and, on Linux, ctime,
     /// inode and device. It also covers the key algorithm version and the EcrCache.Tasks build (its module version id),
     /// so a new EcrCache never trusts an old stamp. A property of a type the stamp does not know turns it off.
     /// </para>
@@ -83,7 +83,9 @@ namespace EcrCache.Keys
             string? untrusted = null;
             var files = 0;
 
-            void AddFile(string path, string what)
+            // An Optional CacheOn file may be missing: its absence is fingerprinted (Exists 0), so creating it changes
+            // the fingerprint, and the stamp stays usable meanwhile.
+            void AddFile(string path, string what, bool mayBeMissing = false)
             {
                 files++;
                 var stat = knownStats != null && knownStats.TryGetValue(path, out var known) ? known : FileStat.Of(path);
@@ -100,7 +102,10 @@ namespace EcrCache.Keys
                 {
                     if (!stat.Exists)
                     {
-                        untrusted = what + " " + path + " cannot be stat'ed";
+                        if (!mayBeMissing)
+                        {
+                            untrusted = what + " " + path + " cannot be stat'ed";
+                        }
                     }
                     else if (stat.LatestChangeSeconds >= racyBefore)
                     {
@@ -136,7 +141,7 @@ namespace EcrCache.Keys
                     case int number:
                         sink.Add(number);
                         break;
-                    case IList<KeyValuePair<string, string>> pairs:
+                    case IList<KeyValuePair<string, string?>> pairs: // a null value (an unset build arg) differs from ""
                         sink.Add(pairs.Count);
                         foreach (var pair in pairs)
                         {
@@ -151,7 +156,8 @@ namespace EcrCache.Keys
                         {
                             sink.Add(input.RelativePath);
                             sink.Add(input.JsonPath);
-                            AddFile(input.FullPath, "the CacheOn file");
+                            sink.Add(input.Optional ? 1 : 0);
+                            AddFile(input.FullPath, "the CacheOn file", mayBeMissing: input.Optional);
                         }
 
                         break;

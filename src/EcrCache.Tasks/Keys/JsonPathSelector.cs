@@ -13,24 +13,30 @@ namespace EcrCache.Keys
     /// <item><c>.</c> is the whole document;</item>
     /// <item><c>.name</c> selects an object member. After a dot a name is one or more of <c>A-Z a-z 0-9 _ $ -</c>,
     /// so <c>.dev-dependencies</c> and <c>.$schema</c> work (jq itself would need quotes for those);</item>
-    /// <item><c>["any name"]</c> or <c>.["any name"]</c> selects a member whose name needs quoting (dots, '@', '/',
-    /// spaces, non-ASCII...), written as a JSON string literal with JSON escapes, e.g.
+    /// <item><c>["any name"]</c>, <c>.["any name"]</c> or <c>."any name"</c> selects a member whose name needs quoting
+    /// (dots, '@', '/', spaces, non-ASCII...), written as a JSON string literal with JSON escapes, e.g.
     /// <c>.dependencies["@scope/pkg"]</c>;</item>
     /// <item><c>[n]</c> or <c>.[n]</c> selects an array element; a negative n counts from the end (<c>[-1]</c> is the last);</item>
     /// <item>segments chain: <c>.a.b[2].c</c>. The path must start with '.'; white space around the whole path is
-    /// ignored, inside it is not allowed. Recursive descent (<c>..</c>), wildcards, slices and filters are not supported.</item>
+    /// ignored, inside it is not allowed. Anything else of jq (pipes, <c>.[]</c>, <c>..</c>, <c>?</c>, slices,
+    /// functions, filters) is error BadJsonPath.</item>
     /// </list>
-    /// A member selection on a non-object, an index on a non-array, a missing member or an index out of range means
-    /// "not found" (jq would give null for some of these). With duplicate member names the last one wins.
+    /// Selection follows jq: a missing member, an index out of range, and any member or index of null select null; a
+    /// member of a non-object (other than null) or an index of a non-array is jq's "Cannot index" error. With duplicate
+    /// member names the last one wins.
     /// </summary>
     public static class JsonPathSelector
     {
         private const string UnknownItem = "(unknown)";
 
-        /// <summary>Selects the value at <paramref name="path"/>; false when it is not there.</summary>
+        /// <summary>
+        /// Selects the value at <paramref name="path"/> as jq does. True with <paramref name="value"/> null when jq gives
+        /// null for a missing member or index (or the document's own null); false, with the reason in
+        /// <paramref name="typeError"/>, when jq fails with "Cannot index" (a member of a string, an index of an object...).
+        /// </summary>
         /// <exception cref="EcrCacheException">BadJsonPath: the path is not valid.</exception>
-        public static bool TrySelect(JsonElement root, string path, out JsonElement value) =>
-            TrySelect(root, ParseSegments(path, UnknownItem), out value);
+        public static bool TrySelect(JsonElement root, string path, out JsonElement? value, out string? typeError) =>
+            TrySelect(root, ParseSegments(path, UnknownItem), out value, out typeError);
 
         /// <summary>
         /// Parses and validates a path. Returns one canonical token per segment: <c>.name</c> for a member whose name is
@@ -80,41 +86,75 @@ namespace EcrCache.Keys
             return sb.ToString();
         }
 
-        internal static bool TrySelect(JsonElement root, IReadOnlyList<JsonPathSegment> segments, out JsonElement value)
+        internal static bool TrySelect(JsonElement root, IReadOnlyList<JsonPathSegment> segments, out JsonElement? value, out string? typeError)
         {
-            var current = root;
-            foreach (var segment in segments)
+            JsonElement? current = root;
+            typeError = null;
+            for (var i = 0; i < segments.Count; i++)
             {
+                var segment = segments[i];
+                if (current == null || current.Value.ValueKind == JsonValueKind.Null)
+                {
+                    // jq: null.a and null[0] are null.
+                    current = null;
+                    continue;
+                }
+
+                var element = current.Value;
                 if (segment.Name != null)
                 {
-                    if (current.ValueKind != JsonValueKind.Object || !current.TryGetProperty(segment.Name, out current))
+                    if (element.ValueKind != JsonValueKind.Object)
                     {
-                        value = default;
+                        typeError = CannotIndex(segments, i, element.ValueKind, CanonicalJson.QuoteString(segment.Name));
+                        value = null;
                         return false;
                     }
+
+                    // TryGetProperty returns the last of duplicate members, as jq does.
+                    current = element.TryGetProperty(segment.Name, out var member) ? member : (JsonElement?)null;
                 }
                 else
                 {
-                    if (current.ValueKind != JsonValueKind.Array)
+                    if (element.ValueKind != JsonValueKind.Array)
                     {
-                        value = default;
+                        typeError = CannotIndex(segments, i, element.ValueKind, "number");
+                        value = null;
                         return false;
                     }
 
-                    var length = current.GetArrayLength();
+                    var length = element.GetArrayLength();
                     var index = segment.Index < 0 ? (long)length + segment.Index : segment.Index;
-                    if (index < 0 || index >= length)
-                    {
-                        value = default;
-                        return false;
-                    }
-
-                    current = current[(int)index];
+                    current = index < 0 || index >= length ? (JsonElement?)null : element[(int)index];
                 }
             }
 
-            value = current;
+            value = current != null && current.Value.ValueKind == JsonValueKind.Null ? null : current;
             return true;
+        }
+
+        private static string CannotIndex(IReadOnlyList<JsonPathSegment> segments, int failing, JsonValueKind kind, string with)
+        {
+            var prefix = new List<JsonPathSegment>(failing);
+            for (var i = 0; i < failing; i++)
+            {
+                prefix.Add(segments[i]);
+            }
+
+            return ToCanonicalString(prefix) + " is " + KindName(kind) + ", which cannot be indexed with " + with;
+        }
+
+        private static string KindName(JsonValueKind kind)
+        {
+            switch (kind)
+            {
+                case JsonValueKind.Object: return "an object";
+                case JsonValueKind.Array: return "an array";
+                case JsonValueKind.String: return "a string";
+                case JsonValueKind.Number: return "a number";
+                case JsonValueKind.True:
+                case JsonValueKind.False: return "a boolean";
+                default: return "null";
+            }
         }
 
         internal static IReadOnlyList<JsonPathSegment> ParseSegments(string path, string itemName)
@@ -153,6 +193,12 @@ namespace EcrCache.Keys
                         continue; // .["x"] / .[0]
                     }
 
+                    if (p[i] == '"')
+                    {
+                        segments.Add(JsonPathSegment.Member(ReadString(p, ref i, path, itemName))); // ."x", jq's other quoting
+                        continue;
+                    }
+
                     var start = i;
                     while (i < p.Length && IsIdentifierChar(p[i]))
                     {
@@ -171,21 +217,7 @@ namespace EcrCache.Keys
                     i++;
                     if (i < p.Length && p[i] == '"')
                     {
-                        var start = i;
-                        i++;
-                        while (i < p.Length && p[i] != '"')
-                        {
-                            i += p[i] == '\\' ? 2 : 1;
-                        }
-
-                        if (i >= p.Length)
-                        {
-                            throw Bad(path, itemName); // unterminated string
-                        }
-
-                        i++; // closing quote
-                        var name = DecodeString(p.Substring(start, i - start)) ?? throw Bad(path, itemName);
-                        segments.Add(JsonPathSegment.Member(name));
+                        segments.Add(JsonPathSegment.Member(ReadString(p, ref i, path, itemName)));
                     }
                     else
                     {
@@ -224,6 +256,25 @@ namespace EcrCache.Keys
             }
 
             return segments;
+        }
+
+        /// <summary>Reads the JSON string literal that starts at p[i] (a '"'), leaving i after its closing quote.</summary>
+        private static string ReadString(string p, ref int i, string path, string itemName)
+        {
+            var start = i;
+            i++;
+            while (i < p.Length && p[i] != '"')
+            {
+                i += p[i] == '\\' ? 2 : 1;
+            }
+
+            if (i >= p.Length)
+            {
+                throw Bad(path, itemName); // unterminated string
+            }
+
+            i++; // closing quote
+            return DecodeString(p.Substring(start, i - start)) ?? throw Bad(path, itemName);
         }
 
         internal static bool IsIdentifier(string name)

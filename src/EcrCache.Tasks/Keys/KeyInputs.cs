@@ -23,8 +23,11 @@ namespace EcrCache.Keys
         /// </summary>
         public IList<KeyValuePair<string, string>> BaseImages { get; } = new List<KeyValuePair<string, string>>();
 
-        /// <summary>Build arguments, NAME -> value. Order does not matter; values are hashed, never stored in the manifest.</summary>
-        public IList<KeyValuePair<string, string>> BuildArgs { get; } = new List<KeyValuePair<string, string>>();
+        /// <summary>
+        /// Build arguments, NAME -> value; a null value is an unset argument (keyed apart from an empty one). Order does not
+        /// matter; values are hashed, never stored in the manifest.
+        /// </summary>
+        public IList<KeyValuePair<string, string?>> BuildArgs { get; } = new List<KeyValuePair<string, string?>>();
 
         /// <summary>Extra docker build arguments as text; keyed (hashed) when not empty or white space.</summary>
         public string? AdditionalBuildArgs { get; set; }

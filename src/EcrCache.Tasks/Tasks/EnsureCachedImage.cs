@@ -16,7 +16,7 @@ namespace EcrCache.Tasks
     public sealed partial class EnsureCachedImage : Task, ICancelableTask
     {
         /// <summary>The CacheOn metadata that OptionsParser reads (add new ones here).</summary>
-        private static readonly string[] CacheOnMetadata = { "JsonPath" };
+        private static readonly string[] CacheOnMetadata = { "JsonPath", "Optional" };
 
         private readonly CancellationTokenSource _cancel = new CancellationTokenSource();
 

@@ -39,7 +39,7 @@ namespace EcrCache.Tasks
         {
             lock (_gate)
             {
-                _log.LogWarning(null, diagnostic.Code, null, _file, 0, 0, 0, 0, diagnostic.Message);
+                _log.LogWarning(null, diagnostic.Code, null, _file, diagnostic.Line, 0, 0, 0, diagnostic.Message);
             }
         }
 
@@ -47,7 +47,7 @@ namespace EcrCache.Tasks
         {
             lock (_gate)
             {
-                _log.LogError(null, diagnostic.Code, null, _file, 0, 0, 0, 0, diagnostic.Message);
+                _log.LogError(null, diagnostic.Code, null, _file, diagnostic.Line, 0, 0, 0, diagnostic.Message);
             }
         }
 

@@ -65,8 +65,9 @@ namespace EcrCache.Tasks.Tests.Core
             ("lease timeout over a day", (r, d) => r.LeaseTimeout = "2.00:00:00", "ECRC1042", true),
             ("env file under a file", (r, d) => { File.WriteAllText(Path.Combine(d, "afile"), "x"); r.EnvFile = "afile/image.env"; }, "ECRC1401", true),
             ("env file that is a folder", (r, d) => { Directory.CreateDirectory(Path.Combine(d, "afolder")); r.EnvFile = "afolder"; }, "ECRC1401", true),
-            ("CacheOn file missing", (r, d) => r.CacheOn.Add(new RawItem("missing.json")), "ECRC1105", false),
-            ("CacheOn on a folder", (r, d) => { Directory.CreateDirectory(Path.Combine(d, "src")); r.CacheOn.Add(new RawItem("src")); }, "ECRC1105", false),
+            ("CacheOn file missing", (r, d) => r.CacheOn.Add(new RawItem("missing.json")), "ECRC1105", true),
+            ("CacheOn on a folder", (r, d) => { Directory.CreateDirectory(Path.Combine(d, "src")); r.CacheOn.Add(new RawItem("src")); }, "ECRC1117", true),
+            ("CacheOn Optional not a boolean", (r, d) => r.CacheOn.Add(new RawItem("missing.json", Meta("Optional", "maybe"))), "ECRC1011", true),
         };
 
         [TestMethod]

@@ -145,6 +145,49 @@ namespace EcrCache.Tasks.Tests.Core
         }
 
         [TestMethod]
+        public void ReadPatterns_LeavesHashGlobsToCacheOnHashSpecs()
+        {
+            var project = WriteProject(@"<Project>
+  <ItemGroup>
+    <CacheOn Include=""**/package.json#.dependencies"" Exclude=""**/node_modules/**;dist/**"" />
+    <CacheOn Include=""package.json#.devDependencies"" />
+    <CacheOn Include=""*.lock"" />
+  </ItemGroup>
+</Project>");
+            CollectionAssert.AreEqual(new[] { "*.lock" }, CacheOnPatterns.ReadPatterns(project).ToList(), "a '#' glob never matches a received file; it is checked where it is expanded");
+            var glob = ProjectCacheOnItems.Read(project).HashGlobs.Single();
+            Assert.AreEqual("**/package.json#.dependencies", glob.Spec);
+            Assert.AreEqual("**/package.json", glob.PathPattern);
+            Assert.AreEqual(".dependencies", glob.JsonPath);
+            CollectionAssert.AreEqual(new[] { "**/node_modules/**", "dist/**" }, glob.Excludes.ToList());
+            Assert.AreEqual(3, glob.Line);
+            Assert.IsNull(glob.NotEvaluable);
+        }
+
+        [TestMethod]
+        [DataRow("package.json#.dependencies", "package.json", ".dependencies")]
+        [DataRow("**/package.json#.dependencies", "**/package.json", ".dependencies")]
+        [DataRow("a.json # .x ", "a.json", ".x")]
+        [DataRow("a#b.json#.c", "a#b.json", ".c")]
+        [DataRow("p.json#.a[\"x#.y\"]", "p.json", ".a[\"x#.y\"]")]
+        public void TrySplitJsonPath_SplitsAtTheFirstHashBeforeADot(string spec, string path, string jsonPath)
+        {
+            Assert.IsTrue(CacheOnPatterns.TrySplitJsonPath(spec, out var p, out var j));
+            Assert.AreEqual(path, p);
+            Assert.AreEqual(jsonPath, j);
+        }
+
+        [TestMethod]
+        [DataRow("package.json")]
+        [DataRow("a#b.json")]
+        [DataRow("#.x")]
+        [DataRow("a.json#")]
+        public void TrySplitJsonPath_LeavesOtherSpecsAlone(string spec)
+        {
+            Assert.IsFalse(CacheOnPatterns.TrySplitJsonPath(spec, out _, out _));
+        }
+
+        [TestMethod]
         public void ReadPatterns_SkipsPatternsUnderACondition()
         {
             var project = WriteProject(@"<Project>

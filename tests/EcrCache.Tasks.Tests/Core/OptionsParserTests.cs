@@ -125,7 +125,7 @@ namespace EcrCache.Tasks.Tests.Core
         }
 
         [TestMethod]
-        public void BuildArgUnset_WarnsECRC1004_AndPassesEmptyString()
+        public void BuildArgUnset_WarnsECRC1004_AndStaysUnset()
         {
             var raw = NewRaw();
             raw.BuildArgs.Add(Item("NODE_ENV"));
@@ -133,9 +133,19 @@ namespace EcrCache.Tasks.Tests.Core
             var options = Parse(raw, log);
             CollectionAssert.AreEqual(new[] { "ECRC1004" }, log.WarningCodes.ToList());
             StringAssert.Contains(log.Warnings[0].Message, "'NODE_ENV'");
+            StringAssert.Contains(log.Warnings[0].Message, "the Dockerfile's ARG default applies");
             Assert.AreEqual(1, options.BuildArgs.Count);
             Assert.AreEqual("NODE_ENV", options.BuildArgs[0].Key);
-            Assert.AreEqual("", options.BuildArgs[0].Value);
+            Assert.IsNull(options.BuildArgs[0].Value, "unset, not \"\": an empty value would override the Dockerfile's ARG default");
+        }
+
+        [TestMethod]
+        public void BuildArgUnsetAndEmptyForOneName_AreDifferentValues_ECRC1014()
+        {
+            var raw = NewRaw();
+            raw.BuildArgs.Add(Item("NODE_ENV"));
+            raw.BuildArgs.Add(Item("NODE_ENV", ("Value", "")));
+            AssertFails(raw, "ECRC1014");
         }
 
         [TestMethod]
@@ -147,7 +157,7 @@ namespace EcrCache.Tasks.Tests.Core
             var log = new CapturingBuildLog();
             var options = Parse(raw, log);
             Assert.AreEqual(0, log.Warnings.Count, log.AllText);
-            Assert.AreEqual(new KeyValuePair<string, string>("NODE_ENV", "production"), options.BuildArgs.Single());
+            Assert.AreEqual(new KeyValuePair<string, string?>("NODE_ENV", "production"), options.BuildArgs.Single());
         }
 
         [TestMethod]
@@ -159,7 +169,7 @@ namespace EcrCache.Tasks.Tests.Core
             var log = new CapturingBuildLog();
             var options = Parse(raw, log);
             Assert.AreEqual(0, log.Warnings.Count, "an explicit Value=\"\" is intended, no ECRC1004");
-            Assert.AreEqual(new KeyValuePair<string, string>("NODE_ENV", ""), options.BuildArgs.Single());
+            Assert.AreEqual(new KeyValuePair<string, string?>("NODE_ENV", ""), options.BuildArgs.Single());
         }
 
         [TestMethod]
@@ -488,29 +498,54 @@ namespace EcrCache.Tasks.Tests.Core
         }
 
         [TestMethod]
-        public void CacheOnFileMissing_WarnsECRC1105_AndSkipsTheItem()
+        public void CacheOnFileMissing_IsErrorECRC1105_NamingThePathAndTheProject()
         {
+            // A typo would otherwise weaken the key for good without anyone noticing.
             var raw = NewRaw();
-            raw.CacheOn.Add(Item("missing.json"));
-            var log = new CapturingBuildLog();
-            var options = Parse(raw, log);
-            CollectionAssert.AreEqual(new[] { "ECRC1105" }, log.WarningCodes.ToList());
-            StringAssert.Contains(log.Warnings[0].Message, "'missing.json'");
-            Assert.AreEqual(1, options.CacheOn.Count);
-            Assert.AreEqual("package.json", options.CacheOn[0].RelativePath);
+            raw.ProjectFile = Path.Combine(_dir, "image.proj");
+            raw.CacheOn.Add(Item("packge-lock.json"));
+            var ex = AssertFails(raw, "ECRC1105");
+            StringAssert.Contains(ex.Message, "'packge-lock.json'");
+            StringAssert.Contains(ex.Message, raw.ProjectFile);
+            StringAssert.Contains(ex.Message, "Optional=\"true\"");
         }
 
         [TestMethod]
-        public void CacheOnFolder_WarnsECRC1105_SuggestingAGlob()
+        public void CacheOnFileMissing_WithOptional_IsKeptAsAnOptionalInput_WithADetailLine()
+        {
+            var raw = NewRaw();
+            raw.CacheOn.Add(Item(".npmrc", ("Optional", "true")));
+            raw.CacheOn.Add(Item("package.json", ("Optional", "true")));
+            var log = new CapturingBuildLog();
+            var options = Parse(raw, log);
+            Assert.AreEqual(0, log.Warnings.Count, log.AllText);
+            var npmrc = options.CacheOn.Single(c => c.RelativePath == ".npmrc");
+            Assert.IsTrue(npmrc.Optional);
+            Assert.AreEqual(Full(".npmrc"), npmrc.FullPath);
+            StringAssert.Contains(log.AllText, "'.npmrc' does not exist; it is Optional, so it is keyed as absent");
+            Assert.IsTrue(options.CacheOn.Where(c => c.RelativePath == "package.json").Any(c => c.Optional), "an existing Optional file is an ordinary input");
+        }
+
+        [TestMethod]
+        public void CacheOnOptionalThatIsNotABoolean_ECRC1011()
+        {
+            var raw = NewRaw();
+            raw.CacheOn.Add(Item("package.json", ("Optional", "sometimes")));
+            StringAssert.Contains(AssertFails(raw, "ECRC1011").Message, "Optional");
+        }
+
+        [TestMethod]
+        public void CacheOnFolder_IsErrorECRC1117_SuggestingAGlob()
         {
             Directory.CreateDirectory(Path.Combine(_dir, "src"));
             var raw = NewRaw();
             raw.CacheOn.Add(Item("src/"));
-            var log = new CapturingBuildLog();
-            Parse(raw, log);
-            var warning = log.Warnings.Single();
-            Assert.AreEqual("ECRC1105", warning.Code);
-            StringAssert.Contains(warning.Message, "src/** ");
+            var ex = AssertFails(raw, "ECRC1117");
+            StringAssert.Contains(ex.Message, "'src/**'");
+
+            raw = NewRaw();
+            raw.CacheOn.Add(Item("src", ("Optional", "true")));
+            AssertFails(raw, "ECRC1117");
         }
 
         [TestMethod]
@@ -520,16 +555,6 @@ namespace EcrCache.Tasks.Tests.Core
             var options = Parse(NewRaw(withCacheOn: false), log);
             CollectionAssert.AreEqual(new[] { "ECRC1106" }, log.WarningCodes.ToList());
             Assert.AreEqual(0, options.CacheOn.Count);
-        }
-
-        [TestMethod]
-        public void CacheOnAllMissing_WarnsECRC1105ThenECRC1106()
-        {
-            var raw = NewRaw(withCacheOn: false);
-            raw.CacheOn.Add(Item("gone.json"));
-            var log = new CapturingBuildLog();
-            Parse(raw, log);
-            CollectionAssert.AreEqual(new[] { "ECRC1105", "ECRC1106" }, log.WarningCodes.ToList());
         }
 
         [TestMethod]

@@ -182,8 +182,8 @@ namespace EcrCache.Tasks.Tests.Docker
             var log = new CapturingBuildLog();
             var cli = NewCli(runner, log);
             var request = NewRequest();
-            request.BuildArgs.Add(new System.Collections.Generic.KeyValuePair<string, string>("NODE_ENV", Canary + "-arg"));
-            request.BuildArgs.Add(new System.Collections.Generic.KeyValuePair<string, string>("EMPTY", ""));
+            request.BuildArgs.Add(new System.Collections.Generic.KeyValuePair<string, string?>("NODE_ENV", Canary + "-arg"));
+            request.BuildArgs.Add(new System.Collections.Generic.KeyValuePair<string, string?>("EMPTY", ""));
             request.SecretSpecs.Add("id=tok,env=NPM_TOKEN");
             request.SecretSpecs.Add("id=npmrc,src=/home/u/.npmrc");
             request.SecretEnvironment["NPM_TOKEN"] = Canary + "-secret";
@@ -205,6 +205,40 @@ namespace EcrCache.Tasks.Tests.Docker
             Assert.AreEqual(Canary + "-arg", spec.Environment["NODE_ENV"]);
             Assert.AreEqual("", spec.Environment["EMPTY"], "an empty value is set (so docker passes ''), not removed");
             Assert.AreEqual(Canary + "-secret", spec.Environment["NPM_TOKEN"]);
+        }
+
+        [TestMethod]
+        public async Task Build_UnsetBuildArg_IsABareNameRemovedFromTheEnvironment()
+        {
+            // An unset BuildArg must not reach docker as '' (that overrides the Dockerfile's ARG default): it is
+            // '--build-arg NAME' with NAME removed from the child's environment, even when we inherited it.
+            var runner = new FakeProcessRunner().On("build", 0);
+            var request = NewRequest();
+            request.BuildArgs.Add(new System.Collections.Generic.KeyValuePair<string, string?>("NODE_VERSION", null));
+            request.BuildArgs.Add(new System.Collections.Generic.KeyValuePair<string, string?>("EMPTY", ""));
+            await NewCli(runner).BuildAsync(request, BuilderMode.BuildKitBuiltIn, CancellationToken.None);
+            var spec = runner.Single("build");
+            AssertPair(spec, "--build-arg", "NODE_VERSION");
+            Assert.IsFalse(spec.Arguments.Any(a => a.StartsWith("NODE_VERSION=", StringComparison.Ordinal)), spec.DisplayText);
+            Assert.IsTrue(spec.Environment.TryGetValue("NODE_VERSION", out var value), "the variable must be removed explicitly");
+            Assert.IsNull(value, "null removes an inherited NODE_VERSION from docker's environment");
+            Assert.AreEqual("", spec.Environment["EMPTY"]);
+        }
+
+        [TestMethod]
+        public async Task Build_UnsetBuildArgNamedLikeADockerCliVariable_IsLeftOut()
+        {
+            // docker's own variables cannot be removed from its environment; leaving the argument out is what docker
+            // does with '--build-arg NAME' for an unset NAME, so the ARG default applies either way.
+            var runner = new FakeProcessRunner().On("build", 0);
+            var request = NewRequest();
+            request.BuildArgs.Add(new System.Collections.Generic.KeyValuePair<string, string?>("DOCKER_CONFIG", null));
+            var cli = NewCli(runner);
+            cli.Environment["DOCKER_CONFIG"] = "/tmp/private-config";
+            await cli.BuildAsync(request, BuilderMode.BuildKitBuiltIn, CancellationToken.None);
+            var spec = runner.Single("build");
+            Assert.IsFalse(spec.Arguments.Any(a => a.StartsWith("DOCKER_CONFIG", StringComparison.Ordinal)), spec.DisplayText);
+            Assert.AreEqual("/tmp/private-config", spec.Environment["DOCKER_CONFIG"], "docker keeps its own configuration");
         }
 
         [TestMethod]
@@ -331,10 +365,10 @@ namespace EcrCache.Tasks.Tests.Docker
             var request = NewRequest();
             foreach (var name in new[] { "PATH", "HOME", "DOCKER_HOST", "DOCKER_CONFIG", "BUILDX_BUILDER", "DOCKER_BUILDKIT" })
             {
-                request.BuildArgs.Add(new System.Collections.Generic.KeyValuePair<string, string>(name, "v-" + name));
+                request.BuildArgs.Add(new System.Collections.Generic.KeyValuePair<string, string?>(name, "v-" + name));
             }
 
-            request.BuildArgs.Add(new System.Collections.Generic.KeyValuePair<string, string>("NPM_CONFIG_REGISTRY", "v-npm"));
+            request.BuildArgs.Add(new System.Collections.Generic.KeyValuePair<string, string?>("NPM_CONFIG_REGISTRY", "v-npm"));
             await NewCli(runner).BuildAsync(request, BuilderMode.BuildKitBuiltIn, CancellationToken.None);
             var spec = runner.Single("build");
             foreach (var name in new[] { "PATH", "HOME", "DOCKER_HOST", "DOCKER_CONFIG", "BUILDX_BUILDER", "DOCKER_BUILDKIT" })

@@ -38,8 +38,8 @@ namespace EcrCache.Tasks.Tests.Keys
             var dockerfile = files.Write("Dockerfile", "FROM busybox\r\n");
             files.Write("src/app.txt", "hello\n");
             var inputs = new KeyInputs { DockerfilePath = dockerfile, Platform = "linux/amd64" };
-            inputs.BuildArgs.Add(new KeyValuePair<string, string>("VERSION", "1.2.3"));
-            inputs.BuildArgs.Add(new KeyValuePair<string, string>("A", "x"));
+            inputs.BuildArgs.Add(new KeyValuePair<string, string?>("VERSION", "1.2.3"));
+            inputs.BuildArgs.Add(new KeyValuePair<string, string?>("A", "x"));
             inputs.CacheOn.Add(new CacheOnInput(files.FullPath("src/app.txt"), "src\\app.txt"));
             inputs.ExtraInputs.Add(new KeyValuePair<string, string>("base", "sha256:0000"));
 
@@ -117,8 +117,8 @@ namespace EcrCache.Tasks.Tests.Keys
                 i.CacheOn.Add(new CacheOnInput(files.FullPath("a/b.json"), "a\\b.json"));
                 i.CacheOn.Add(new CacheOnInput(files.FullPath("a/c.txt"), ".\\a\\c.txt"));
                 i.CacheOn.Add(files.CacheOn("d.txt"));
-                i.BuildArgs.Add(new KeyValuePair<string, string>("B", "2"));
-                i.BuildArgs.Add(new KeyValuePair<string, string>("A", "1"));
+                i.BuildArgs.Add(new KeyValuePair<string, string?>("B", "2"));
+                i.BuildArgs.Add(new KeyValuePair<string, string?>("A", "1"));
                 i.ExtraInputs.Add(new KeyValuePair<string, string>("y", "2"));
                 i.ExtraInputs.Add(new KeyValuePair<string, string>("x", "1"));
             });
@@ -127,8 +127,8 @@ namespace EcrCache.Tasks.Tests.Keys
                 i.CacheOn.Add(files.CacheOn("d.txt"));
                 i.CacheOn.Add(new CacheOnInput(files.FullPath("a/c.txt"), "a//c.txt"));
                 i.CacheOn.Add(new CacheOnInput(files.FullPath("a/b.json"), "a/b.json"));
-                i.BuildArgs.Add(new KeyValuePair<string, string>("A", "1"));
-                i.BuildArgs.Add(new KeyValuePair<string, string>("B", "2"));
+                i.BuildArgs.Add(new KeyValuePair<string, string?>("A", "1"));
+                i.BuildArgs.Add(new KeyValuePair<string, string?>("B", "2"));
                 i.ExtraInputs.Add(new KeyValuePair<string, string>("x", "1"));
                 i.ExtraInputs.Add(new KeyValuePair<string, string>("y", "2"));
             });
@@ -149,7 +149,7 @@ namespace EcrCache.Tasks.Tests.Keys
             {
                 i.CacheOn.Add(files.CacheOn("p.json"));
                 i.CacheOn.Add(files.CacheOn("p.json", ".a"));
-                i.BuildArgs.Add(new KeyValuePair<string, string>("A", "1"));
+                i.BuildArgs.Add(new KeyValuePair<string, string?>("A", "1"));
             });
             var twice = Inputs(i =>
             {
@@ -157,12 +157,38 @@ namespace EcrCache.Tasks.Tests.Keys
                 i.CacheOn.Add(files.CacheOn("./p.json"));
                 i.CacheOn.Add(files.CacheOn("p.json", ".a"));
                 i.CacheOn.Add(files.CacheOn("p.json", ".[\"a\"]"));
-                i.BuildArgs.Add(new KeyValuePair<string, string>("A", "1"));
-                i.BuildArgs.Add(new KeyValuePair<string, string>("A", "1"));
+                i.BuildArgs.Add(new KeyValuePair<string, string?>("A", "1"));
+                i.BuildArgs.Add(new KeyValuePair<string, string?>("A", "1"));
             });
 
             Assert.AreEqual(Key(once), Key(twice));
             Assert.AreEqual(2, CacheKeyCalculator.Compute(twice).Manifest.Entries.Count(e => e.Kind is "file" or "json"));
+        }
+
+        [TestMethod]
+        public void AnUnsetBuildArgIsKeyedAsTheBareName_ApartFromAnEmptyValue()
+        {
+            var unset = CacheKeyCalculator.Compute(Inputs(i => i.BuildArgs.Add(new KeyValuePair<string, string?>("NODE_VERSION", null))));
+            var empty = CacheKeyCalculator.Compute(Inputs(i => i.BuildArgs.Add(new KeyValuePair<string, string?>("NODE_VERSION", ""))));
+            var unsetEntry = unset.Manifest.Entries.Single(e => e.Kind == "build-arg");
+            var emptyEntry = empty.Manifest.Entries.Single(e => e.Kind == "build-arg");
+            Assert.AreEqual(Sha256Hex("NODE_VERSION"), unsetEntry.Hash, "unset: sha256 of the name, without '='");
+            Assert.AreEqual(Sha256Hex("NODE_VERSION="), emptyEntry.Hash, "empty: sha256 of 'NAME='");
+            Assert.AreNotEqual(unset.Hash, empty.Hash);
+
+            // Unset twice counts once; unset and empty for one name are two different values.
+            Assert.AreEqual(unset.Hash, Key(Inputs(i =>
+            {
+                i.BuildArgs.Add(new KeyValuePair<string, string?>("NODE_VERSION", null));
+                i.BuildArgs.Add(new KeyValuePair<string, string?>("NODE_VERSION", null));
+            })));
+            Fails(
+                Inputs(i =>
+                {
+                    i.BuildArgs.Add(new KeyValuePair<string, string?>("NODE_VERSION", null));
+                    i.BuildArgs.Add(new KeyValuePair<string, string?>("NODE_VERSION", ""));
+                }),
+                "ECRC1014");
         }
 
         [TestMethod]
@@ -225,8 +251,8 @@ namespace EcrCache.Tasks.Tests.Keys
                 i.DockerfileInline = "FROM busybox\n";
                 i.Target = "final";
                 i.Platform = "linux/amd64";
-                i.BuildArgs.Add(new KeyValuePair<string, string>("VERSION", "1"));
-                i.BuildArgs.Add(new KeyValuePair<string, string>("MODE", "release"));
+                i.BuildArgs.Add(new KeyValuePair<string, string?>("VERSION", "1"));
+                i.BuildArgs.Add(new KeyValuePair<string, string?>("MODE", "release"));
                 i.AdditionalBuildArgs = "--network=host";
                 i.CacheOn.Add(new CacheOnInput(files.FullPath("a.txt"), "a.txt"));
                 i.ExtraInputs.Add(new KeyValuePair<string, string>("base:busybox", "sha256:1111"));
@@ -241,12 +267,14 @@ namespace EcrCache.Tasks.Tests.Keys
                 ["no target"] = i => i.Target = null,
                 ["platform"] = i => i.Platform = "linux/arm64",
                 ["empty platform"] = i => i.Platform = "",
-                ["build arg value"] = i => i.BuildArgs[0] = new KeyValuePair<string, string>("VERSION", "2"),
-                ["other build arg value"] = i => i.BuildArgs[1] = new KeyValuePair<string, string>("MODE", "debug"),
-                ["build arg empty value"] = i => i.BuildArgs[0] = new KeyValuePair<string, string>("VERSION", ""),
-                ["build arg name"] = i => i.BuildArgs[0] = new KeyValuePair<string, string>("VERSION2", "1"),
-                ["build arg name case"] = i => i.BuildArgs[0] = new KeyValuePair<string, string>("version", "1"),
-                ["build arg added"] = i => i.BuildArgs.Add(new KeyValuePair<string, string>("EXTRA", "")),
+                ["build arg value"] = i => i.BuildArgs[0] = new KeyValuePair<string, string?>("VERSION", "2"),
+                ["other build arg value"] = i => i.BuildArgs[1] = new KeyValuePair<string, string?>("MODE", "debug"),
+                ["build arg empty value"] = i => i.BuildArgs[0] = new KeyValuePair<string, string?>("VERSION", ""),
+                ["build arg name"] = i => i.BuildArgs[0] = new KeyValuePair<string, string?>("VERSION2", "1"),
+                ["build arg name case"] = i => i.BuildArgs[0] = new KeyValuePair<string, string?>("version", "1"),
+                ["build arg added"] = i => i.BuildArgs.Add(new KeyValuePair<string, string?>("EXTRA", "")),
+                ["build arg unset"] = i => i.BuildArgs[0] = new KeyValuePair<string, string?>("VERSION", null),
+                ["build arg unset added"] = i => i.BuildArgs.Add(new KeyValuePair<string, string?>("EXTRA", null)),
                 ["build arg removed"] = i => i.BuildArgs.RemoveAt(1),
                 ["additional args"] = i => i.AdditionalBuildArgs = "--network=none",
                 ["no additional args"] = i => i.AdditionalBuildArgs = null,
@@ -415,6 +443,39 @@ namespace EcrCache.Tasks.Tests.Keys
         }
 
         [TestMethod]
+        public void AnOptionalMissingFileIsKeyedAsAbsent_AndCreatingItChangesTheKey()
+        {
+            using var files = new KeyTestFiles();
+            KeyInputs WithOptional() => Inputs(i =>
+            {
+                i.CacheOn.Add(new CacheOnInput(files.FullPath(".npmrc"), ".npmrc", optional: true));
+                i.CacheOn.Add(new CacheOnInput(files.FullPath("sub/package.json"), "sub/package.json", ".dependencies", optional: true));
+            });
+
+            var absent = CacheKeyCalculator.Compute(WithOptional());
+            CollectionAssert.AreEqual(
+                new[] { "file .npmrc absent", "json sub/package.json#.dependencies absent" },
+                absent.Manifest.Entries.Where(e => e.Kind is "file" or "json").Select(e => e.Kind + " " + e.Name + " " + e.Hash).ToArray());
+            Assert.AreNotEqual(Key(Inputs()), absent.Hash, "an absent Optional file is an entry of its own");
+
+            files.Write(".npmrc", "");
+            var created = CacheKeyCalculator.Compute(WithOptional());
+            Assert.AreEqual(Sha256Hex(""), created.Manifest.Entries.Single(e => e.Name == ".npmrc").Hash, "even an empty file is not 'absent'");
+            Assert.AreNotEqual(absent.Hash, created.Hash);
+
+            files.Write("sub/package.json", "{}");
+            Assert.AreEqual(Sha256Hex("null"), CacheKeyCalculator.Compute(WithOptional()).Manifest.Entries.Single(e => e.Kind == "json").Hash);
+
+            // The same file listed without Optional still has to exist.
+            File.Delete(files.FullPath(".npmrc"));
+            Fails(Inputs(i =>
+            {
+                i.CacheOn.Add(new CacheOnInput(files.FullPath(".npmrc"), ".npmrc", optional: true));
+                i.CacheOn.Add(new CacheOnInput(files.FullPath(".npmrc"), ".npmrc", "."));
+            }), "ECRC1105");
+        }
+
+        [TestMethod]
         public void UnreadableCacheOnFile()
         {
             using var files = new KeyTestFiles();
@@ -530,16 +591,46 @@ namespace EcrCache.Tasks.Tests.Keys
         }
 
         [TestMethod]
+        public void AJsonPathThatSelectsNothingIsKeyedAsNull_LikeJq()
+        {
+            // The plugin's own README example keys .pnpm.overrides, which most package.json files do not have: jq
+            // printed null and the build went on.
+            using var files = new KeyTestFiles();
+            files.Write("package.json", PackageJson);
+            var key = CacheKeyCalculator.Compute(Inputs(i =>
+            {
+                i.CacheOn.Add(files.CacheOn("package.json", ".pnpm.overrides"));
+                i.CacheOn.Add(files.CacheOn("package.json", ".dependencies.vue"));
+            }));
+            var entries = key.Manifest.Entries.Where(e => e.Kind == "json").ToDictionary(e => e.Name, e => e.Hash);
+            Assert.AreEqual(Sha256Hex("null"), entries["package.json#.pnpm.overrides"], "a missing member, and a member of null, select null");
+            Assert.AreEqual(Sha256Hex("null"), entries["package.json#.dependencies.vue"]);
+
+            // An explicit null keys the same (jq prints null either way); the value appearing changes the key.
+            var missing = JsonKey(files, PackageJson, ".pnpm.overrides");
+            Assert.AreEqual(missing, JsonKey(files, PackageJson.Replace("\"name\": \"app\",", "\"name\": \"app\", \"pnpm\": null,"), ".pnpm.overrides"));
+            Assert.AreNotEqual(missing, JsonKey(files, PackageJson.Replace("\"name\": \"app\",", "\"name\": \"app\", \"pnpm\": { \"overrides\": { \"a\": \"1\" } },"), ".pnpm.overrides"));
+            files.Write("list.json", "[1, 2]");
+            foreach (var path in new[] { ".[5]", ".[-3]", ".[9].a" })
+            {
+                var entry = CacheKeyCalculator.Compute(Inputs(i => i.CacheOn.Add(files.CacheOn("list.json", path)))).Manifest.Entries.Single(e => e.Kind == "json");
+                Assert.AreEqual(Sha256Hex("null"), entry.Hash, path + ": an index out of range selects null");
+            }
+        }
+
+        [TestMethod]
         public void JsonErrors()
         {
             using var files = new KeyTestFiles();
             files.Write("package.json", PackageJson);
             files.Write("bad.json", "{\"dependencies\": {");
 
-            var notFound = Fails(Inputs(i => i.CacheOn.Add(files.CacheOn("package.json", ".dependencies.vue"))), "ECRC1101");
-            StringAssert.Contains(notFound.Message, "'.dependencies.vue'");
-            StringAssert.Contains(notFound.Message, "'package.json'");
-            Fails(Inputs(i => i.CacheOn.Add(files.CacheOn("package.json", ".name.first"))), "ECRC1101");
+            // jq's "Cannot index string with \"first\"": a coded error naming the path, the file and where it failed.
+            var wrongType = Fails(Inputs(i => i.CacheOn.Add(files.CacheOn("package.json", ".name.first"))), "ECRC1101");
+            StringAssert.Contains(wrongType.Message, "'.name.first'");
+            StringAssert.Contains(wrongType.Message, "'package.json'");
+            StringAssert.Contains(wrongType.Message, ".name is a string, which cannot be indexed with \"first\"");
+            Fails(Inputs(i => i.CacheOn.Add(files.CacheOn("package.json", ".dependencies[0]"))), "ECRC1101");
 
             var invalid = Fails(Inputs(i => i.CacheOn.Add(files.CacheOn("bad.json", ".dependencies"))), "ECRC1102");
             StringAssert.Contains(invalid.Message, "'bad.json'");
@@ -568,8 +659,8 @@ namespace EcrCache.Tasks.Tests.Keys
             const string canary = "CANARY-s3cr3t-7f3a9";
             var key = CacheKeyCalculator.Compute(Inputs(i =>
             {
-                i.BuildArgs.Add(new KeyValuePair<string, string>("NPM_TOKEN", canary));
-                i.BuildArgs.Add(new KeyValuePair<string, string>("B64", Convert.ToBase64String(Encoding.UTF8.GetBytes(canary))));
+                i.BuildArgs.Add(new KeyValuePair<string, string?>("NPM_TOKEN", canary));
+                i.BuildArgs.Add(new KeyValuePair<string, string?>("B64", Convert.ToBase64String(Encoding.UTF8.GetBytes(canary))));
             }));
             var json = key.Manifest.ToJson();
             Assert.IsFalse(json.Contains("s3cr3t", StringComparison.Ordinal), json);
@@ -584,10 +675,10 @@ namespace EcrCache.Tasks.Tests.Keys
         {
             Fails(Inputs(i =>
             {
-                i.BuildArgs.Add(new KeyValuePair<string, string>("A", "1"));
-                i.BuildArgs.Add(new KeyValuePair<string, string>("A", "2"));
+                i.BuildArgs.Add(new KeyValuePair<string, string?>("A", "1"));
+                i.BuildArgs.Add(new KeyValuePair<string, string?>("A", "2"));
             }), "ECRC1014");
-            Fails(Inputs(i => i.BuildArgs.Add(new KeyValuePair<string, string>("", "1"))), "ECRC1003");
+            Fails(Inputs(i => i.BuildArgs.Add(new KeyValuePair<string, string?>("", "1"))), "ECRC1003");
         }
 
         // ---- cancellation and arguments ----

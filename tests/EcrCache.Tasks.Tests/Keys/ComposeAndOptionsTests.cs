@@ -264,5 +264,28 @@ services:
             Assert.IsFalse(string.Join("\n", lines).Contains("hash-of-secret", StringComparison.Ordinal));
             Assert.AreEqual(0, MissExplanation.Describe(after, after).Count);
         }
+
+        [TestMethod]
+        public void AnOptionalFileThatAppearsOrGoesIsSaidInWords()
+        {
+            var absent = Manifest(("file", ".npmrc", "absent"));
+            var present = Manifest(("file", ".npmrc", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+            CollectionAssert.AreEqual(new[] { "file .npmrc was created (it was absent)" }, MissExplanation.Describe(absent, present).ToArray());
+            CollectionAssert.AreEqual(new[] { "file .npmrc no longer exists (Optional: keyed as absent)" }, MissExplanation.Describe(present, absent).ToArray());
+        }
+
+        [TestMethod]
+        public void AnUnsetBuildArgIsShownAsUnset_NeverAsAValue()
+        {
+            var unset = CacheKeyCalculator.Compute(new KeyInputs { DockerfileInline = "FROM busybox\n", BuildArgs = { new KeyValuePair<string, string?>("NODE_VERSION", null) } });
+            var set = CacheKeyCalculator.Compute(new KeyInputs { DockerfileInline = "FROM busybox\n", BuildArgs = { new KeyValuePair<string, string?>("NODE_VERSION", "22-secretish") } });
+            var unsetEntry = unset.Manifest.Entries.Single(e => e.Kind == "build-arg");
+            var setEntry = set.Manifest.Entries.Single(e => e.Kind == "build-arg");
+            StringAssert.StartsWith(MissExplanation.DisplayValue(unsetEntry), "unset");
+            Assert.AreEqual("sha256 of the value (not shown)", MissExplanation.DisplayValue(setEntry));
+            CollectionAssert.AreEqual(new[] { "build arg NODE_VERSION changed (now unset: the Dockerfile's ARG default applies)" }, MissExplanation.Describe(set.Manifest, unset.Manifest).ToArray());
+            CollectionAssert.AreEqual(new[] { "build arg NODE_VERSION changed (was unset)" }, MissExplanation.Describe(unset.Manifest, set.Manifest).ToArray());
+            Assert.IsFalse(string.Join("\n", MissExplanation.Describe(unset.Manifest, set.Manifest)).Contains("22-secretish", StringComparison.Ordinal));
+        }
     }
 }

@@ -9,10 +9,10 @@ namespace EcrCache.Tasks.Tests.Keys
     [TestClass]
     public sealed class DockerfileParserTests
     {
-        private static IReadOnlyList<FromInstruction> Parse(string text, Dictionary<string, string>? args = null, string? target = "linux/amd64", string? build = null) =>
+        private static IReadOnlyList<FromInstruction> Parse(string text, Dictionary<string, string?>? args = null, string? target = "linux/amd64", string? build = null) =>
             DockerfileParser.ParseFromInstructions(text, args, target, build);
 
-        private static string[] External(string text, Dictionary<string, string>? args = null) =>
+        private static string[] External(string text, Dictionary<string, string?>? args = null) =>
             Parse(text, args).Where(f => f.IsExternalImage).Select(f => f.Image).ToArray();
 
         [TestMethod]
@@ -48,20 +48,30 @@ namespace EcrCache.Tasks.Tests.Keys
         {
             const string text = "ARG BASE=node\nARG VERSION=20\nFROM ${BASE}:$VERSION\nARG VERSION=99\nFROM $BASE:${VERSION}-slim\n";
             CollectionAssert.AreEqual(new[] { "node:20", "node:20-slim" }, External(text), "an ARG after the first FROM does not apply to FROM lines");
-            CollectionAssert.AreEqual(new[] { "node:22", "node:22-slim" }, External(text, new Dictionary<string, string> { ["VERSION"] = "22" }));
+            CollectionAssert.AreEqual(new[] { "node:22", "node:22-slim" }, External(text, new Dictionary<string, string?> { ["VERSION"] = "22" }));
+        }
+
+        [TestMethod]
+        public void AnUnsetBuildArgKeepsTheGlobalArgDefault_AnEmptyOneOverridesIt()
+        {
+            // docker keeps the ARG default for '--build-arg NAME' with NAME unset; '' replaces it.
+            const string text = "ARG NODE_VERSION=20\nFROM node:${NODE_VERSION}\n";
+            CollectionAssert.AreEqual(new[] { "node:20" }, External(text, new Dictionary<string, string?> { ["NODE_VERSION"] = null }));
+            CollectionAssert.AreEqual(new[] { "node:lts" }, External("ARG TAG\nFROM node:${TAG-lts}\n", new Dictionary<string, string?> { ["TAG"] = null }), "declared without default and unset: unset");
+            CollectionAssert.AreEqual(new[] { "node:x" }, External("ARG TAG=1\nFROM node:${TAG-y}x\n", new Dictionary<string, string?> { ["TAG"] = "" }), "an empty value is set");
         }
 
         [TestMethod]
         public void BuildArgsThatAreNotDeclaredDoNotSubstitute()
         {
-            CollectionAssert.AreEqual(new[] { "node:20" }, External("ARG TAG=20\nFROM node:${TAG}${SUFFIX}\n", new Dictionary<string, string> { ["SUFFIX"] = "-alpine" }));
+            CollectionAssert.AreEqual(new[] { "node:20" }, External("ARG TAG=20\nFROM node:${TAG}${SUFFIX}\n", new Dictionary<string, string?> { ["SUFFIX"] = "-alpine" }));
         }
 
         [TestMethod]
         public void DefaultsAndAlternatives()
         {
             CollectionAssert.AreEqual(new[] { "node:lts" }, External("ARG TAG\nFROM node:${TAG:-lts}\n"));
-            CollectionAssert.AreEqual(new[] { "node:21" }, External("ARG TAG\nFROM node:${TAG:-lts}\n", new Dictionary<string, string> { ["TAG"] = "21" }));
+            CollectionAssert.AreEqual(new[] { "node:21" }, External("ARG TAG\nFROM node:${TAG:-lts}\n", new Dictionary<string, string?> { ["TAG"] = "21" }));
             CollectionAssert.AreEqual(new[] { "node:lts" }, External("ARG TAG=\nFROM node:${TAG:-lts}\n"), ":- also replaces an empty value");
             CollectionAssert.AreEqual(new[] { "node:" + "x" }, External("ARG TAG=\nFROM node:${TAG-y}x\n"), "- only replaces an unset value");
             CollectionAssert.AreEqual(new[] { "node:20-slim" }, External("ARG SLIM=1\nFROM node:20${SLIM:+-slim}\n"));

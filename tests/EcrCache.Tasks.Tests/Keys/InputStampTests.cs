@@ -39,7 +39,7 @@ namespace EcrCache.Tasks.Tests.Keys
         private KeyInputs Inputs(Action<KeyInputs>? configure = null)
         {
             var inputs = new KeyInputs { DockerfilePath = Path.Combine(_dir, "Dockerfile"), Platform = "linux/amd64" };
-            inputs.BuildArgs.Add(new KeyValuePair<string, string>("NODE_ENV", "ci"));
+            inputs.BuildArgs.Add(new KeyValuePair<string, string?>("NODE_ENV", "ci"));
             inputs.CacheOn.Add(new CacheOnInput(Path.Combine(_dir, "a", "package.json"), "a/package.json"));
             inputs.CacheOn.Add(new CacheOnInput(Path.Combine(_dir, "b", "package.json"), "b/package.json", ".version"));
             configure?.Invoke(inputs);
@@ -149,8 +149,9 @@ namespace EcrCache.Tasks.Tests.Keys
             SaveStamp(Inputs());
             var variants = new Dictionary<string, Action<KeyInputs>>
             {
-                ["build-arg value"] = i => i.BuildArgs[0] = new KeyValuePair<string, string>("NODE_ENV", "prod"),
-                ["build-arg added"] = i => i.BuildArgs.Add(new KeyValuePair<string, string>("X", "")),
+                ["build-arg value"] = i => i.BuildArgs[0] = new KeyValuePair<string, string?>("NODE_ENV", "prod"),
+                ["build-arg added"] = i => i.BuildArgs.Add(new KeyValuePair<string, string?>("X", "")),
+                ["build-arg unset"] = i => i.BuildArgs[0] = new KeyValuePair<string, string?>("NODE_ENV", null),
                 ["target"] = i => i.Target = "deps",
                 ["additional build args"] = i => i.AdditionalBuildArgs = "--network host",
                 ["base image digest"] = i => i.BaseImages.Add(new KeyValuePair<string, string>("docker.io/library/busybox:latest linux/amd64", "sha256:" + new string('1', 64))),
@@ -171,6 +172,11 @@ namespace EcrCache.Tasks.Tests.Keys
             }
 
             Assert.IsNotNull(Read(Inputs()), "and the original still matches");
+
+            var empty = Inputs(i => i.BuildArgs[0] = new KeyValuePair<string, string?>("NODE_ENV", ""));
+            SaveStamp(empty);
+            Assert.IsNull(Read(Inputs(i => i.BuildArgs[0] = new KeyValuePair<string, string?>("NODE_ENV", null))), "unset is not the empty string");
+            SaveStamp(Inputs());
 
             var withDigest = Inputs(i => i.BaseImages.Add(new KeyValuePair<string, string>("docker.io/library/busybox:latest linux/amd64", "sha256:" + new string('1', 64))));
             SaveStamp(withDigest);
@@ -199,6 +205,18 @@ namespace EcrCache.Tasks.Tests.Keys
             var stamp = InputStamp.Take(inputs, Later);
             Assert.IsFalse(stamp.Trusted);
             StringAssert.Contains(stamp.UntrustedReason, "gone.json");
+        }
+
+        [TestMethod]
+        public void MissingOptionalFile_IsTrusted_AndCreatingItChangesTheFingerprint()
+        {
+            var path = Path.Combine(_dir, "sub", "optional.json");
+            KeyInputs WithOptional() => Inputs(i => i.CacheOn.Add(new CacheOnInput(path, "sub/optional.json", optional: true)));
+            SaveStamp(WithOptional());
+            Assert.IsNotNull(Read(WithOptional()), "an absent Optional file keeps the no-op fast path");
+            Assert.IsNull(Read(Inputs(i => i.CacheOn.Add(new CacheOnInput(path, "sub/optional.json")))), "Optional is part of the fingerprint");
+            Write("sub/optional.json", "{}");
+            Assert.IsNull(Read(WithOptional()), "the file appearing must be noticed");
         }
 
         [TestMethod]

@@ -16,14 +16,21 @@ namespace EcrCache.Tasks.Tests.Keys
               "items": [ { "c": "first" }, 10, [ 20, 21, 22 ] ],
               "with space": true,
               "dup": 1,
-              "dup": 2
+              "dup": 2,
+              "nothing": null
             }
             """;
 
-        private static string? Select(string path)
+        /// <summary>The canonical JSON selected, "null" for jq's null, or "error: ..." for jq's "Cannot index".</summary>
+        private static string Select(string path)
         {
             using var doc = JsonDocument.Parse(Doc);
-            return JsonPathSelector.TrySelect(doc.RootElement, path, out var value) ? CanonicalJson.Canonicalize(value) : null;
+            if (!JsonPathSelector.TrySelect(doc.RootElement, path, out var value, out var typeError))
+            {
+                return "error: " + typeError;
+            }
+
+            return value == null ? "null" : CanonicalJson.Canonicalize(value.Value);
         }
 
         [TestMethod]
@@ -50,6 +57,8 @@ namespace EcrCache.Tasks.Tests.Keys
         [DataRow(".items[-3].c", "\"first\"")]
         [DataRow(".dup", "2")]
         [DataRow(".[\"\\u006eame\"]", "\"app\"")]
+        [DataRow(".dependencies.\"@scope/pkg\"", "\"1.0.0\"")]
+        [DataRow(".\"name\"", "\"app\"")]
         public void Selects(string path, string expected)
         {
             Assert.AreEqual(expected, Select(path));
@@ -57,15 +66,30 @@ namespace EcrCache.Tasks.Tests.Keys
 
         [TestMethod]
         [DataRow(".missing")]
-        [DataRow(".name.x")]
+        [DataRow(".Name")]
         [DataRow(".items[3]")]
         [DataRow(".items[-4]")]
-        [DataRow(".items.c")]
-        [DataRow(".dependencies[0]")]
-        [DataRow(".Name")]
-        public void ReportsNotFound(string path)
+        [DataRow(".missing.x")]
+        [DataRow(".missing[0]")]
+        [DataRow(".missing.x[2].y")]
+        [DataRow(".nothing")]
+        [DataRow(".nothing.deeper")]
+        public void SelectsNull_ForAMissingMemberOrIndex_AndUnderNull_LikeJq(string path)
         {
-            Assert.IsNull(Select(path));
+            Assert.AreEqual("null", Select(path));
+        }
+
+        [TestMethod]
+        [DataRow(".name.x", ".name is a string, which cannot be indexed with \"x\"")]
+        [DataRow(".name[0]", ".name is a string, which cannot be indexed with number")]
+        [DataRow(".items.c", ".items is an array, which cannot be indexed with \"c\"")]
+        [DataRow(".dependencies[0]", ".dependencies is an object, which cannot be indexed with number")]
+        [DataRow(".[\"with space\"].x", ".[\"with space\"] is a boolean, which cannot be indexed with \"x\"")]
+        [DataRow(".items[1].x", ".items[1] is a number, which cannot be indexed with \"x\"")]
+        [DataRow(".[0]", ". is an object, which cannot be indexed with number")]
+        public void IndexingAValueOfTheWrongType_IsAnError_LikeJq(string path, string reason)
+        {
+            Assert.AreEqual("error: " + reason, Select(path));
         }
 
         [TestMethod]
@@ -92,6 +116,13 @@ namespace EcrCache.Tasks.Tests.Keys
         [DataRow(".é")]
         [DataRow(".a | .b")]
         [DataRow(".[]")]
+        [DataRow(".a[]")]
+        [DataRow(".a?")]
+        [DataRow(".a[1:2]")]
+        [DataRow(".a | keys")]
+        [DataRow("keys")]
+        [DataRow(".a,.b")]
+        [DataRow(".\"x")]
         [DataRow("[0]")]
         public void RejectsBadPaths(string path)
         {
@@ -99,13 +130,14 @@ namespace EcrCache.Tasks.Tests.Keys
             Assert.AreEqual("ECRC1103", ex.Diagnostic.Code);
             StringAssert.Contains(ex.Message, "'" + path + "'");
             StringAssert.Contains(ex.Message, "package.json");
+            StringAssert.Contains(ex.Message, "Pipes, .[], .., ?, slices, functions and filters are not supported", "the message lists the subset");
         }
 
         [TestMethod]
         public void TrySelectRejectsBadPathsWithTheCode()
         {
             using var doc = JsonDocument.Parse("{}");
-            var ex = Assert.ThrowsExactly<EcrCacheException>(() => JsonPathSelector.TrySelect(doc.RootElement, ".a..b", out _));
+            var ex = Assert.ThrowsExactly<EcrCacheException>(() => JsonPathSelector.TrySelect(doc.RootElement, ".a..b", out _, out _));
             Assert.AreEqual("ECRC1103", ex.Diagnostic.Code);
         }
 
@@ -125,6 +157,7 @@ namespace EcrCache.Tasks.Tests.Keys
             Assert.AreEqual(".a.b[0]", JsonPathSelector.Canonicalize(".[\"a\"].[\"b\"].[0]"));
             Assert.AreEqual(".[\"a b\"].c", JsonPathSelector.Canonicalize(".[\"a b\"][\"c\"]"));
             Assert.AreEqual(".[0]", JsonPathSelector.Canonicalize(".[0]"));
+            Assert.AreEqual(".dependencies[\"@scope/pkg\"].a", JsonPathSelector.Canonicalize(".dependencies.\"@scope/pkg\".\"a\""), "jq's .\"name\" quoting is another spelling");
             Assert.AreEqual(JsonPathSelector.Canonicalize(".[\"a b\"].c"), JsonPathSelector.Canonicalize(JsonPathSelector.Canonicalize(".[\"a b\"].c")));
         }
     }

@@ -55,12 +55,15 @@ namespace EcrCache.Keys.Dockerfiles
     public static class DockerfileParser
     {
         /// <summary>Parses <paramref name="text"/>.</summary>
-        /// <param name="buildArgs">BuildArg values by name; they override the defaults of global ARGs that declare them.</param>
+        /// <param name="buildArgs">
+        /// BuildArg values by name; they override the defaults of global ARGs that declare them. A null value is an unset
+        /// build arg and overrides nothing (docker keeps the ARG's default for '--build-arg NAME' with NAME unset).
+        /// </param>
         /// <param name="targetPlatform">os/arch[/variant] being built (TARGETPLATFORM), or null when unknown.</param>
         /// <param name="buildPlatform">os/arch[/variant] of the builder (BUILDPLATFORM), or null to use the target's.</param>
         public static IReadOnlyList<FromInstruction> ParseFromInstructions(
             string text,
-            IEnumerable<KeyValuePair<string, string>>? buildArgs = null,
+            IEnumerable<KeyValuePair<string, string?>>? buildArgs = null,
             string? targetPlatform = null,
             string? buildPlatform = null)
         {
@@ -74,7 +77,10 @@ namespace EcrCache.Keys.Dockerfiles
             {
                 foreach (var pair in buildArgs)
                 {
-                    overrides[pair.Key] = pair.Value ?? "";
+                    if (pair.Value != null)
+                    {
+                        overrides[pair.Key] = pair.Value;
+                    }
                 }
             }
 

@@ -65,9 +65,29 @@ namespace EcrCache.Keys.Explain
                 case KeyEntryKinds.BaseImage:
                 case KeyEntryKinds.Algorithm:
                     return Label(kind, name) + " changed: " + before + " -> " + after;
+                case KeyEntryKinds.File when before == CacheKeyCalculator.AbsentHash:
+                case KeyEntryKinds.Json when before == CacheKeyCalculator.AbsentHash:
+                    return Label(kind, name) + " was created (it was absent)";
+                case KeyEntryKinds.File when after == CacheKeyCalculator.AbsentHash:
+                case KeyEntryKinds.Json when after == CacheKeyCalculator.AbsentHash:
+                    return Label(kind, name) + " no longer exists (Optional: keyed as absent)";
+                case KeyEntryKinds.BuildArg when IsUnsetBuildArg(name, after):
+                    return Label(kind, name) + " changed (now unset: the Dockerfile's ARG default applies)";
+                case KeyEntryKinds.BuildArg when IsUnsetBuildArg(name, before):
+                    return Label(kind, name) + " changed (was unset)";
                 default:
                     return Label(kind, name) + " changed";
             }
+        }
+
+        /// <summary>
+        /// True when a build-arg entry's hash is the one of an unset argument (sha256 of the bare name). Saying so
+        /// reveals nothing: anyone who knows the name can compute it.
+        /// </summary>
+        internal static bool IsUnsetBuildArg(string name, string hash)
+        {
+            using var worker = new HashWorker(bufferSize: 0);
+            return string.Equals(worker.HashUtf8(CacheKeyCalculator.BuildArgText(name, null)), hash, StringComparison.Ordinal);
         }
 
         private static string ShowValue(string kind, string value, string open, string close) =>
@@ -106,9 +126,16 @@ namespace EcrCache.Keys.Explain
         }
 
         /// <summary>Where a manifest entry's value may be shown (the rest print as "(hash)" only in full listings).</summary>
-        public static string DisplayValue(KeyManifestEntry entry) =>
-            entry.Kind == KeyEntryKinds.BuildArg || entry.Kind == KeyEntryKinds.AdditionalBuildArgs
+        public static string DisplayValue(KeyManifestEntry entry)
+        {
+            if (entry.Kind == KeyEntryKinds.BuildArg && IsUnsetBuildArg(entry.Name, entry.Hash))
+            {
+                return "unset (the Dockerfile's ARG default applies)";
+            }
+
+            return entry.Kind == KeyEntryKinds.BuildArg || entry.Kind == KeyEntryKinds.AdditionalBuildArgs
                 ? "sha256 of the value (not shown)"
                 : entry.Hash;
+        }
     }
 }
