@@ -93,7 +93,7 @@ namespace EcrCache.Tasks.Tests.Scripts
             Assert.IsTrue(WaitUntilGone(own), "the daemon this script started is stopped by its pid");
             var restarted = ReadPid().Single();
             Assert.AreNotEqual(own, restarted);
-            Assert.IsTrue(IsAlive(restarted), "a new daemon runs");
+            Assert.IsTrue(WaitUntilAlive(restarted), "a new daemon runs");
             Assert.IsTrue(Directory.Exists(Path.Combine(_net, "docker0")), "the new daemon's bridge is up");
             Assert.IsTrue(File.Exists(Path.Combine(_state, "dockerd.started-by-ecrcache")), "the new daemon is recorded as the script's");
             Assert.IsTrue(IsAlive(bystander), "another process that looks like dockerd is not touched");
@@ -186,7 +186,8 @@ namespace EcrCache.Tasks.Tests.Scripts
 
             var pid = int.Parse(File.ReadAllText(pidFile).Trim(), System.Globalization.CultureInfo.InvariantCulture);
             _pids.Add(pid);
-            Assert.IsTrue(IsAlive(pid), "the stand-in daemon runs");
+
+            Assert.IsTrue(WaitUntilAlive(pid), "the stand-in daemon runs");
             return pid;
         }
 
@@ -208,6 +209,17 @@ namespace EcrCache.Tasks.Tests.Scripts
             {
                 return false;
             }
+        }
+
+        /// <summary>A pid file is written before the exec, and while the exec runs /proc shows an empty command line.</summary>
+        private static bool WaitUntilAlive(int pid)
+        {
+            for (var i = 0; i < 100 && !IsAlive(pid); i++)
+            {
+                Thread.Sleep(50);
+            }
+
+            return IsAlive(pid);
         }
 
         private static bool WaitUntilGone(int pid)
