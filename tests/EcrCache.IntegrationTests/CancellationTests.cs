@@ -25,6 +25,7 @@ public sealed class CancellationTests : IntegrationTest
 
             Assert.IsTrue(DockerBuildProcesses(ws.Repository).Count > 0, "sanity: a docker build process should be running now");
 
+            build.AssertSigintNotIgnored();
             var kill = ChildProcess.Run("kill", new[] { "-INT", build.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) }, ws.Root, ws.ChildEnvironment(), TimeSpan.FromSeconds(10));
             Assert.AreEqual(0, kill.ExitCode, "kill -INT failed" + kill.Describe());
             var clock = Stopwatch.StartNew();

@@ -148,6 +148,7 @@ public sealed class ReliabilityTests : IntegrationTest
 
     private static void Interrupt(Workspace ws, ChildProcess build)
     {
+        build.AssertSigintNotIgnored();
         var kill = ChildProcess.Run("kill", new[] { "-INT", build.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) }, ws.Root, ws.ChildEnvironment(), TimeSpan.FromSeconds(10));
         Assert.AreEqual(0, kill.ExitCode, "kill -INT failed" + kill.Describe());
     }

@@ -57,6 +57,23 @@ public sealed class ChildProcess : IDisposable
 
     public int Id => _process.Id;
 
+    /// <summary>
+    /// Fails when the child ignores SIGINT, so a Ctrl+C test says why it cannot work instead of timing out: a test
+    /// run started as a background job of a shell without job control (a script's 'cmd &amp;') inherits SIGINT
+    /// ignored, and .NET keeps an inherited ignore.
+    /// </summary>
+    public void AssertSigintNotIgnored()
+    {
+        foreach (var line in File.ReadAllLines("/proc/" + Id + "/status"))
+        {
+            if (line.StartsWith("SigIgn:", StringComparison.Ordinal)
+                && (ulong.Parse(line.Substring(7).Trim(), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture) & 0x2UL) != 0)
+            {
+                Assert.Fail("SIGINT is ignored by this test run (inherited from a shell that started it as a background job without job control), so Ctrl+C cannot be tested; run the suite in the foreground, or from a shell with 'set -m'.");
+            }
+        }
+    }
+
     public bool HasExited => _process.HasExited;
 
     public TimeSpan Elapsed => _clock.Elapsed;
