@@ -449,6 +449,26 @@ namespace EcrCache.Core
             return new SecretSpec(id, "id=" + id + ",env=" + env, env, null);
         }
 
+        /// <summary>
+        /// A duration option: whole minutes ("30") or a TimeSpan with a colon ("00:00:30"). Anything else is
+        /// <paramref name="diagnosticId"/>; the caller checks the range.
+        /// </summary>
+        internal static TimeSpan ParseMinutesOrTimeSpan(string value, string diagnosticId)
+        {
+            var text = value.Trim();
+            if (int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var minutes))
+            {
+                return TimeSpan.FromMinutes(minutes);
+            }
+
+            if (text.IndexOf(':') >= 0 && TimeSpan.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var timeout))
+            {
+                return timeout;
+            }
+
+            throw new EcrCacheException(diagnosticId, value);
+        }
+
         public static bool ParseBool(string property, string? value, bool defaultValue)
         {
             var text = Blank(value);

@@ -70,7 +70,7 @@ namespace EcrCache.Diagnostics
         public const string BadEcrTag = nameof(BadEcrTag);
         public const string EcrAuthorizationTokenInvalid = nameof(EcrAuthorizationTokenInvalid);
         public const string EcrDockerConfigWriteFailed = nameof(EcrDockerConfigWriteFailed);
-        // Base images, platforms, layer cache, Compose (issue 6: ECRC1020-1039, ECRC1110-1149, ECRC1210-1219).
+        // Base images, platforms, layer cache, Compose: ECRC1020-1039, ECRC1110-1149, ECRC1210-1219.
         public const string BadPlatform = nameof(BadPlatform);
         public const string BadBaseImageDigests = nameof(BadBaseImageDigests);
         public const string BadCacheFrom = nameof(BadCacheFrom);
@@ -125,7 +125,7 @@ namespace EcrCache.Diagnostics
         public const string BadDirectoryMaxSize = nameof(BadDirectoryMaxSize);
         public const string DirectoryWriteFailed = nameof(DirectoryWriteFailed);
         public const string DirectoryPruneFailed = nameof(DirectoryPruneFailed);
-        // Reliability (issue 7): ECRC1040-1059 options, ECRC1220-1239 docker, ECRC1320-1339 HTTP/leases, ECRC1902-1949 general.
+        // Reliability: ECRC1040-1059 options, ECRC1220-1239 docker, ECRC1320-1339 HTTP/leases, ECRC1902-1949 general.
         public const string SecretLookingBuildArg = nameof(SecretLookingBuildArg);
         public const string BadDockerRetries = nameof(BadDockerRetries);
         public const string BadLeaseTimeout = nameof(BadLeaseTimeout);

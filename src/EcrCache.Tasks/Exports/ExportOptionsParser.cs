@@ -1,5 +1,4 @@
 using System;
-using System.Globalization;
 using EcrCache.Core;
 using EcrCache.Diagnostics;
 
@@ -37,17 +36,7 @@ namespace EcrCache.Exports
                 return DefaultMetadataTimeout;
             }
 
-            var text = value!.Trim();
-            TimeSpan timeout;
-            if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var minutes) && minutes <= MaxMetadataTimeout.TotalMinutes)
-            {
-                timeout = TimeSpan.FromMinutes(minutes);
-            }
-            else if (text.IndexOf(':') < 0 || !TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out timeout))
-            {
-                throw new EcrCacheException(DiagnosticIds.BadMetadataTimeout, value);
-            }
-
+            var timeout = OptionsParser.ParseMinutesOrTimeSpan(value!, DiagnosticIds.BadMetadataTimeout);
             if (timeout < TimeSpan.FromSeconds(1) || timeout > MaxMetadataTimeout)
             {
                 throw new EcrCacheException(DiagnosticIds.BadMetadataTimeout, value);

@@ -8,7 +8,7 @@ using EcrCache.Keys.BaseImages;
 
 namespace EcrCache.Core
 {
-    /// <summary>Base-image digests, platforms, layer cache and Compose (issue 6): the raw property values.</summary>
+    /// <summary>Base-image digests, platforms, layer cache and Compose: the raw property values.</summary>
     public sealed partial class RawOptions
     {
         public string? Platform { get; set; }
@@ -20,7 +20,7 @@ namespace EcrCache.Core
         public string? ComposeService { get; set; }
     }
 
-    /// <summary>Base-image digests, platforms, layer cache and Compose (issue 6): the parsed values.</summary>
+    /// <summary>Base-image digests, platforms, layer cache and Compose: the parsed values.</summary>
     public sealed partial class CacheOptions
     {
         /// <summary>EcrCachePlatform normalised (lower case; a list sorted and comma-joined), or null for the daemon's.</summary>
@@ -48,7 +48,7 @@ namespace EcrCache.Core
         public string? ComposeService { get; set; }
     }
 
-    /// <summary>Parses the issue-6 properties (kept apart from <see cref="OptionsParser"/> so its edits stay small).</summary>
+    /// <summary>Parses the key-feature properties (kept apart from <see cref="OptionsParser"/> so its edits stay small).</summary>
     public static class KeyFeatureOptionsParser
     {
         private static readonly Regex PlatformPattern = new Regex("^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$", RegexOptions.CultureInvariant);

@@ -129,17 +129,7 @@ namespace EcrCache.Reliability
                 return TimeSpan.FromMinutes(30);
             }
 
-            var text = value!.Trim();
-            TimeSpan timeout;
-            if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var minutes))
-            {
-                timeout = TimeSpan.FromMinutes(minutes);
-            }
-            else if (text.IndexOf(':') < 0 || !TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out timeout))
-            {
-                throw new EcrCacheException(DiagnosticIds.BadLeaseTimeout, value);
-            }
-
+            var timeout = OptionsParser.ParseMinutesOrTimeSpan(value!, DiagnosticIds.BadLeaseTimeout);
             if (timeout == TimeSpan.Zero)
             {
                 return TimeSpan.Zero;

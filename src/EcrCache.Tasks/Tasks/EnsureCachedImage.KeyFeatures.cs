@@ -2,7 +2,7 @@ using EcrCache.Core;
 
 namespace EcrCache.Tasks
 {
-    /// <summary>The issue-6 parameters: platform, base-image digests, layer cache, Compose, explain.</summary>
+    /// <summary>The key-feature parameters: platform, base-image digests, layer cache, Compose, explain.</summary>
     public sealed partial class EnsureCachedImage
     {
         /// <summary>EcrCachePlatform.</summary>

@@ -290,7 +290,7 @@ namespace EcrCache.Registries.Ecr
             if (helper != null)
             {
                 // The reference plugin ran 'docker login' here, which fails with "Error saving credentials ... not
-                // implemented" under the ecr-login helper (its issue #55). Docker and the HEAD use the helper instead.
+                // implemented" under the ecr-login helper. Docker and the HEAD use the helper instead.
                 _log.Info("Your docker config (" + config.Path + ") routes " + RegistryHost + " to docker-credential-" + helper + "; not logging in.");
                 credentials = new DockerConfigCredentialProvider(config, _runner, _options.Environment, _log);
             }
