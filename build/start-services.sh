@@ -51,7 +51,7 @@ docker() {
 # --------------------------------------------------------------------------
 ensure_dockerd() {
   [[ -x "$ECRCACHE_DOCKER" ]] || die "$ECRCACHE_DOCKER not found; run build/install-prereqs.sh first"
-  local pidfile="$STATE/dockerd.pid" logfile="$STATE/dockerd.log"
+  local pidfile="$STATE/dockerd.pid" logfile="$STATE/dockerd.log" restarted_for_bridge=0
   if docker info >/dev/null 2>&1; then
     # A daemon whose default bridge vanished (e.g. another dockerd on the host removed docker0) cannot run
     # RUN steps ("could not find bridge docker0"). Only a daemon this script started may be restarted: on a
@@ -62,6 +62,7 @@ ensure_dockerd() {
         log "the docker daemon this script started (pid $(cat "$pidfile")) lost its docker0 bridge; restarting it"
         stop_pid "$pidfile" dockerd "dockerd (started by start-services.sh)" 30
         rm -f "$STATE/dockerd.started-by-ecrcache"
+        restarted_for_bridge=1
       else
         die "the running docker daemon has no docker0 bridge, so RUN steps would fail with 'could not find bridge docker0'. This script did not start that daemon (no live pid in $pidfile), so it leaves it alone: restart it yourself (for example 'systemctl restart docker'), or stop it and run this script again to start one of its own. If the daemon runs without a default bridge on purpose (--bridge=none), set ECRCACHE_SKIP_BRIDGE_CHECK=1."
       fi
@@ -98,6 +99,17 @@ ensure_dockerd() {
     fi
     sleep 1
   done
+  # A daemon restarted to get its bridge back must really have it: a daemon that answers before its network is
+  # set up, or one that cannot create docker0 at all, would otherwise fail every RUN step later.
+  if ((restarted_for_bridge)); then
+    until [[ -e "$ECRCACHE_SYS_CLASS_NET/docker0" ]]; do
+      if ((SECONDS >= deadline)); then
+        tail -n 30 "$logfile" >&2 || true
+        die "the restarted dockerd (pid $(cat "$pidfile")) still has no docker0 bridge; see $logfile"
+      fi
+      sleep 0.2
+    done
+  fi
   log "docker daemon ready (pid $(cat "$pidfile"))"
 }
 

@@ -39,8 +39,9 @@ namespace EcrCache.Tasks.Tests.Scripts
             // The docker client stand-in: the daemon answers while a stand-in dockerd runs.
             WriteScript(Path.Combine(_root, "docker"), "case \"$1\" in\n  info) [ \"$2\" = --format ] && echo stand-in-daemon; exit 0 ;;\n  *) exit 1 ;;\nesac\n");
 
-            // The dockerd stand-in started on a restart: it brings its bridge up, then runs until stopped.
-            WriteScript(Path.Combine(_root, "dockerd"), "mkdir -p \"$ECRCACHE_SYS_CLASS_NET/docker0\"\nexec -a stand-in-dockerd sleep 600\n");
+            // The dockerd stand-in started on a restart: like a real daemon it may answer "info" before its network
+            // is set up, so it brings its bridge up a little later, then runs until stopped.
+            WriteScript(Path.Combine(_root, "dockerd"), "sleep 1\nmkdir -p \"$ECRCACHE_SYS_CLASS_NET/docker0\"\nexec -a stand-in-dockerd sleep 600\n");
         }
 
         [TestCleanup]
