@@ -116,7 +116,6 @@ namespace EcrCache.Tasks.Tests.Keys
         [DataRow(".é")]
         [DataRow(".a | .b")]
         [DataRow(".[]")]
-        [DataRow(".a[]")]
         [DataRow(".a?")]
         [DataRow(".a[1:2]")]
         [DataRow(".a | keys")]
