@@ -21,6 +21,7 @@ required=(
   "/usr/bin/setsid util-linux"
   "/usr/bin/flock util-linux"
   "/usr/bin/tar tar"
+  "/usr/sbin/ip iproute2"
 )
 
 missing_pkgs=()

@@ -286,15 +286,30 @@ namespace EcrCache.Core
         {
             var mode = await _docker.SelectBuilderAsync(version, BuildKitReason(), cancellationToken).ConfigureAwait(false);
             var request = CreateBuildRequest(reference);
-            if (_options.IsMultiPlatform)
+            try
             {
-                // buildx pushes the multi-platform image itself (it cannot be loaded into the daemon).
-                await MultiPlatformBuild.BuildAndPushAsync(_options, _docker, request, store, _options.PushLatest, cancellationToken).ConfigureAwait(false);
-                return;
-            }
+                if (_options.IsMultiPlatform)
+                {
+                    // buildx pushes the multi-platform image itself (it cannot be loaded into the daemon).
+                    await MultiPlatformBuild.BuildAndPushAsync(_options, _docker, request, store, _options.PushLatest, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
 
-            await LayerCache.AddAsync(_options, _docker, store, mode, request, _log, cancellationToken).ConfigureAwait(false);
-            await _docker.BuildAsync(request, mode, cancellationToken).ConfigureAwait(false);
+                await LayerCache.AddAsync(_options, _docker, store, mode, request, _log, cancellationToken).ConfigureAwait(false);
+                await _docker.BuildAsync(request, mode, cancellationToken).ConfigureAwait(false);
+            }
+            catch (EcrCacheException ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                // The key was computed from HEADs only, which cannot tell whether an index has the build platform.
+                // Only now, with the build failed, is a manifest GET worth it to name that cause.
+                var missing = await BaseImageKeyInputs.FindMissingPlatformAsync(_options, _baseImages, _runner, _docker, _log, cancellationToken).ConfigureAwait(false);
+                if (missing != null)
+                {
+                    throw new EcrCacheException(missing.Diagnostic, ex);
+                }
+
+                throw;
+            }
         }
 
         private DockerBuildRequest CreateBuildRequest(string reference)

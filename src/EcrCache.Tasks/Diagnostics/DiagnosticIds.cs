@@ -88,6 +88,8 @@ namespace EcrCache.Diagnostics
         public const string BaseImageUnresolvedBestEffort = nameof(BaseImageUnresolvedBestEffort);
         public const string BaseImagePlatformMissing = nameof(BaseImagePlatformMissing);
         public const string BaseImageBadReference = nameof(BaseImageBadReference);
+        public const string BadRegistryMirror = nameof(BadRegistryMirror);
+        public const string DaemonRegistryMirrorUnusable = nameof(DaemonRegistryMirrorUnusable);
         public const string BuildxRequired = nameof(BuildxRequired);
         public const string MultiPlatformNeedsRegistry = nameof(MultiPlatformNeedsRegistry);
         public const string CacheFromUnavailable = nameof(CacheFromUnavailable);

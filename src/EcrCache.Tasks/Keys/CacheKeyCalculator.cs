@@ -67,7 +67,7 @@
 // platform "linux/amd64", build args VERSION=1.2.3 and A=x, no additional args, CacheOn "src\app.txt" holding "hello\n",
 // extra input "base" = "sha256:0000". The key text is (-> marks a TAB):
 //
-//     algorithm->ecrcache->1
+//     algorithm->ecrcache->2
 //     dockerfile->Dockerfile->bd6eb7cda7ad09a623e33e656ea3d9cc9f9d6fca40fb80b26c15b4638d2025b3   (sha256("FROM busybox\n"))
 //     platform->->linux/amd64
 //     build-arg->A->f455728aa0723f05294b272674975462c8972ff638fa9a5d2743b3d2ec3606b8          (sha256("A=x"))
@@ -76,7 +76,7 @@
 //     extra->base->sha256:0000
 //
 // (the parenthesised notes are not part of the text), so the key Hash is
-// 1fdf2009d96279cc80df575334cec5eb40dd9ca61f729cf25196f3a8cf5480ec and the Tag 1fdf2009d96279cc80df5753.
+// 408bbf2a527ea7470b5b98e9fb06402949a465bd493735fb1c2a693ef6dca56f and the Tag 408bbf2a527ea7470b5b98e9.
 //
 // Changing anything above (including CanonicalJson's output, the JsonPath canonical spelling or PathNormalizer) changes
 // keys: bump KeyManifest.AlgorithmVersion when doing so. Unset build args (sha256(N)), null selections and "absent"

@@ -14,6 +14,7 @@ namespace EcrCache.Core
         public string? Platform { get; set; }
         public string? BaseImageDigests { get; set; }
         public string? BaseImageDigestsCacheMinutes { get; set; }
+        public string? RegistryMirrors { get; set; }
         public string? LayerCache { get; set; }
         public string? CacheFrom { get; set; }
         public string? ComposeFile { get; set; }
@@ -35,6 +36,9 @@ namespace EcrCache.Core
 
         /// <summary>How long resolved base digests are reused from obj/ecrcache/base-images.json; 0 = always look up.</summary>
         public int BaseImageDigestsCacheMinutes { get; set; } = 10;
+
+        /// <summary>EcrCacheRegistryMirrors: the mirrors for docker.io base images; null = the daemon's, empty = none.</summary>
+        public IReadOnlyList<Registries.Oci.RegistryEndpoint>? RegistryMirrors { get; set; }
 
         /// <summary>EcrCacheLayerCache: on a miss, build with --cache-from and inline cache metadata.</summary>
         public bool LayerCache { get; set; } = true;
@@ -91,6 +95,7 @@ namespace EcrCache.Core
                 options.BaseImageDigestsCacheMinutes = m;
             }
 
+            options.RegistryMirrors = RegistryMirrors.ParseOption(raw.RegistryMirrors);
             options.LayerCache = OptionsParser.ParseBool("EcrCacheLayerCache", raw.LayerCache, true);
             var cacheFrom = Blank(raw.CacheFrom);
             if (cacheFrom != null)

@@ -62,7 +62,7 @@ namespace EcrCache.Keys
     public sealed class KeyManifest
     {
         /// <summary>The version of the key algorithm (and of this manifest's JSON form).</summary>
-        public const int AlgorithmVersion = 1;
+        public const int AlgorithmVersion = 2;
 
         public KeyManifest(int version, IEnumerable<KeyManifestEntry> entries)
         {

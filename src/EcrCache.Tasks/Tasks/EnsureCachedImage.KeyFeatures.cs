@@ -14,6 +14,9 @@ namespace EcrCache.Tasks
         /// <summary>EcrCacheBaseImageDigestsCacheMinutes.</summary>
         public string? BaseImageDigestsCacheMinutes { get; set; }
 
+        /// <summary>EcrCacheRegistryMirrors.</summary>
+        public string? RegistryMirrors { get; set; }
+
         /// <summary>EcrCacheLayerCache.</summary>
         public string? LayerCache { get; set; }
 
@@ -34,6 +37,7 @@ namespace EcrCache.Tasks
             raw.Platform = Platform;
             raw.BaseImageDigests = BaseImageDigests;
             raw.BaseImageDigestsCacheMinutes = BaseImageDigestsCacheMinutes;
+            raw.RegistryMirrors = RegistryMirrors;
             raw.LayerCache = LayerCache;
             raw.CacheFrom = CacheFrom;
             raw.ComposeFile = ComposeFile;

@@ -46,7 +46,7 @@ namespace EcrCache.Tasks.Tests.Keys
             var key = CacheKeyCalculator.Compute(inputs);
 
             Assert.AreEqual(
-                "algorithm\tecrcache\t1\n"
+                "algorithm\tecrcache\t2\n"
                 + "dockerfile\tDockerfile\tbd6eb7cda7ad09a623e33e656ea3d9cc9f9d6fca40fb80b26c15b4638d2025b3\n"
                 + "platform\t\tlinux/amd64\n"
                 + "build-arg\tA\tf455728aa0723f05294b272674975462c8972ff638fa9a5d2743b3d2ec3606b8\n"
@@ -54,8 +54,8 @@ namespace EcrCache.Tasks.Tests.Keys
                 + "file\tsrc/app.txt\t5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03\n"
                 + "extra\tbase\tsha256:0000\n",
                 key.Manifest.ToKeyText());
-            Assert.AreEqual("1fdf2009d96279cc80df575334cec5eb40dd9ca61f729cf25196f3a8cf5480ec", key.Hash);
-            Assert.AreEqual("1fdf2009d96279cc80df5753", key.Tag);
+            Assert.AreEqual("408bbf2a527ea7470b5b98e9fb06402949a465bd493735fb1c2a693ef6dca56f", key.Hash);
+            Assert.AreEqual("408bbf2a527ea7470b5b98e9", key.Tag);
             Assert.AreEqual(CacheKeyCalculator.TagLength, key.Tag.Length);
             Assert.AreEqual(KeyManifest.AlgorithmVersion, key.Manifest.Version);
         }
@@ -90,7 +90,7 @@ namespace EcrCache.Tasks.Tests.Keys
             var key = CacheKeyCalculator.Compute(inputs);
 
             Assert.AreEqual(
-                "algorithm\tecrcache\t1\n"
+                "algorithm\tecrcache\t2\n"
                 + "dockerfile\tDockerfile\t0088d410f83c2bb2ec3552bc687d055ae5657472b0fe4bb0b72f11bcbc73f7e1\n"
                 + "target\t\tfinal\n"
                 + "platform\t\tlinux/arm64\n"
@@ -99,7 +99,7 @@ namespace EcrCache.Tasks.Tests.Keys
                 + "json\tpackage.json#.engines.node\t33102baf503be2635e228bf733cfa5c789f1d5e66d5e11d2749a63ce4d2acb92\n"
                 + "extra\ttab\\there\tv\\\\1\n",
                 key.Manifest.ToKeyText());
-            Assert.AreEqual("9a0f65b8f4ddf5f4c8c5652f9cb945c80848df4098aeac7b151e350fa211e5fc", key.Hash);
+            Assert.AreEqual("9416d82aa7066f3c37bdb99a3a8049a57ee207a71d9ca081dbd834973b34b771", key.Hash);
         }
 
         // ---- stability ----

@@ -204,8 +204,8 @@ namespace EcrCache.Tasks.Tests.Keys
             Assert.AreNotEqual(first.Hash, third.Hash);
         }
 
-        private static int CountLines(string file, string text) =>
-            File.ReadAllLines(file).Count(l => l.Contains(text, StringComparison.Ordinal) && l.Contains("\"GET ", StringComparison.Ordinal));
+        /// <summary>Manifest requests (HEAD or GET) for <paramref name="text"/> in the registry's access log.</summary>
+        private static int CountLines(string file, string text) => RegistryAccessLog.Count(file, text, "HEAD") + RegistryAccessLog.Count(file, text, "GET");
 
         private static int WaitForMore(string file, string text, int before)
         {
@@ -253,9 +253,10 @@ namespace EcrCache.Tasks.Tests.Keys
         }
 
         [TestMethod]
-        public async Task AnIndexIsKeyedOnThePlatformsManifest_SoANewArchitectureElsewhereKeepsTheKey()
+        public async Task AnIndexIsKeyedOnItsOwnDigestFromOneHead_AndAMissingPlatformIsNamedOnlyAfterAFailedBuild()
         {
             RealDocker.Require();
+            var logFile = TestServices.Require("ECRCACHE_TEST_REGISTRY_LOG");
             var amd = PushBase("amd", tag: "amd", name: "index");
             var arm = PushBase("arm", tag: "arm", name: "index");
             var repo = "keys-index-" + _id + "/busybox";
@@ -264,13 +265,14 @@ namespace EcrCache.Tasks.Tests.Keys
             {
                 using var request = new HttpRequestMessage(HttpMethod.Head, "v2/" + repo + "/manifests/" + tag);
                 request.Headers.Accept.ParseAdd("application/vnd.docker.distribution.manifest.v2+json");
+                request.Headers.Accept.ParseAdd("application/vnd.oci.image.index.v1+json");
                 using var response = await http.SendAsync(request);
                 return (response.Headers.GetValues("Docker-Content-Digest").First(), response.Content.Headers.ContentLength!.Value, response.Content.Headers.ContentType!.MediaType!);
             }
 
             var a = await Head("amd");
             var r = await Head("arm");
-            async Task PutIndex(params (string Digest, long Size, string Type, string Os, string Arch)[] entries)
+            async Task<string> PutIndex(params (string Digest, long Size, string Type, string Os, string Arch)[] entries)
             {
                 var json = "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":["
                     + string.Join(",", entries.Select(e => "{\"mediaType\":\"" + e.Type + "\",\"digest\":\"" + e.Digest + "\",\"size\":" + e.Size + ",\"platform\":{\"os\":\"" + e.Os + "\",\"architecture\":\"" + e.Arch + "\"}}")) + "]}";
@@ -278,27 +280,45 @@ namespace EcrCache.Tasks.Tests.Keys
                 content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/vnd.oci.image.index.v1+json");
                 using var response = await http.PutAsync("v2/" + repo + "/manifests/multi", content);
                 Assert.IsTrue(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+                return response.Headers.GetValues("Docker-Content-Digest").First();
             }
 
-            await PutIndex((a.Digest, a.Size, a.Type, "linux", "amd64"), (r.Digest, r.Size, r.Type, "linux", "arm64"));
+            var indexDigest = await PutIndex((a.Digest, a.Size, a.Type, "linux", "amd64"), (r.Digest, r.Size, r.Type, "linux", "arm64"));
             var froms = DockerfileParser.ParseFromInstructions("FROM " + TestServices.Registry + "/" + repo + ":multi\n");
-            async Task<string> Resolve(string platform)
+            BaseImageResolver NewResolver() => new BaseImageResolver(new CapturingBuildLog(), new DockerConfigCredentialProvider(DockerConfig.LoadFile(Path.Combine(_dir, "no-config.json")), ProcessRunner.Instance), null);
+            var path = "/v2/" + repo + "/manifests/multi";
+            var getsBefore = RegistryAccessLog.Count(logFile, path, "GET");
+            async Task<IReadOnlyList<ResolvedBaseImage>> Resolve(string platform)
             {
-                using var resolver = new BaseImageResolver(new CapturingBuildLog(), new DockerConfigCredentialProvider(DockerConfig.LoadFile(Path.Combine(_dir, "no-config.json")), ProcessRunner.Instance), null);
+                using var resolver = NewResolver();
                 var resolved = await resolver.ResolveAsync(froms, new[] { platform }, BaseImageDigestMode.On, null, false, Timeout());
-                Assert.AreEqual(1, resolver.RegistryLookups);
-                return resolved.Single().Value;
+                Assert.AreEqual(1, resolver.ManifestHeads);
+                Assert.AreEqual(0, resolver.ManifestGets, "the registry gives the digest on HEAD");
+                return resolved;
             }
 
-            Assert.AreEqual(a.Digest, await Resolve("linux/amd64"));
-            Assert.AreEqual(r.Digest, await Resolve("linux/arm64"));
-            var missing = await Assert.ThrowsExactlyAsync<EcrCacheException>(() => Resolve("linux/s390x"));
-            Assert.AreEqual("ECRC1113", missing.Diagnostic.Code);
-            StringAssert.Contains(missing.Diagnostic.Message, "linux/amd64, linux/arm64");
+            Assert.AreEqual(indexDigest, (await Resolve("linux/amd64")).Single().Value, "the index digest is keyed: it is what HEAD returns");
+            Assert.AreEqual(indexDigest, (await Resolve("linux/arm64")).Single().Value);
+            var s390x = await Resolve("linux/s390x");
+            Assert.AreEqual(indexDigest, s390x.Single().Value, "no GET on the hot path, so a missing platform is not known yet");
+            Thread.Sleep(300);
+            Assert.AreEqual(getsBefore, RegistryAccessLog.Count(logFile, path, "GET"), "computing keys made no manifest GET");
 
-            // Another architecture is added to the index: the amd64 digest (and so the key) stays.
-            await PutIndex((a.Digest, a.Size, a.Type, "linux", "amd64"), (r.Digest, r.Size, r.Type, "linux", "arm64"), (r.Digest, r.Size, r.Type, "linux", "s390x"));
-            Assert.AreEqual(a.Digest, await Resolve("linux/amd64"));
+            // After a failed build the index is fetched once to say why.
+            using (var resolver = NewResolver())
+            {
+                var missing = await resolver.FindMissingPlatformAsync(s390x, Timeout());
+                Assert.IsNotNull(missing);
+                Assert.AreEqual("ECRC1113", missing.Diagnostic.Code);
+                StringAssert.Contains(missing.Diagnostic.Message, "linux/amd64, linux/arm64");
+                Assert.AreEqual(1, resolver.ManifestGets);
+                Assert.IsNull(await resolver.FindMissingPlatformAsync(await Resolve("linux/amd64"), Timeout()), "the index has amd64");
+            }
+
+            // Another architecture added to the index moves the tag's digest, and with it the key.
+            var moved = await PutIndex((a.Digest, a.Size, a.Type, "linux", "amd64"), (r.Digest, r.Size, r.Type, "linux", "arm64"), (r.Digest, r.Size, r.Type, "linux", "s390x"));
+            Assert.AreNotEqual(indexDigest, moved);
+            Assert.AreEqual(moved, (await Resolve("linux/amd64")).Single().Value);
             _ = amd;
             _ = arm;
         }

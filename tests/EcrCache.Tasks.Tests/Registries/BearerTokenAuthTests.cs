@@ -59,6 +59,9 @@ namespace EcrCache.Tasks.Tests.Registries
 
         public bool AllowAnonymousPull { get; set; }
 
+        /// <summary>Send no Docker-Content-Digest on HEAD (it is optional in the distribution spec).</summary>
+        public bool OmitDigestOnHead { get; set; }
+
         /// <summary>Use "access_token" instead of "token" in the token response (OAuth2 style).</summary>
         public bool UseAccessTokenField { get; set; }
 
@@ -285,7 +288,11 @@ namespace EcrCache.Tasks.Tests.Registries
             }
 
             response.ContentType = ManifestMediaTypes.OciManifest;
-            response.AddHeader("Docker-Content-Digest", ManifestDigest);
+            if (!(OmitDigestOnHead && request.HttpMethod == "HEAD"))
+            {
+                response.AddHeader("Docker-Content-Digest", ManifestDigest);
+            }
+
             Write(response, Manifest, request.HttpMethod == "HEAD");
         }
 

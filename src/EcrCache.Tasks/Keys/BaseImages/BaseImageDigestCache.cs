@@ -10,14 +10,17 @@ namespace EcrCache.Keys.BaseImages
 {
     /// <summary>
     /// Base-image digests resolved from registries, remembered in obj/ecrcache/base-images.json for
-    /// EcrCacheBaseImageDigestsCacheMinutes so that a no-op build makes no registry request. Only registry answers are
-    /// kept, plus the marker "not-in-registry" for a base that only the local daemon has (its image id is asked from
-    /// the daemon every time, never cached; unresolved names are never cached). A lost or unreadable file just means
-    /// fresh look-ups.
+    /// EcrCacheBaseImageDigestsCacheMinutes so that a no-op build makes no registry request; an entry older than that
+    /// is revalidated with one HEAD, which renews it. Only registry answers are kept (the tag's own digest, the same for
+    /// every platform), plus the marker "not-in-registry" for a base that only the local daemon has (its image id is
+    /// asked from the daemon every time, never cached; unresolved names are never cached). A lost, unreadable or older
+    /// (version 1: per-platform manifest digests) file just means fresh look-ups.
     /// </summary>
     public sealed class BaseImageDigestCache
     {
         public const string FileName = "base-images.json";
+
+        private const int FileVersion = 2;
 
         private readonly string _path;
         private readonly TimeSpan _maxAge;
@@ -35,12 +38,12 @@ namespace EcrCache.Keys.BaseImages
 
         public string FilePath => _path;
 
-        /// <summary>The cached digest of <paramref name="reference"/> for <paramref name="platform"/>, if younger than the limit (any age with <paramref name="anyAge"/>).</summary>
-        public bool TryGet(string reference, string platform, bool anyAge, out string digest, out DateTimeOffset resolved)
+        /// <summary>The cached digest of <paramref name="reference"/>, if younger than the limit (any age with <paramref name="anyAge"/>).</summary>
+        public bool TryGet(string reference, bool anyAge, out string digest, out DateTimeOffset resolved)
         {
             digest = "";
             resolved = default;
-            if (!_entries.TryGetValue(Key(reference, platform), out var entry))
+            if (!_entries.TryGetValue(reference, out var entry))
             {
                 return false;
             }
@@ -55,10 +58,21 @@ namespace EcrCache.Keys.BaseImages
             return true;
         }
 
-        public void Set(string reference, string platform, string digest)
+        /// <summary>Records a registry's answer (also one that confirms the cached digest: the window starts again).</summary>
+        public void Set(string reference, string digest)
         {
-            _entries[Key(reference, platform)] = (digest, DateTimeOffset.UtcNow);
+            _entries[reference] = (digest, DateTimeOffset.UtcNow);
             _dirty = true;
+        }
+
+        /// <summary>For tests and tools: moves the time an entry was resolved (e.g. past the window).</summary>
+        internal void SetResolvedTime(string reference, DateTimeOffset resolved)
+        {
+            if (_entries.TryGetValue(reference, out var entry))
+            {
+                _entries[reference] = (entry.Digest, resolved);
+                _dirty = true;
+            }
         }
 
         /// <summary>Writes the file when something was added (never when caching is off).</summary>
@@ -75,17 +89,15 @@ namespace EcrCache.Keys.BaseImages
                 using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
                 {
                     writer.WriteStartObject();
-                    writer.WriteNumber("version", 1);
+                    writer.WriteNumber("version", FileVersion);
                     writer.WriteStartArray("entries");
                     var keys = new List<string>(_entries.Keys);
                     keys.Sort(StringComparer.Ordinal);
                     foreach (var key in keys)
                     {
-                        var split = key.IndexOf('\n');
                         var entry = _entries[key];
                         writer.WriteStartObject();
-                        writer.WriteString("reference", key.Substring(0, split));
-                        writer.WriteString("platform", key.Substring(split + 1));
+                        writer.WriteString("reference", key);
                         writer.WriteString("digest", entry.Digest);
                         writer.WriteString("resolved", entry.Resolved.ToString("o"));
                         writer.WriteEndObject();
@@ -105,8 +117,6 @@ namespace EcrCache.Keys.BaseImages
             }
         }
 
-        private static string Key(string reference, string platform) => reference + "\n" + platform;
-
         private void Load()
         {
             try
@@ -117,7 +127,9 @@ namespace EcrCache.Keys.BaseImages
                 }
 
                 using var doc = JsonDocument.Parse(File.ReadAllText(_path));
-                if (!doc.RootElement.TryGetProperty("entries", out var entries) || entries.ValueKind != JsonValueKind.Array)
+                if (!doc.RootElement.TryGetProperty("version", out var version) || version.ValueKind != JsonValueKind.Number
+                    || !version.TryGetInt32(out var v) || v != FileVersion
+                    || !doc.RootElement.TryGetProperty("entries", out var entries) || entries.ValueKind != JsonValueKind.Array)
                 {
                     return;
                 }
@@ -125,12 +137,11 @@ namespace EcrCache.Keys.BaseImages
                 foreach (var e in entries.EnumerateArray())
                 {
                     if (e.TryGetProperty("reference", out var r) && r.ValueKind == JsonValueKind.String
-                        && e.TryGetProperty("platform", out var p) && p.ValueKind == JsonValueKind.String
                         && e.TryGetProperty("digest", out var d) && d.ValueKind == JsonValueKind.String
                         && e.TryGetProperty("resolved", out var t) && t.ValueKind == JsonValueKind.String
                         && DateTimeOffset.TryParse(t.GetString(), System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.RoundtripKind, out var resolved))
                     {
-                        _entries[Key(r.GetString()!, p.GetString()!)] = (d.GetString()!, resolved);
+                        _entries[r.GetString()!] = (d.GetString()!, resolved);
                     }
                 }
             }

@@ -5,10 +5,12 @@ using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using EcrCache.Core;
+using EcrCache.Diagnostics;
 using EcrCache.Docker;
 using EcrCache.Keys.Dockerfiles;
 using EcrCache.Logging;
 using EcrCache.Registries.Auth;
+using EcrCache.Registries.Oci;
 
 namespace EcrCache.Keys.BaseImages
 {
@@ -55,19 +57,7 @@ namespace EcrCache.Keys.BaseImages
             }
 
             var cache = new BaseImageDigestCache(options.IntermediateDirectory, TimeSpan.FromMinutes(options.BaseImageDigestsCacheMinutes), log);
-            var config = DockerConfig.Load(options.Environment, Environment.GetFolderPath(Environment.SpecialFolder.UserProfile));
-            var credentials = new DockerConfigCredentialProvider(config, runner, options.Environment, log);
-            Func<string, CancellationToken, Task<string?>>? localId = null;
-            if (docker != null && !offline)
-            {
-                localId = async (image, token) =>
-                {
-                    var result = await docker.RunAsync(new[] { "image", "inspect", "--format", "{{.Id}}", image }, token).ConfigureAwait(false);
-                    return result.ExitCode == 0 ? result.StandardOutput.Trim() : null;
-                };
-            }
-
-            using var resolver = new BaseImageResolver(log, credentials, localId);
+            using var resolver = CreateResolver(options, runner, offline ? null : docker, log);
             if (offline)
             {
                 // Local-only images (keyed on their image id) are not cached: take them from the last computed key.
@@ -93,10 +83,76 @@ namespace EcrCache.Keys.BaseImages
             var resolved = byName.Values.OrderBy(i => i.Name, StringComparer.Ordinal).ToList();
             if (resolver.RegistryLookups > 0)
             {
-                log.Detail("Resolved " + resolver.RegistryLookups + " base image digest(s) from registries; cached in " + cache.FilePath + " for " + options.BaseImageDigestsCacheMinutes + " min.");
+                log.Detail(string.Format(
+                    System.Globalization.CultureInfo.InvariantCulture,
+                    "Resolved {0} base image digest(s) with {1} manifest HEAD(s) and {2} GET(s) in {3:0} ms; cached in {4} for {5} min, then revalidated with one HEAD each.",
+                    resolver.RegistryLookups,
+                    resolver.ManifestHeads,
+                    resolver.ManifestGets,
+                    resolver.RequestTime.TotalMilliseconds,
+                    cache.FilePath,
+                    options.BaseImageDigestsCacheMinutes));
             }
 
             return resolved;
+        }
+
+        /// <summary>
+        /// After a failed build: ECRC1113 when a registry-resolved base image has no manifest for its platform (the
+        /// likely cause of the failure), else null. Costs one manifest GET per such image, so only failures pay it.
+        /// </summary>
+        public static async Task<EcrCacheException?> FindMissingPlatformAsync(
+            CacheOptions options,
+            IReadOnlyList<ResolvedBaseImage> images,
+            IProcessRunner runner,
+            DockerCli? docker,
+            IBuildLog log,
+            CancellationToken cancellationToken)
+        {
+            if (!images.Any(i => i.Source == ResolvedBaseImage.FromRegistry || i.Source == ResolvedBaseImage.FromCache))
+            {
+                return null;
+            }
+
+            using var resolver = CreateResolver(options, runner, docker, log);
+            try
+            {
+                return await resolver.FindMissingPlatformAsync(images, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is EcrCacheException || ex is System.Net.Http.HttpRequestException || ex is IOException)
+            {
+                log.Detail("Could not check the base images' platforms after the failed build: " + ex.Message);
+                return null;
+            }
+        }
+
+        /// <summary>A resolver with the docker config's credentials, the daemon (local image ids) and the mirrors for docker.io.</summary>
+        private static BaseImageResolver CreateResolver(CacheOptions options, IProcessRunner runner, DockerCli? docker, IBuildLog log)
+        {
+            var config = DockerConfig.Load(options.Environment, Environment.GetFolderPath(Environment.SpecialFolder.UserProfile));
+            var credentials = new DockerConfigCredentialProvider(config, runner, options.Environment, log);
+            Func<string, CancellationToken, Task<string?>>? localId = null;
+            if (docker != null)
+            {
+                localId = async (image, token) =>
+                {
+                    var result = await docker.RunAsync(new[] { "image", "inspect", "--format", "{{.Id}}", image }, token).ConfigureAwait(false);
+                    return result.ExitCode == 0 ? result.StandardOutput.Trim() : null;
+                };
+            }
+
+            Func<CancellationToken, Task<IReadOnlyList<RegistryEndpoint>>>? mirrors = null;
+            if (options.RegistryMirrors != null)
+            {
+                var configured = options.RegistryMirrors;
+                mirrors = _ => Task.FromResult(configured);
+            }
+            else if (docker != null)
+            {
+                mirrors = token => RegistryMirrors.FromDaemonAsync(docker, log, token);
+            }
+
+            return new BaseImageResolver(log, credentials, localId, null, mirrors);
         }
 
         /// <summary>True when every base image was resolved through a registry (so docker build --pull builds exactly what was keyed).</summary>

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Linq;
 using System.Net.Http;
 using System.Text.Json;
@@ -52,16 +53,27 @@ namespace EcrCache.Keys.BaseImages
         /// <summary>registry, cache, pinned, local or unresolved.</summary>
         public string Source { get; }
 
+        /// <summary>The image as resolved (null for entries taken from the last key).</summary>
+        internal ImageReference? Reference { get; set; }
+
+        /// <summary>The platform it was keyed for (normalised; empty when unknown).</summary>
+        internal string Platform { get; set; } = "";
+
         public override string ToString() => Name + " " + Value + " (" + Source + ")";
     }
 
     /// <summary>
-    /// Resolves the external images of a Dockerfile's FROM lines to manifest digests for the build platform: one
-    /// manifest GET per image (token auth and docker-config credentials through <see cref="RegistryClient"/>); for an
-    /// index, the digest of the platform's manifest is keyed, so a new architecture elsewhere keeps the key. Pinned
-    /// <c>@sha256:</c> references, stage names and scratch need no request; answers are cached in
-    /// <see cref="BaseImageDigestCache"/>. When the registry cannot answer but the daemon has the image (a base built
-    /// or loaded locally), its local image id is keyed: that is what docker builds from.
+    /// Resolves the external images of a Dockerfile's FROM lines to digests with one manifest HEAD per image: the key
+    /// holds the digest the registry gives for the tag (for a multi-platform image, the index's; the platform is a
+    /// key entry of its own). Docker Hub counts manifest GETs as pulls and HEADs not, so a GET is made only where a
+    /// registry sends no Docker-Content-Digest on HEAD. docker.io images go through the registry mirrors first
+    /// (<see cref="RegistryMirrors"/>), in order, then Docker Hub, as dockerd pulls them; a mirror that fails or lacks
+    /// the image falls through to the next. Token auth and docker-config credentials (per host: a mirror gets its own,
+    /// never Docker Hub's) come from <see cref="RegistryClient"/>. Pinned <c>@sha256:</c> references, stage names and
+    /// scratch need no request; answers are cached in <see cref="BaseImageDigestCache"/>. When the registry cannot
+    /// answer but the daemon has the image (a base built or loaded locally), its local image id is keyed: that is what
+    /// docker builds from. Whether an index has the build platform is only checked after a build failed
+    /// (<see cref="FindMissingPlatformAsync"/>): that costs a GET, which the hot path never spends.
     /// </summary>
     public sealed class BaseImageResolver : IDisposable
     {
@@ -72,22 +84,44 @@ namespace EcrCache.Keys.BaseImages
         private readonly IRegistryCredentialProvider _credentials;
         private readonly Func<string, CancellationToken, Task<string?>>? _localImageId;
         private readonly HttpMessageHandler? _handler;
+        private readonly Func<CancellationToken, Task<IReadOnlyList<RegistryEndpoint>>>? _dockerHubMirrors;
         private readonly Dictionary<string, RegistryClient> _clients = new Dictionary<string, RegistryClient>(StringComparer.Ordinal);
+        private readonly Dictionary<string, string> _resolvedThisRun = new Dictionary<string, string>(StringComparer.Ordinal);
+        private readonly Stopwatch _requestTime = new Stopwatch();
+        private IReadOnlyList<RegistryEndpoint>? _mirrors;
+        private int _manifestHeads;
+        private int _manifestGets;
 
         /// <param name="localImageId">Returns the local image id of an image as written in the Dockerfile, or null (docker image inspect).</param>
-        public BaseImageResolver(IBuildLog log, IRegistryCredentialProvider credentials, Func<string, CancellationToken, Task<string?>>? localImageId, HttpMessageHandler? handler = null)
+        /// <param name="dockerHubMirrors">The mirrors for docker.io images, asked at most once and only when a docker.io image needs a request.</param>
+        public BaseImageResolver(
+            IBuildLog log,
+            IRegistryCredentialProvider credentials,
+            Func<string, CancellationToken, Task<string?>>? localImageId,
+            HttpMessageHandler? handler = null,
+            Func<CancellationToken, Task<IReadOnlyList<RegistryEndpoint>>>? dockerHubMirrors = null)
         {
             _log = log;
             _credentials = credentials;
             _localImageId = localImageId;
             _handler = handler;
+            _dockerHubMirrors = dockerHubMirrors;
         }
 
         /// <summary>Offline only: values of base-image entries of the last computed key, by entry name (used when the cache has none).</summary>
         public IDictionary<string, string> OfflineFallback { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
 
-        /// <summary>Registry requests made (manifest GETs), for logs and tests.</summary>
+        /// <summary>Images looked up in a registry (each costs one HEAD per registry asked), for logs and tests.</summary>
         public int RegistryLookups { get; private set; }
+
+        /// <summary>Manifest HEAD requests sent (mirrors included).</summary>
+        public int ManifestHeads => _manifestHeads;
+
+        /// <summary>Manifest GET requests sent: only for registries that give no digest on HEAD, or to diagnose a failed build.</summary>
+        public int ManifestGets => _manifestGets;
+
+        /// <summary>Time spent in registry requests.</summary>
+        public TimeSpan RequestTime => _requestTime.Elapsed;
 
         /// <summary>
         /// The key entries for the external images of <paramref name="froms"/>, one per (image, platform), sorted by name.
@@ -129,7 +163,10 @@ namespace EcrCache.Keys.BaseImages
                         continue;
                     }
 
-                    result[name] = await ResolveOneAsync(name, from, reference, platform, mode, cache, offline, cancellationToken).ConfigureAwait(false);
+                    var resolved = await ResolveOneAsync(name, from, reference, mode, cache, offline, cancellationToken).ConfigureAwait(false);
+                    resolved.Reference = reference;
+                    resolved.Platform = platform;
+                    result[name] = resolved;
                 }
             }
 
@@ -137,7 +174,7 @@ namespace EcrCache.Keys.BaseImages
             return result.Values.OrderBy(r => r.Name, StringComparer.Ordinal).ToList();
         }
 
-        private async Task<ResolvedBaseImage> ResolveOneAsync(string name, FromInstruction from, ImageReference reference, string platform, BaseImageDigestMode mode, BaseImageDigestCache? cache, bool offline, CancellationToken cancellationToken)
+        private async Task<ResolvedBaseImage> ResolveOneAsync(string name, FromInstruction from, ImageReference reference, BaseImageDigestMode mode, BaseImageDigestCache? cache, bool offline, CancellationToken cancellationToken)
         {
             if (reference.Digest != null)
             {
@@ -145,7 +182,13 @@ namespace EcrCache.Keys.BaseImages
             }
 
             var key = reference.ToString();
-            if (cache != null && cache.TryGet(key, platform, offline, out var cached, out _))
+            if (_resolvedThisRun.TryGetValue(key, out var known))
+            {
+                // Another platform of the same tag: the tag's digest is the same, so is the answer.
+                return new ResolvedBaseImage(name, known, ResolvedBaseImage.FromRegistry);
+            }
+
+            if (cache != null && cache.TryGet(key, offline, out var cached, out _))
             {
                 if (cached != NotInRegistry)
                 {
@@ -175,75 +218,186 @@ namespace EcrCache.Keys.BaseImages
             }
 
             EcrCacheException? failure = null;
-            (string? Digest, string? Platforms) answer;
+            string? digest = null;
             try
             {
-                answer = await LookUpAsync(reference, platform, cancellationToken).ConfigureAwait(false);
+                digest = await LookUpAsync(reference, cancellationToken).ConfigureAwait(false);
             }
             catch (EcrCacheException ex)
             {
-                answer = (null, null);
                 failure = ex;
             }
 
-            if (answer.Digest != null)
+            if (digest != null)
             {
-                cache?.Set(key, platform, answer.Digest);
-                _log.Detail("Base image " + key + " for " + platform + ": " + answer.Digest + ".");
-                return new ResolvedBaseImage(name, answer.Digest, ResolvedBaseImage.FromRegistry);
+                cache?.Set(key, digest);
+                _resolvedThisRun[key] = digest;
+                _log.Detail("Base image " + key + ": " + digest + ".");
+                return new ResolvedBaseImage(name, digest, ResolvedBaseImage.FromRegistry);
             }
-
-            if (answer.Platforms != null)
-            {
-                // The registry answered: a missing platform is not something a local image or BestEffort should hide.
-                throw new EcrCacheException(DiagnosticIds.BaseImagePlatformMissing, reference.ToString(), platform, answer.Platforms);
-            }
-
-            failure ??= new EcrCacheException(DiagnosticIds.BaseImagePlatformMissing, reference.ToString(), platform, "");
 
             if (_localImageId != null)
             {
                 var id = await _localImageId(from.Image, cancellationToken).ConfigureAwait(false);
                 if (!string.IsNullOrEmpty(id))
                 {
-                    _log.Info("EcrCache: the registry of base image " + from.Image + " did not answer (" + failure.Diagnostic.Code + "), but the Docker daemon has it: keying on its local image id " + id + ".");
-                    cache?.Set(key, platform, NotInRegistry);
+                    _log.Info("EcrCache: the registry of base image " + from.Image + " did not answer (" + failure!.Diagnostic.Code + "), but the Docker daemon has it: keying on its local image id " + id + ".");
+                    cache?.Set(key, NotInRegistry);
                     return new ResolvedBaseImage(name, "image-id " + id, ResolvedBaseImage.LocalImage);
                 }
             }
 
             if (mode == BaseImageDigestMode.BestEffort)
             {
-                _log.Warning(Diagnostic.Create(DiagnosticIds.BaseImageUnresolvedBestEffort, from.Image, failure.Diagnostic.ToString()));
+                _log.Warning(Diagnostic.Create(DiagnosticIds.BaseImageUnresolvedBestEffort, from.Image, failure!.Diagnostic.ToString()));
                 return new ResolvedBaseImage(name, ResolvedBaseImage.Unresolved, ResolvedBaseImage.Unresolved);
             }
 
-            throw new EcrCacheException(Diagnostic.Create(DiagnosticIds.BaseImageUnresolved, from.Image, from.Line, failure.Diagnostic.ToString()), failure);
+            throw new EcrCacheException(Diagnostic.Create(DiagnosticIds.BaseImageUnresolved, from.Image, from.Line, failure!.Diagnostic.ToString()), failure);
         }
 
-        private async Task<(string? Digest, string? Platforms)> LookUpAsync(ImageReference reference, string platform, CancellationToken cancellationToken)
+        /// <summary>
+        /// The tag's digest from the first registry that answers: for docker.io the mirrors in order, then Docker Hub.
+        /// One HEAD per registry asked; a GET only when a registry gives no digest on HEAD.
+        /// </summary>
+        private async Task<string> LookUpAsync(ImageReference reference, CancellationToken cancellationToken)
         {
-            var client = Client(reference.ApiHost);
             RegistryLookups++;
-            var (mediaType, body, digest) = await client.GetManifestAsync(reference.Path, reference.Reference, cancellationToken).ConfigureAwait(false);
-            var isIndex = ManifestMediaTypes.IsIndex(mediaType) || (mediaType.Length == 0 && LooksLikeIndex(body));
-            if (!isIndex)
+            var mirrorFailures = new List<string>();
+            foreach (var (client, isMirror) in await EndpointsAsync(reference, cancellationToken).ConfigureAwait(false))
             {
-                return (digest ?? RegistryClient.ComputeDigest(body), null);
+                try
+                {
+                    Interlocked.Increment(ref _manifestHeads);
+                    var head = await TimedAsync(() => client.HeadManifestOnlyAsync(reference.Path, reference.Reference, cancellationToken)).ConfigureAwait(false);
+                    if (head == null)
+                    {
+                        throw client.NotFound(reference.Path, reference.Reference);
+                    }
+
+                    if (head.Digest.Length > 0)
+                    {
+                        return head.Digest;
+                    }
+
+                    _log.Detail("Registry " + client.Endpoint.Host + " sent no Docker-Content-Digest on HEAD for " + reference + "; fetching the manifest to hash it.");
+                    Interlocked.Increment(ref _manifestGets);
+                    var (_, body, digest) = await TimedAsync(() => client.GetManifestAsync(reference.Path, reference.Reference, cancellationToken)).ConfigureAwait(false);
+                    return digest ?? RegistryClient.ComputeDigest(body);
+                }
+                catch (EcrCacheException ex) when (isMirror)
+                {
+                    _log.Detail("Registry mirror " + client.Endpoint.BaseUri + " could not answer for " + reference + " (" + ex.Diagnostic + "); trying the next.");
+                    mirrorFailures.Add(client.Endpoint.BaseUri + ": " + ex.Diagnostic.Code);
+                }
+                catch (EcrCacheException ex) when (mirrorFailures.Count > 0)
+                {
+                    var text = ex.Diagnostic.Message + " Registry mirrors asked first: " + string.Join("; ", mirrorFailures) + ".";
+                    throw new EcrCacheException(new Diagnostic(ex.Diagnostic.Code, text), ex);
+                }
             }
 
-            var picked = PickPlatform(body, platform);
-            return picked != null ? (picked, null) : (null, string.Join(", ", ListPlatforms(body)));
+            throw new InvalidOperationException("no registry to ask"); // EndpointsAsync always ends with the image's own registry
         }
 
-        private RegistryClient Client(string host)
+        /// <summary>
+        /// After a failed build: the first registry-resolved base image whose index has no manifest for its platform,
+        /// as ECRC1113 (one GET per multi-platform base image; never on the hot path), or null.
+        /// </summary>
+        public async Task<EcrCacheException?> FindMissingPlatformAsync(IReadOnlyList<ResolvedBaseImage> images, CancellationToken cancellationToken)
+        {
+            foreach (var image in images)
+            {
+                if (image.Reference == null || image.Platform.Length == 0
+                    || (image.Source != ResolvedBaseImage.FromRegistry && image.Source != ResolvedBaseImage.FromCache))
+                {
+                    continue;
+                }
+
+                byte[]? body = null;
+                string mediaType = "";
+                foreach (var (client, isMirror) in await EndpointsAsync(image.Reference, cancellationToken).ConfigureAwait(false))
+                {
+                    try
+                    {
+                        Interlocked.Increment(ref _manifestGets);
+                        (mediaType, body, _) = await TimedAsync(() => client.GetManifestAsync(image.Reference.Path, image.Reference.Reference, cancellationToken)).ConfigureAwait(false);
+                        break;
+                    }
+                    catch (EcrCacheException ex)
+                    {
+                        _log.Detail("Could not fetch " + image.Reference + " from " + client.Endpoint.Host + " to check its platforms: " + ex.Diagnostic);
+                        if (!isMirror)
+                        {
+                            break;
+                        }
+                    }
+                }
+
+                if (body == null || !(ManifestMediaTypes.IsIndex(mediaType) || (mediaType.Length == 0 && LooksLikeIndex(body))))
+                {
+                    continue;
+                }
+
+                if (PickPlatform(body, image.Platform) == null)
+                {
+                    return new EcrCacheException(DiagnosticIds.BaseImagePlatformMissing, image.Reference.ToString(), image.Platform, string.Join(", ", ListPlatforms(body)));
+                }
+            }
+
+            return null;
+        }
+
+        private async Task<T> TimedAsync<T>(Func<Task<T>> request)
+        {
+            lock (_requestTime)
+            {
+                _requestTime.Start();
+            }
+
+            try
+            {
+                return await request().ConfigureAwait(false);
+            }
+            finally
+            {
+                lock (_requestTime)
+                {
+                    _requestTime.Stop();
+                }
+            }
+        }
+
+        private async Task<IReadOnlyList<(RegistryClient Client, bool IsMirror)>> EndpointsAsync(ImageReference reference, CancellationToken cancellationToken)
+        {
+            var list = new List<(RegistryClient, bool)>();
+            if (reference.Domain == ImageReference.DockerHubDomain && _dockerHubMirrors != null)
+            {
+                _mirrors ??= await _dockerHubMirrors(cancellationToken).ConfigureAwait(false);
+                foreach (var mirror in _mirrors)
+                {
+                    list.Add((Client(mirror, isMirror: true), true));
+                }
+            }
+
+            list.Add((Client(RegistryEndpoint.Parse(reference.ApiHost), isMirror: false), false));
+            return list;
+        }
+
+        private RegistryClient Client(RegistryEndpoint endpoint, bool isMirror)
         {
             lock (_clients)
             {
-                if (!_clients.TryGetValue(host, out var client))
+                var id = endpoint.BaseUri.ToString();
+                if (!_clients.TryGetValue(id, out var client))
                 {
-                    client = new RegistryClient(RegistryEndpoint.Parse(host), _credentials, _log, _handler);
-                    _clients.Add(host, client);
+                    client = new RegistryClient(endpoint, _credentials, _log, _handler, isMirror ? RegistryMirrors.RetryPolicy : null);
+                    if (isMirror)
+                    {
+                        client.Timeout = RegistryMirrors.RequestTimeout;
+                    }
+
+                    _clients.Add(id, client);
                 }
 
                 return client;

@@ -67,12 +67,13 @@ namespace EcrCache.Registries.Oci
         private TimeSpan _timeout = DefaultTimeout;
         private bool _disposed;
 
-        public RegistryClient(RegistryEndpoint endpoint, IRegistryCredentialProvider credentials, IBuildLog log, HttpMessageHandler? handler = null)
+        /// <param name="retry">How requests are retried; null for <see cref="HttpRetryPolicy.Default"/> (a registry mirror with a fallback behind it retries less).</param>
+        public RegistryClient(RegistryEndpoint endpoint, IRegistryCredentialProvider credentials, IBuildLog log, HttpMessageHandler? handler = null, HttpRetryPolicy? retry = null)
         {
             Endpoint = endpoint ?? throw new ArgumentNullException(nameof(endpoint));
             _credentials = credentials ?? throw new ArgumentNullException(nameof(credentials));
             _log = log ?? throw new ArgumentNullException(nameof(log));
-            _http = HttpClients.Create(handler, decompress: true, onRetry: message => _log.Info("Registry " + message));
+            _http = HttpClients.Create(handler, decompress: true, retry: retry, onRetry: message => _log.Info("Registry " + message));
         }
 
         public RegistryEndpoint Endpoint { get; }
@@ -134,6 +135,24 @@ namespace EcrCache.Registries.Oci
         /// </summary>
         public async Task<ManifestInfo?> HeadManifestAsync(string repository, string reference, CancellationToken cancellationToken)
         {
+            var head = await HeadManifestOnlyAsync(repository, reference, cancellationToken).ConfigureAwait(false);
+            if (head == null || head.Digest.Length > 0)
+            {
+                return head;
+            }
+
+            // Docker-Content-Digest is optional on HEAD; fall back to fetching the manifest and hashing it.
+            var (mediaType, body, digest) = await GetManifestAsync(repository, reference, cancellationToken).ConfigureAwait(false);
+            return new ManifestInfo(digest ?? ComputeDigest(body), mediaType, body.LongLength);
+        }
+
+        /// <summary>
+        /// One <c>HEAD</c> of the manifest and nothing more: null on 404, else what the headers say, with an empty
+        /// <see cref="ManifestInfo.Digest"/> when the registry sent no Docker-Content-Digest. Registries that count
+        /// pulls (Docker Hub) count manifest GETs, not HEADs, so callers that only need the digest use this.
+        /// </summary>
+        public async Task<ManifestInfo?> HeadManifestOnlyAsync(string repository, string reference, CancellationToken cancellationToken)
+        {
             var path = ManifestPath(repository, reference);
             var response = await SendAsync(HttpMethod.Head, path, repository, ManifestMediaTypes.Accept, 0, cancellationToken).ConfigureAwait(false);
             if (response.Status == 404)
@@ -146,15 +165,12 @@ namespace EcrCache.Registries.Oci
                 throw Unexpected(response, "HEAD /" + path);
             }
 
-            if (string.IsNullOrEmpty(response.Digest))
-            {
-                // Docker-Content-Digest is optional on HEAD; fall back to fetching the manifest and hashing it.
-                var (mediaType, body, digest) = await GetManifestAsync(repository, reference, cancellationToken).ConfigureAwait(false);
-                return new ManifestInfo(digest ?? ComputeDigest(body), mediaType, body.LongLength);
-            }
-
-            return new ManifestInfo(response.Digest!, response.ContentType ?? string.Empty, response.ContentLength ?? -1);
+            return new ManifestInfo(response.Digest ?? string.Empty, response.ContentType ?? string.Empty, response.ContentLength ?? -1);
         }
+
+        /// <summary>The diagnostic for a manifest that is not there (HEAD answered 404): ECRC1303 naming the request.</summary>
+        public EcrCacheException NotFound(string repository, string reference) =>
+            new EcrCacheException(DiagnosticIds.RegistryUnexpectedStatus, Endpoint.Host, 404, "HEAD /" + ManifestPath(repository, reference), "The repository or tag does not exist there.");
 
         /// <summary>
         /// <c>GET /v2/&lt;repository&gt;/manifests/&lt;reference&gt;</c>: the media type, the exact bytes and the digest
