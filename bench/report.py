@@ -92,6 +92,21 @@ ROWS = [
     ("p5.alloc.c", "  managed allocations in Compute, N={p5_c}", "MB", None),
     ("p5.retained.c", "  managed heap still live after Compute (key + manifest), N={p5_c}", "MB", None),
     ("p5.rss.mono", "peak RSS, whole process, P1 mono tree ({mono_files} files, {mono_mb} MB)", "MB", "p5.rss.a"),
+
+    ("P6", "P6 base-image digests: FROM ecrcache-bench-a:1 AS a / FROM ecrcache-bench-b:1 (docker.io) via mirror {p6_mirror}, provider local", None, None),
+    ("p6.fresh_gets", "fresh obj/ (ephemeral agent): manifest GETs per key computation, upstream unchanged", "req", "ZERO"),
+    ("p6.fresh_heads", "fresh obj/: manifest HEADs per key computation (one per base image)", "req", "EXACT:2"),
+    ("p6.fresh_wall", "fresh obj/: dotnet build -t:ComputeCachedImageKey -v:d (wall; includes restore)", "ms", None),
+    ("p6.fresh_target", "  _EcrCacheComputeKey target", "ms", None),
+    ("p6.fresh_resolve", "  digest lookups, as logged \"Resolved 2 base image digest(s) ... in X ms\"", "ms", None),
+    ("p6.reval_heads", "obj/ kept, EcrCacheBaseImageDigestsCacheMinutes=0: manifest HEADs (revalidation)", "req", "EXACT:2"),
+    ("p6.reval_gets", "  manifest GETs", "req", "ZERO"),
+    ("p6.reval_resolve", "  the revalidating HEADs, as logged \"Resolved ... in X ms\"", "ms", None),
+    ("p6.reval_target", "  _EcrCacheComputeKey target", "ms", None),
+    ("p6.reval_wall", "  dotnet build -t:ComputeCachedImageKey -v:d (wall)", "ms", None),
+    ("p6.cached_requests", "obj/ kept, default window (10 min): manifest requests (no \"Resolved\" line)", "req", "ZERO"),
+    ("p6.cached_target", "  _EcrCacheComputeKey target", "ms", None),
+    ("p6.cached_wall", "  dotnet build -t:ComputeCachedImageKey -v:d (wall)", "ms", None),
 ]
 
 
@@ -143,6 +158,9 @@ def main():
         med = medians[rid]
         if base == "ZERO":
             ratio = "OK (0 in every run)" if max(vals) == 0 else "NOT ZERO"
+        elif base and base.startswith("EXACT:"):
+            want = float(base.split(":", 1)[1])
+            ratio = ("OK (%s in every run)" % base.split(":", 1)[1]) if min(vals) == max(vals) == want else "NOT " + base.split(":", 1)[1]
         elif base and base in medians and medians[base] > 0 and base != rid:
             ratio = "%.2fx" % (med / medians[base])
         elif base == rid:

@@ -11,7 +11,8 @@
 #                         BENCH_SCALE=0.1 is a quick smoke run.
 #   BENCH_WORK=/tmp/ecrcache-bench   work dir: fixtures-<scale>/ (reused while the generator version matches),
 #                         packages/, nuget/, projects/, logs/, results/ (samples.tsv, meta.env, table.txt)
-#   BENCH_ONLY=P1,P1b,P2,P2b,P3,P3b,P4,P5   run a subset (P1b, P2b, P3b: extra rows beyond issue 8's list)
+#   BENCH_ONLY=P1,P1b,P2,P2b,P3,P3b,P4,P5,P6   run a subset (P1b, P2b, P3b: extra rows beyond issue 8's list;
+#                         P6: base-image digests of two Docker Hub base images through a registry mirror)
 #
 # Steps: build/install-prereqs.sh (+ the 'time' package), build/start-services.sh, dotnet build bench/KeyBench,
 # dotnet pack of the SDK into $BENCH_WORK/packages, python3 bench/gen_fixtures.py, then the measurements, then
@@ -27,7 +28,7 @@ REPO="$ECRCACHE_REPO_ROOT"
 RUNS="${BENCH_RUNS:-5}"
 SCALE="${BENCH_SCALE:-1}"
 WORK="${BENCH_WORK:-/tmp/ecrcache-bench}"
-ONLY=",${BENCH_ONLY:-P1,P1b,P2,P2b,P3,P3b,P4,P5},"
+ONLY=",${BENCH_ONLY:-P1,P1b,P2,P2b,P3,P3b,P4,P5,P6},"
 DOCKER="$ECRCACHE_DOCKER"
 NPROC="$(nproc)"
 PAYLOAD_MB=4
@@ -550,6 +551,103 @@ if want P4; then
     fi
   done
   "$DOCKER" rmi "${miss_refs[@]}" >/dev/null 2>&1 || true
+fi
+
+# ---- P6: two Docker Hub base images through a registry mirror ------------------------------------------------------------
+# Base-image digests cost one manifest HEAD per base image (Docker Hub counts GETs as pulls, not HEADs). Docker Hub
+# names (ecrcache-bench-a:1 is docker.io/library/ecrcache-bench-a:1) are looked up through EcrCacheRegistryMirrors; the
+# open registry is that mirror, so its access log shows every manifest request the key computation makes.
+if want P6; then
+  phase "P6 base-image digests: two Docker Hub base images through the mirror http://$REG"
+  for b in a b; do
+    ref="$REG/library/ecrcache-bench-$b:1"
+    printf 'FROM %s\nLABEL x=%s\n' "$BASE_IMAGE" "$b" | "$DOCKER" build -t "$ref" - >"$LOGS/p6-image-$b.log" 2>&1 ||
+      { tail -n 20 "$LOGS/p6-image-$b.log" >&2; die "building $ref failed"; }
+    "$DOCKER" push "$ref" >>"$LOGS/p6-image-$b.log" 2>&1 || { tail -n 20 "$LOGS/p6-image-$b.log" >&2; die "pushing $ref failed"; }
+  done
+  TWO="$WORK/projects/two-bases"
+  rm -rf "$TWO"
+  scaffold "$TWO"
+  printf 'FROM ecrcache-bench-a:1 AS a\nFROM ecrcache-bench-b:1\n' >"$TWO/Dockerfile"
+  printf '{ "name": "bench-two-bases" }\n' >"$TWO/package.json"
+  cat >"$TWO/image.proj" <<EOF
+<Project Sdk="EcrCache.Sdk">
+  <PropertyGroup>
+    <EcrCacheProvider>local</EcrCacheProvider>
+    <EcrCacheRepository>bench/two-bases</EcrCacheRepository>
+    <EcrCacheRegistryMirrors>http://$REG</EcrCacheRegistryMirrors>
+  </PropertyGroup>
+  <ItemGroup>
+    <CacheOn Include="package.json" />
+  </ItemGroup>
+</Project>
+EOF
+  # manifest_requests METHOD: access-log lines of METHOD for the two base images' manifests (on the mirror).
+  manifest_requests() { grep -cE "^127\.0\.0\.1 - - \[[^]]*\] \"$1 /v2/library/ecrcache-bench-(a|b)/manifests/1[? ]" "$REGLOG" || true; }
+  # The detail-level line of a key computation that asked a registry (-v:d shows detail messages; absent otherwise).
+  resolved_line() { grep -oE 'Resolved [0-9]+ base image digest\(s\) with [0-9]+ manifest HEAD\(s\) and [0-9]+ GET\(s\) in [0-9]+ ms' "$1" | tail -n 1; }
+  resolved_ms() { resolved_line "$1" | awk '{ print $(NF - 1) }'; }
+  p6_key() { sed -n 's/.*EcrCache key: \([0-9a-f]*\) .*/\1/p' "$1" | tail -n 1; }
+  p6_run() { # p6_run LOG [args...]: sets P6_HEADS and P6_GETS (access-log delta)
+    local logf="$1" h0 g0
+    shift
+    h0="$(manifest_requests HEAD)"
+    g0="$(manifest_requests GET)"
+    timed "$logf" msb "$TWO" image.proj ComputeCachedImageKey -v:d "$@"
+    sleep 0.2
+    P6_HEADS=$(($(manifest_requests HEAD) - h0))
+    P6_GETS=$(($(manifest_requests GET) - g0))
+  }
+  p6_heads_total=0
+  p6_gets_total=0
+  p6_key_ref=""
+  # Ephemeral agent: a fresh obj/ every time, so no digest cache and no input stamp.
+  for i in $(seq 0 "$RUNS"); do
+    rm -rf "$TWO/obj"
+    p6_run "$LOGS/p6-fresh.log"
+    line="$(resolved_line "$LOGS/p6-fresh.log")"
+    [[ "$line" == "Resolved 2 base image digest(s) "* ]] || { tail -n 30 "$LOGS/p6-fresh.log" >&2; die "no 'Resolved 2 base image digest(s)' line (log: $LOGS/p6-fresh.log)"; }
+    key="$(p6_key "$LOGS/p6-fresh.log")"
+    [[ -n "$key" ]] || die "no key in $LOGS/p6-fresh.log"
+    [[ -z "$p6_key_ref" || "$key" == "$p6_key_ref" ]] || die "the key changed between fresh runs ($p6_key_ref, then $key)"
+    p6_key_ref="$key"
+    if [[ $i -gt 0 ]]; then
+      p6_heads_total=$((p6_heads_total + P6_HEADS))
+      p6_gets_total=$((p6_gets_total + P6_GETS))
+      record p6.fresh_gets "$P6_GETS"
+      record p6.fresh_heads "$P6_HEADS"
+      record p6.fresh_wall "$T_MS"
+      record p6.fresh_target "$(target_ms "$LOGS/p6-fresh.log" _EcrCacheComputeKey)"
+      record p6.fresh_resolve "$(resolved_ms "$LOGS/p6-fresh.log")"
+    fi
+  done
+  log "P6: manifest GETs per key computation, upstream unchanged: $(awk -v t="$p6_gets_total" -v n="$RUNS" 'BEGIN { print t / n }')"
+  log "P6: manifest HEADs per key computation: $(awk -v t="$p6_heads_total" -v n="$RUNS" 'BEGIN { print t / n }')"
+  # obj/ kept (digest cache and input stamp present), window 0: every key computation revalidates with one HEAD each.
+  for i in $(seq 0 "$RUNS"); do
+    p6_run "$LOGS/p6-revalidate.log" -p:EcrCacheBaseImageDigestsCacheMinutes=0
+    [[ -n "$(resolved_line "$LOGS/p6-revalidate.log")" ]] || { tail -n 30 "$LOGS/p6-revalidate.log" >&2; die "no 'Resolved ...' line with the window 0 (log: $LOGS/p6-revalidate.log)"; }
+    [[ "$(p6_key "$LOGS/p6-revalidate.log")" == "$p6_key_ref" ]] || die "the revalidated key differs (log: $LOGS/p6-revalidate.log)"
+    if [[ $i -gt 0 ]]; then
+      record p6.reval_resolve "$(resolved_ms "$LOGS/p6-revalidate.log")"
+      record p6.reval_heads "$P6_HEADS"
+      record p6.reval_gets "$P6_GETS"
+      record p6.reval_wall "$T_MS"
+      record p6.reval_target "$(target_ms "$LOGS/p6-revalidate.log" _EcrCacheComputeKey)"
+    fi
+  done
+  # obj/ kept, the default window (10 min; the entries were just renewed): no request, no "Resolved" line.
+  for i in $(seq 0 "$RUNS"); do
+    p6_run "$LOGS/p6-cached.log"
+    [[ -z "$(resolved_line "$LOGS/p6-cached.log")" ]] || die "a key computation within the cache window asked the registry (log: $LOGS/p6-cached.log)"
+    [[ "$(p6_key "$LOGS/p6-cached.log")" == "$p6_key_ref" ]] || die "the cached key differs (log: $LOGS/p6-cached.log)"
+    if [[ $i -gt 0 ]]; then
+      record p6.cached_requests "$((P6_HEADS + P6_GETS))"
+      record p6.cached_wall "$T_MS"
+      record p6.cached_target "$(target_ms "$LOGS/p6-cached.log" _EcrCacheComputeKey)"
+    fi
+  done
+  meta p6_mirror "http://$REG"
 fi
 
 # ---- report --------------------------------------------------------------------------------------------------------------
