@@ -241,6 +241,57 @@ namespace EcrCache.Tasks.Tests.Keys
         }
 
         [TestMethod]
+        public async Task DockerHubCredentialsFromTheDockerConfigGoToDockerHubsTokenRealm()
+        {
+            // Docker Hub cannot be reached from here: a handler sends what is addressed to registry-1.docker.io to a
+            // FAKE registry with a token realm on loopback instead (everything else about the request is unchanged).
+            using var hub = new FakeTokenRegistry { AllowAnonymousPull = true };
+            var config = Path.Combine(_dir, "hub-config.json");
+            var froms = EcrCache.Keys.Dockerfiles.DockerfileParser.ParseFromInstructions("FROM demo/app:1\n");
+            async Task<List<string>> TokenRequests(string? configJson)
+            {
+                File.WriteAllText(config, configJson ?? "{}");
+                var before = hub.Requests.Count;
+                var credentials = new EcrCache.Registries.Auth.DockerConfigCredentialProvider(EcrCache.Registries.Auth.DockerConfig.LoadFile(config), ProcessRunner.Instance);
+                using var handler = new HostRewritingHandler("registry-1.docker.io", hub.Port);
+                using var resolver = new BaseImageResolver(new CapturingBuildLog(), credentials, null, handler);
+                var resolved = await resolver.ResolveAsync(froms, new[] { "linux/amd64" }, BaseImageDigestMode.On, null, false, Timeout());
+                Assert.AreEqual(hub.ManifestDigest, resolved.Single().Value);
+                return hub.Requests.Skip(before).Where(r => r.Contains(" /token", StringComparison.Ordinal)).ToList();
+            }
+
+            var anonymous = await TokenRequests(null);
+            Assert.IsTrue(anonymous.Count > 0 && anonymous.All(r => r.EndsWith(" -", StringComparison.Ordinal)), string.Join("\n", anonymous));
+            var auth = Convert.ToBase64String(Encoding.UTF8.GetBytes(hub.Username + ":" + hub.Password));
+            var signedIn = await TokenRequests("{\"auths\":{\"https://index.docker.io/v1/\":{\"auth\":\"" + auth + "\"}}}");
+            Assert.IsTrue(signedIn.Count > 0 && signedIn.All(r => r.EndsWith(" Basic", StringComparison.Ordinal)), "the Docker Hub login is used for Docker Hub:\n" + string.Join("\n", signedIn));
+        }
+
+        /// <summary>Sends requests for one host to a loopback port instead, keeping the path and headers.</summary>
+        private sealed class HostRewritingHandler : DelegatingHandler
+        {
+            private readonly string _host;
+            private readonly int _port;
+
+            public HostRewritingHandler(string host, int port)
+                : base(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = false })
+            {
+                _host = host;
+                _port = port;
+            }
+
+            protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+            {
+                if (request.RequestUri!.Host == _host)
+                {
+                    request.RequestUri = new UriBuilder(request.RequestUri) { Scheme = "http", Host = "127.0.0.1", Port = _port }.Uri;
+                }
+
+                return base.SendAsync(request, cancellationToken);
+            }
+        }
+
+        [TestMethod]
         public async Task ARegistryThatGivesNoDigestOnHeadCostsOneGet()
         {
             RealDocker.Require();
