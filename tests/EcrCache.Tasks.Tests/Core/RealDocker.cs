@@ -35,6 +35,27 @@ namespace EcrCache.Tasks.Tests.Core
             return ProcessRunner.Instance.RunAsync(new ProcessSpec(Executable, arguments), cts.Token).GetAwaiter().GetResult();
         }
 
+        /// <summary>Builds <see cref="BaseImage"/> with the label rev=<paramref name="revision"/> as <paramref name="reference"/> and pushes it.</summary>
+        public static void BuildAndPush(string reference, string revision)
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+            var spec = new ProcessSpec(Executable, new[] { "build", "-q", "-t", reference, "-" })
+            {
+                StandardInput = "FROM " + BaseImage + "\nLABEL rev=\"" + revision + "\"\n",
+            };
+            var build = ProcessRunner.Instance.RunAsync(spec, cts.Token).GetAwaiter().GetResult();
+            Assert.AreEqual(0, build.ExitCode, build.StandardError);
+            var push = Run("push", reference);
+            Assert.AreEqual(0, push.ExitCode, push.StandardError);
+        }
+
+        /// <summary>The registry's manifest digest of a pushed image (its first RepoDigest).</summary>
+        public static string RegistryDigest(string reference)
+        {
+            var repoDigest = Run("image", "inspect", "--format", "{{index .RepoDigests 0}}", reference).StandardOutput.Trim();
+            return repoDigest.Substring(repoDigest.IndexOf('@') + 1);
+        }
+
         public static bool ImageExists(string reference) => Run("image", "inspect", "--format", "{{.Id}}", reference).ExitCode == 0;
 
         /// <summary>Every repo:tag of <paramref name="repository"/> in the local daemon.</summary>

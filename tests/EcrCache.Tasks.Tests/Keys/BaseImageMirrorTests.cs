@@ -76,17 +76,8 @@ namespace EcrCache.Tasks.Tests.Keys
         {
             var reference = registry + "/" + path + ":" + tag;
             _localRepositories.Add(registry + "/" + path);
-            using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-            var spec = new ProcessSpec(RealDocker.Executable, new[] { "build", "-q", "-t", reference, "-" })
-            {
-                StandardInput = "FROM " + RealDocker.BaseImage + "\nLABEL rev=\"" + revision + "\"\n",
-            };
-            var build = ProcessRunner.Instance.RunAsync(spec, cts.Token).GetAwaiter().GetResult();
-            Assert.AreEqual(0, build.ExitCode, build.StandardError);
-            var push = RealDocker.Run("push", reference);
-            Assert.AreEqual(0, push.ExitCode, push.StandardError);
-            var repoDigest = RealDocker.Run("image", "inspect", "--format", "{{index .RepoDigests 0}}", reference).StandardOutput.Trim();
-            return repoDigest.Substring(repoDigest.IndexOf('@') + 1);
+            RealDocker.BuildAndPush(reference, revision);
+            return RealDocker.RegistryDigest(reference);
         }
 
         private static KeyManifestEntry BaseEntry(CacheKey key) => key.Manifest.Entries.Single(e => e.Kind == KeyEntryKinds.BaseImage);

@@ -90,23 +90,11 @@ namespace EcrCache.Tasks.Tests.Keys
         {
             var reference = TestServices.Registry + "/keys-" + name + "-" + _id + "/busybox:" + tag;
             _localRepositories.Add(reference.Substring(0, reference.LastIndexOf(':')));
-            using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-            var spec = new ProcessSpec(RealDocker.Executable, new[] { "build", "-q", "-t", reference, "-" })
-            {
-                StandardInput = "FROM " + RealDocker.BaseImage + "\nLABEL rev=\"" + revision + "\"\n",
-            };
-            var build = ProcessRunner.Instance.RunAsync(spec, cts.Token).GetAwaiter().GetResult();
-            Assert.AreEqual(0, build.ExitCode, build.StandardError);
-            var push = RealDocker.Run("push", reference);
-            Assert.AreEqual(0, push.ExitCode, push.StandardError);
+            RealDocker.BuildAndPush(reference, revision);
             return reference;
         }
 
-        private static string RegistryDigest(string reference)
-        {
-            var repoDigest = RealDocker.Run("image", "inspect", "--format", "{{index .RepoDigests 0}}", reference).StandardOutput.Trim();
-            return repoDigest.Substring(repoDigest.IndexOf('@') + 1);
-        }
+        private static string RegistryDigest(string reference) => RealDocker.RegistryDigest(reference);
 
         private static KeyManifestEntry BaseEntry(CacheKey key) => key.Manifest.Entries.Single(e => e.Kind == KeyEntryKinds.BaseImage);
 

@@ -109,7 +109,7 @@ namespace EcrCache.Keys.BaseImages
             IBuildLog log,
             CancellationToken cancellationToken)
         {
-            if (!images.Any(i => i.Source == ResolvedBaseImage.FromRegistry || i.Source == ResolvedBaseImage.FromCache))
+            if (!images.Any(i => i.IsRegistryDigest))
             {
                 return null;
             }
@@ -157,6 +157,6 @@ namespace EcrCache.Keys.BaseImages
 
         /// <summary>True when every base image was resolved through a registry (so docker build --pull builds exactly what was keyed).</summary>
         public static bool AllFromRegistry(IReadOnlyList<ResolvedBaseImage> images) =>
-            images.Count > 0 && images.All(i => i.Source == ResolvedBaseImage.FromRegistry || i.Source == ResolvedBaseImage.FromCache || i.Source == ResolvedBaseImage.Pinned);
+            images.Count > 0 && images.All(i => i.IsRegistryDigest || i.Source == ResolvedBaseImage.Pinned);
     }
 }

@@ -53,6 +53,9 @@ namespace EcrCache.Keys.BaseImages
         /// <summary>registry, cache, pinned, local or unresolved.</summary>
         public string Source { get; }
 
+        /// <summary>True when the value is a digest a registry gave (now or within the cache window).</summary>
+        internal bool IsRegistryDigest => Source == FromRegistry || Source == FromCache;
+
         /// <summary>The image as resolved (null for entries taken from the last key).</summary>
         internal ImageReference? Reference { get; set; }
 
@@ -308,8 +311,7 @@ namespace EcrCache.Keys.BaseImages
         {
             foreach (var image in images)
             {
-                if (image.Reference == null || image.Platform.Length == 0
-                    || (image.Source != ResolvedBaseImage.FromRegistry && image.Source != ResolvedBaseImage.FromCache))
+                if (image.Reference == null || image.Platform.Length == 0 || !image.IsRegistryDigest)
                 {
                     continue;
                 }
