@@ -1,6 +1,3 @@
-using System;
-using System.Collections.Generic;
-using System.IO;
 using System.Text;
 using EcrCache.Diagnostics;
 using YamlDotNet.Core;
@@ -9,7 +6,7 @@ using YamlDotNet.RepresentationModel;
 namespace EcrCache.Compose
 {
     /// <summary>A Compose service's <c>build:</c> section, interpolated and with paths made absolute.</summary>
-    public sealed class ComposeBuild
+    internal sealed class ComposeBuild
     {
         public string Service { get; set; } = "";
 
@@ -40,7 +37,7 @@ namespace EcrCache.Compose
     /// environment and then the <c>.env</c> file beside the Compose file (the environment wins, as in Compose).
     /// Not supported: <c>extends</c>, <c>include</c>, several -f files, YAML merge keys.
     /// </summary>
-    public static class ComposeFileReader
+    internal static class ComposeFileReader
     {
         public static ComposeBuild Read(string composeFile, string service, Func<string, string?> environment)
         {

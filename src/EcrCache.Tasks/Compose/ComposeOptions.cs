@@ -1,7 +1,3 @@
-using System;
-using System.Collections.Generic;
-using System.IO;
-using System.Linq;
 using EcrCache.Core;
 using EcrCache.Diagnostics;
 using EcrCache.Logging;
@@ -15,7 +11,7 @@ namespace EcrCache.Compose
     /// (ECRC1026: one source of truth); a BuildArg item overrides the Compose arg of the same name, as
     /// <c>docker compose build --build-arg</c> does.
     /// </summary>
-    public static class ComposeOptions
+    internal static class ComposeOptions
     {
         public static ComposeBuild? Apply(RawOptions raw, IBuildLog log)
         {

@@ -1,13 +1,7 @@
-using System;
-using System.Collections.Generic;
 using System.Diagnostics;
-using System.IO;
-using System.Linq;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using System.Threading;
-using System.Threading.Tasks;
 using EcrCache.Diagnostics;
 using EcrCache.Docker;
 using EcrCache.Exports;
@@ -16,11 +10,12 @@ using EcrCache.Keys;
 using EcrCache.Keys.BaseImages;
 using EcrCache.Keys.Explain;
 using EcrCache.Logging;
-using EcrCache.Registries;
+using EcrCache.Processes;
 using EcrCache.Registries.Auth;
-using EcrCache.Registries.Generic;
-using EcrCache.Registries.Local;
 using EcrCache.Registries.Oci;
+using EcrCache.Stores;
+using EcrCache.Stores.Local;
+using EcrCache.Stores.Registry;
 
 namespace EcrCache.Core
 {
@@ -28,7 +23,7 @@ namespace EcrCache.Core
     /// The whole EnsureCachedImage job: key, resolve the store, hit or miss, export. No MSBuild types: the task is a
     /// thin shell around this class, and a command-line entry point could drive it the same way.
     /// </summary>
-    public sealed class CacheEngine
+    internal sealed class CacheEngine
     {
         public const string KeyFileName = "key.txt";
         public const string ManifestFileName = "key-manifest.json";
@@ -168,7 +163,7 @@ namespace EcrCache.Core
             }
 
             var tarballStore = stores.Created || _options.Provider == ProviderKind.S3 || _options.Provider == ProviderKind.Directory
-                ? stores.Get() as Tarballs.ITarballStore
+                ? stores.Get() as Stores.Tarballs.ITarballStore
                 : null;
             await ExportAsync(cacheResult, tarballStore?.MetaDataValue(key.Tag), cancellationToken).ConfigureAwait(false);
             _log.Important($"EcrCache: {cacheResult.Reference} ({result}) in {total.Elapsed.TotalSeconds:0.00} s");
@@ -205,14 +200,14 @@ namespace EcrCache.Core
             {
                 case ProviderKind.Ecr:
                     // Resolving the repository (and creating it) names the image, which the local lookup needs first.
-                    return Registries.Ecr.EcrStore.CreateAsync(_options, _docker, _runner, _log, cancellationToken).GetAwaiter().GetResult();
+                    return Stores.Ecr.EcrStore.CreateAsync(_options, _docker, _runner, _log, cancellationToken).GetAwaiter().GetResult();
                 case ProviderKind.Gar:
                 case ProviderKind.Gcr:
-                    return Registries.Gar.GarStore.Create(_options, _docker, _runner, _log);
+                    return Stores.Gar.GarStore.Create(_options, _docker, _runner, _log);
                 case ProviderKind.S3:
-                    return Tarballs.S3.S3TarballStore.Create(_options, _docker, _log);
+                    return Stores.Tarballs.S3.S3TarballStore.Create(_options, _docker, _log);
                 case ProviderKind.Directory:
-                    return Tarballs.Directory.DirectoryTarballStore.Create(_options, _docker, _log);
+                    return Stores.Tarballs.DirectoryTarballStore.Create(_options, _docker, _log);
                 case ProviderKind.Registry:
                     var endpoint = RegistryEndpoint.Parse(_options.Registry!, _options.RegistryInsecure);
                     var config = DockerConfig.Load(_options.Environment, System.Environment.GetFolderPath(System.Environment.SpecialFolder.UserProfile));

@@ -1,4 +1,3 @@
-using System.Collections.Generic;
 using EcrCache.Diagnostics;
 using EcrCache.Keys;
 using EcrCache.Logging;

@@ -1,7 +1,3 @@
-using System;
-using System.Collections.Generic;
-using System.IO;
-using System.Linq;
 using System.Text;
 using System.Text.RegularExpressions;
 using System.Xml;
@@ -21,7 +17,7 @@ namespace EcrCache.Core
     /// cannot evaluate (under a Condition, inside a Target, built from $(...), @(...) or %) is an error there.</item>
     /// </list>
     /// </summary>
-    public static class CacheOnPatterns
+    internal static class CacheOnPatterns
     {
         public static IReadOnlyList<string> FindUnmatched(string projectFile, string projectDirectory, IEnumerable<CacheOnInput> matched) =>
             FindUnmatched(ProjectCacheOnItems.Read(projectFile), projectDirectory, matched);

@@ -1,11 +1,9 @@
-using System;
-using System.Collections.Generic;
 using EcrCache.Keys;
 
 namespace EcrCache.Core
 {
     /// <summary>Where cached images live. Later providers (ecr, gar, s3, directory) add values here.</summary>
-    public enum ProviderKind
+    internal enum ProviderKind
     {
         /// <summary>Only the local daemon's image store: no registry, nothing pushed.</summary>
         Local,
@@ -13,23 +11,23 @@ namespace EcrCache.Core
         /// <summary>Any OCI distribution registry, authenticated from the user's docker config.</summary>
         Registry,
 
-        /// <summary>AWS ECR: repository, lifecycle policy and login managed through the ECR API (Registries/Ecr).</summary>
+        /// <summary>AWS ECR: repository, lifecycle policy and login managed through the ECR API (Stores/Ecr).</summary>
         Ecr,
 
-        /// <summary>Google Artifact Registry, &lt;location&gt;-docker.pkg.dev names (Registries/Gar).</summary>
+        /// <summary>Google Artifact Registry, &lt;location&gt;-docker.pkg.dev names (Stores/Gar).</summary>
         Gar,
 
-        /// <summary>Google Artifact Registry serving gcr.io names (Registries/Gar).</summary>
+        /// <summary>Google Artifact Registry serving gcr.io names (Stores/Gar).</summary>
         Gcr,
-        /// <summary>A gzipped 'docker save' tarball per key in an S3 bucket (Tarballs/S3).</summary>
+        /// <summary>A gzipped 'docker save' tarball per key in an S3 bucket (Stores/Tarballs/S3).</summary>
         S3,
 
-        /// <summary>A gzipped 'docker save' tarball per key in a local folder that a CI cache keeps (Tarballs/Directory).</summary>
+        /// <summary>A gzipped 'docker save' tarball per key in a local folder that a CI cache keeps (Stores/Tarballs).</summary>
         Directory,
     }
 
     /// <summary>A BuildKit secret: where docker reads it from. The value itself never enters this object.</summary>
-    public sealed class SecretSpec
+    internal sealed class SecretSpec
     {
         public SecretSpec(string id, string spec, string? environmentVariable, string? file)
         {
@@ -52,7 +50,7 @@ namespace EcrCache.Core
     }
 
     /// <summary>Typed options for one EnsureCachedImage run, parsed from MSBuild items and properties.</summary>
-    public sealed partial class CacheOptions
+    internal sealed partial class CacheOptions
     {
         public string ProjectDirectory { get; set; } = "";
 
@@ -110,9 +108,9 @@ namespace EcrCache.Core
         public IList<KeyValuePair<string, string>> EcrTags { get; } = new List<KeyValuePair<string, string>>();
 
         /// <summary>Artifact Registry (providers gar and gcr): project, location, repository, names; null otherwise.</summary>
-        public Registries.Gar.GarOptions? Gar { get; set; }
+        public Stores.Gar.GarOptions? Gar { get; set; }
         /// <summary>Providers s3 and directory: their options (null for the others).</summary>
-        public EcrCache.Tarballs.TarballOptions? Tarball { get; set; }
+        public EcrCache.Stores.Tarballs.TarballOptions? Tarball { get; set; }
 
         public bool SkipPull { get; set; }
 
@@ -142,7 +140,7 @@ namespace EcrCache.Core
     }
 
     /// <summary>What EnsureCachedImage resolved.</summary>
-    public sealed class CacheResult
+    internal sealed class CacheResult
     {
         public const string HitLocal = "hit-local";
         public const string HitPulled = "hit-pulled";

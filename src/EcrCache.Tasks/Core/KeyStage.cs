@@ -1,8 +1,4 @@
-using System;
-using System.Collections.Generic;
 using System.Diagnostics;
-using System.IO;
-using System.Threading;
 using EcrCache.IO;
 using EcrCache.Keys;
 using EcrCache.Logging;

@@ -1,5 +1,4 @@
-using System;
-using EcrCache.Registries;
+using EcrCache.Stores;
 
 namespace EcrCache.Core
 {

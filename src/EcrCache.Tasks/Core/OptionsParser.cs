@@ -1,7 +1,3 @@
-using System;
-using System.Collections.Generic;
-using System.IO;
-using System.Linq;
 using System.Text;
 using System.Text.RegularExpressions;
 using EcrCache.Diagnostics;
@@ -11,7 +7,7 @@ using EcrCache.Logging;
 namespace EcrCache.Core
 {
     /// <summary>Turns what the project wrote into validated <see cref="CacheOptions"/>, with coded errors.</summary>
-    public static class OptionsParser
+    internal static class OptionsParser
     {
         public static readonly IReadOnlyList<string> Providers = new[] { "local", "registry", "ecr", "gar", "gcr", "s3", "directory" };
 
@@ -137,15 +133,15 @@ namespace EcrCache.Core
             options.Repository = repository;
             if (options.Provider == ProviderKind.Ecr)
             {
-                EcrCache.Registries.Ecr.EcrOptionsParser.Apply(raw, options);
+                EcrCache.Stores.Ecr.EcrOptionsParser.Apply(raw, options);
             }
             else if (options.Provider == ProviderKind.Gar || options.Provider == ProviderKind.Gcr)
             {
-                options.Gar = EcrCache.Registries.Gar.GarOptionsParser.Parse(raw, options, gcrNaming: options.Provider == ProviderKind.Gcr);
+                options.Gar = EcrCache.Stores.Gar.GarOptionsParser.Parse(raw, options, gcrNaming: options.Provider == ProviderKind.Gcr);
             }
             else if (options.Provider == ProviderKind.S3 || options.Provider == ProviderKind.Directory)
             {
-                EcrCache.Tarballs.TarballOptionsParser.Apply(raw, options);
+                EcrCache.Stores.Tarballs.TarballOptionsParser.Apply(raw, options);
             }
 
             // Exports.

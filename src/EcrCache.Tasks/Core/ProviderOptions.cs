@@ -1,16 +1,13 @@
-using System;
-using System.Collections.Generic;
-using System.Linq;
 using EcrCache.Diagnostics;
 using EcrCache.Logging;
-using EcrCache.Registries.Ecr;
-using EcrCache.Registries.Gar;
-using EcrCache.Tarballs;
+using EcrCache.Stores.Ecr;
+using EcrCache.Stores.Gar;
+using EcrCache.Stores.Tarballs;
 
 namespace EcrCache.Core
 {
     /// <summary>The raw values of the provider checks (<see cref="ProviderOptions"/>).</summary>
-    public sealed partial class RawOptions
+    internal sealed partial class RawOptions
     {
         /// <summary>
         /// The EcrCache* properties Sdk.targets filled in with its own default because nothing else set them
@@ -28,7 +25,7 @@ namespace EcrCache.Core
     }
 
     /// <summary>The parsed values of the provider checks.</summary>
-    public sealed partial class CacheOptions
+    internal sealed partial class CacheOptions
     {
         /// <summary>ECRC1030 applies: provider local inside a Buildkite job, and EcrCacheWarnOnLocalInBuildkite is on.</summary>
         public bool LocalInBuildkite { get; set; }
@@ -38,12 +35,12 @@ namespace EcrCache.Core
     }
 
     /// <summary>
-    /// Which provider uses which option, in one table. Each provider's own parser (Registries/Ecr, Registries/Gar,
+    /// Which provider uses which option, in one table. Each provider's own parser (Stores/Ecr, Stores/Gar,
     /// Tarballs) validates the options it uses; for every other provider this table validates a set value with the same
     /// code (a malformed value is an error whatever the provider) and warns that the provider ignores it (ECRC1029).
     /// Options every provider uses are not listed here: OptionsParser and the other parsers check them for all.
     /// </summary>
-    public static class ProviderOptions
+    internal static class ProviderOptions
     {
         internal sealed class Row
         {

@@ -1,10 +1,7 @@
-using System;
-using System.Collections.Generic;
-
 namespace EcrCache.Core
 {
     /// <summary>An item as MSBuild hands it over: the spec and its metadata, with no MSBuild types.</summary>
-    public sealed class RawItem
+    internal sealed class RawItem
     {
         public RawItem(string itemSpec, IDictionary<string, string>? metadata = null)
         {
@@ -23,7 +20,7 @@ namespace EcrCache.Core
     }
 
     /// <summary>Property values and items exactly as the project gave them; <see cref="OptionsParser"/> validates them.</summary>
-    public sealed partial class RawOptions
+    internal sealed partial class RawOptions
     {
         public string ProjectDirectory { get; set; } = "";
         public string ProjectName { get; set; } = "";

@@ -1,5 +1,3 @@
-using System;
-using System.IO;
 using EcrCache.Keys;
 
 namespace EcrCache.Core

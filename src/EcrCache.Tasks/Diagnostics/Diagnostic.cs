@@ -1,11 +1,10 @@
-using System;
 using System.Globalization;
 using System.Resources;
 
 namespace EcrCache.Diagnostics
 {
     /// <summary>A coded diagnostic: <c>ECRC####</c> plus a message that says what to change.</summary>
-    public sealed class Diagnostic
+    internal sealed class Diagnostic
     {
         private static readonly ResourceManager Resources =
             new ResourceManager("EcrCache.Diagnostics.Strings", typeof(Diagnostic).Assembly);
@@ -46,7 +45,7 @@ namespace EcrCache.Diagnostics
     }
 
     /// <summary>Thrown by the library for a failure that must surface as a coded MSBuild error.</summary>
-    public sealed class EcrCacheException : Exception
+    internal sealed class EcrCacheException : Exception
     {
         public EcrCacheException(Diagnostic diagnostic, Exception? inner = null)
             : base(diagnostic.ToString(), inner)

@@ -1,7 +1,7 @@
 namespace EcrCache.Diagnostics
 {
     /// <summary>Names of the diagnostics in Strings.resx (the resource name, not the code).</summary>
-    public static class DiagnosticIds
+    internal static class DiagnosticIds
     {
         public const string DockerfileMissing = nameof(DockerfileMissing);
         public const string DockerfileAndInline = nameof(DockerfileAndInline);

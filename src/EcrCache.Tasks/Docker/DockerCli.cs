@@ -1,17 +1,14 @@
-using System;
-using System.Collections.Generic;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using System.Threading;
-using System.Threading.Tasks;
 using EcrCache.Diagnostics;
 using EcrCache.Logging;
+using EcrCache.Processes;
 
 namespace EcrCache.Docker
 {
     /// <summary>What 'docker version' told us about the client and the daemon.</summary>
-    public sealed class DockerVersionInfo
+    internal sealed class DockerVersionInfo
     {
         public DockerVersionInfo(string clientVersion, string serverVersion, string os, string architecture)
         {
@@ -42,7 +39,7 @@ namespace EcrCache.Docker
     }
 
     /// <summary>How builds run: with BuildKit (and how to turn it on), or with the legacy builder.</summary>
-    public sealed class BuilderMode
+    internal sealed class BuilderMode
     {
         private BuilderMode(bool buildKit, string? environmentValue, string description)
         {
@@ -66,7 +63,7 @@ namespace EcrCache.Docker
     }
 
     /// <summary>A docker build to run. Build-arg values and secrets travel in the child's environment, never in argv.</summary>
-    public sealed class DockerBuildRequest
+    internal sealed class DockerBuildRequest
     {
         public string ContextDirectory { get; set; } = "";
 
@@ -97,7 +94,7 @@ namespace EcrCache.Docker
     }
 
     /// <summary>The docker CLI driver. Every call is one child process whose output streams into the log.</summary>
-    public sealed class DockerCli
+    internal sealed class DockerCli
     {
         private readonly IProcessRunner _runner;
         private readonly IBuildLog _log;

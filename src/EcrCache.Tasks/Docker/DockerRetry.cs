@@ -1,11 +1,9 @@
-using System;
-using System.Collections.Generic;
 using System.Text.RegularExpressions;
 
 namespace EcrCache.Docker
 {
     /// <summary>What a failed docker command's stderr says about retrying it.</summary>
-    public enum DockerFailureKind
+    internal enum DockerFailureKind
     {
         /// <summary>Retrying cannot help (denied, unknown repository, bad reference, disk full...).</summary>
         Permanent,
@@ -22,7 +20,7 @@ namespace EcrCache.Docker
     /// only messages known to mean a transient registry or network problem are retried; unknown failures are
     /// permanent, so a real error is reported at once instead of after minutes of retries.
     /// </summary>
-    public static class DockerRetry
+    internal static class DockerRetry
     {
         private static readonly Regex DaemonUnreachablePattern = new Regex(
             @"Cannot connect to the Docker daemon|Is the docker daemon running|error during connect|dial unix [^:]+: connect: (no such file or directory|connection refused|permission denied)",

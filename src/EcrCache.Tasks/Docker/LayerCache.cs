@@ -1,11 +1,7 @@
-using System.Collections.Generic;
-using System.Linq;
-using System.Threading;
-using System.Threading.Tasks;
 using EcrCache.Core;
 using EcrCache.Diagnostics;
 using EcrCache.Logging;
-using EcrCache.Registries;
+using EcrCache.Stores;
 
 namespace EcrCache.Docker
 {
@@ -16,7 +12,7 @@ namespace EcrCache.Docker
     /// use a local image as cache source, so the source is pulled first. Neither enters the cache key. A source that
     /// cannot be prepared is a warning (ECRC1212), never a failed build.
     /// </summary>
-    public static class LayerCache
+    internal static class LayerCache
     {
         public const string InlineCacheArg = "BUILDKIT_INLINE_CACHE";
 

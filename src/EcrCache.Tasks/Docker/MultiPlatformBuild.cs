@@ -1,9 +1,7 @@
-using System.Threading;
-using System.Threading.Tasks;
 using EcrCache.Core;
 using EcrCache.Diagnostics;
 using EcrCache.Logging;
-using EcrCache.Registries;
+using EcrCache.Stores;
 
 namespace EcrCache.Docker
 {
@@ -12,7 +10,7 @@ namespace EcrCache.Docker
     /// (a multi-platform image cannot be loaded into the daemon). Needs the buildx plugin and a registry provider.
     /// NOTE: the build itself is untested here (no buildx on the development machine); the checks are tested.
     /// </summary>
-    public static class MultiPlatformBuild
+    internal static class MultiPlatformBuild
     {
         /// <summary>Fails early (before any key work) when a multi-platform build cannot run: ECRC1211, ECRC1210.</summary>
         public static async Task CheckAsync(CacheOptions options, DockerCli docker, CancellationToken cancellationToken)

@@ -1,11 +1,7 @@
-using System;
-using System.Collections.Generic;
-using System.IO;
 using System.Text;
 using System.Text.Json;
-using System.Threading;
-using System.Threading.Tasks;
 using EcrCache.Diagnostics;
+
 #if !NETFRAMEWORK
 using System.Net.Http;
 using System.Net.Http.Headers;
@@ -26,7 +22,7 @@ namespace EcrCache.Exports
     /// (401 for a bad token, 422 for protected variables such as BUILDKITE_AGENT_ACCESS_TOKEN).
     /// The token is sent only in the Authorization header and never appears in messages or <see cref="ToString"/>.
     /// </remarks>
-    public sealed class BuildkiteJobApi
+    internal sealed class BuildkiteJobApi
     {
         public const string SocketVariable = "BUILDKITE_AGENT_JOB_API_SOCKET";
         public const string TokenVariable = "BUILDKITE_AGENT_JOB_API_TOKEN";

@@ -1,10 +1,6 @@
-using System;
-using System.Collections.Generic;
-using System.IO;
-using System.Threading;
-using System.Threading.Tasks;
 using EcrCache.Diagnostics;
 using EcrCache.Docker;
+using EcrCache.Processes;
 
 namespace EcrCache.Exports
 {
@@ -17,7 +13,7 @@ namespace EcrCache.Exports
     /// (no newline is added or trimmed), and this has worked since agent 3.0. So the value never shows in a process
     /// listing or in our command-line logs. The agent itself rejects empty or whitespace-only values.
     /// </remarks>
-    public sealed class BuildkiteMetaData
+    internal sealed class BuildkiteMetaData
     {
         public const string DefaultAgentPath = "buildkite-agent";
 
@@ -110,7 +106,7 @@ namespace EcrCache.Exports
             }
             catch (ProcessStartException ex)
             {
-                var detail = IsBareName(AgentPath)
+                var detail = ExecutableLocator.IsBareName(AgentPath)
                     ? AgentPath + " was not found on PATH"
                     : "'" + AgentPath + "' could not be started: " + (ex.InnerException?.Message ?? ex.Message).TrimEnd('.', ' ');
                 throw new EcrCacheException(Diagnostic.Create(DiagnosticIds.MetaDataFailed, key, detail), ex);
@@ -136,9 +132,6 @@ namespace EcrCache.Exports
 
             return rest == 0 ? minutes.ToString(inv) + " min" : minutes.ToString(inv) + " min " + rest.ToString(inv) + " s";
         }
-
-        internal static bool IsBareName(string fileName) =>
-            fileName.IndexOf('/') < 0 && fileName.IndexOf(Path.DirectorySeparatorChar) < 0;
 
         /// <summary>The agent's last stderr lines (its fatal error comes last, after its log lines), or the exit code.</summary>
         private static string DescribeFailure(ProcessResult result)

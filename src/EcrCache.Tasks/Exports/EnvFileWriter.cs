@@ -1,6 +1,3 @@
-using System;
-using System.Collections.Generic;
-using System.IO;
 using System.Security;
 using System.Text;
 using EcrCache.Diagnostics;
@@ -13,7 +10,7 @@ namespace EcrCache.Exports
     /// (<c>. path</c>) to see the image EcrCache resolved, and its PowerShell twin of <c>$env:NAME = 'value'</c> lines
     /// for Windows agents, whose PowerShell hooks cannot source a POSIX file.
     /// </summary>
-    public static class EnvFileWriter
+    internal static class EnvFileWriter
     {
         /// <summary>What <see cref="PowerShellPath"/> appends to the env file's path.</summary>
         public const string PowerShellSuffix = ".ps1";

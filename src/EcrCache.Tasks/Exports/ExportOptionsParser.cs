@@ -1,4 +1,3 @@
-using System;
 using EcrCache.Core;
 using EcrCache.Diagnostics;
 
@@ -8,7 +7,7 @@ namespace EcrCache.Exports
     /// The export options that need Buildkite knowledge. Called once from <see cref="OptionsParser"/>, after it has
     /// checked that <see cref="CacheOptions.ExportEnvVariable"/> is a variable name.
     /// </summary>
-    public static class ExportOptionsParser
+    internal static class ExportOptionsParser
     {
         /// <summary>
         /// A meta-data set normally takes well under a second; the agent's own retries while Buildkite is unreachable

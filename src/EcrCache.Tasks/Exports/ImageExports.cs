@@ -1,10 +1,7 @@
-using System;
-using System.Collections.Generic;
-
 namespace EcrCache.Exports
 {
     /// <summary>The variables EcrCache exports once it has resolved an image.</summary>
-    public static class ImageExports
+    internal static class ImageExports
     {
         /// <summary>The image repository without tag, as the docker-ecr-cache Buildkite plugin exports it.</summary>
         public const string ImageVariable = "BUILDKITE_PLUGIN_DOCKER_ECR_CACHE_EXPORT_IMAGE";

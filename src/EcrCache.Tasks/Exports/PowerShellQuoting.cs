@@ -1,10 +1,9 @@
-using System;
 using System.Text;
 
 namespace EcrCache.Exports
 {
     /// <summary>Quoting of values for PowerShell (Windows PowerShell 5.1 and PowerShell 7).</summary>
-    public static class PowerShellQuoting
+    internal static class PowerShellQuoting
     {
         /// <summary>
         /// Returns <paramref name="value"/> as a PowerShell single-quoted (verbatim) string: <c>'…'</c>, with every

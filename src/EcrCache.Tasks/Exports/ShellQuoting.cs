@@ -1,10 +1,9 @@
-using System;
 using System.Text;
 
 namespace EcrCache.Exports
 {
     /// <summary>Quoting of values for POSIX shells (sh, dash, bash, zsh, ksh).</summary>
-    public static class ShellQuoting
+    internal static class ShellQuoting
     {
         /// <summary>
         /// Returns <paramref name="value"/> in POSIX single quotes: <c>'…'</c>, with every <c>'</c> written as

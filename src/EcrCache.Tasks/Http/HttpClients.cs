@@ -1,6 +1,4 @@
-using System;
 using System.Net;
-using System.Net.Http;
 using System.Net.Http.Headers;
 
 namespace EcrCache.Http
@@ -14,7 +12,7 @@ namespace EcrCache.Http
     /// task assembly loads inside MSBuild and Visual Studio (net472), where every extra dependency is a binding
     /// conflict waiting to happen, and the policy needed is some 100 lines.
     /// </summary>
-    public static class HttpClients
+    internal static class HttpClients
     {
         /// <param name="handler">The transport (tests pass fakes); null builds the standard one.</param>
         /// <param name="decompress">Accept gzip/deflate.</param>

@@ -1,4 +1,3 @@
-using System;
 using System.Security.Authentication;
 
 namespace EcrCache.Http

@@ -1,10 +1,6 @@
-using System;
 using System.Globalization;
-using System.IO;
 using System.Net;
-using System.Net.Http;
 using System.Net.Sockets;
-using System.Threading;
 
 namespace EcrCache.Http
 {
@@ -16,7 +12,7 @@ namespace EcrCache.Http
     /// since the first attempt. Everything else (4xx, 501, TLS failures, a cancelled build) is returned or thrown at
     /// once, and the caller turns it into a coded diagnostic.
     /// </summary>
-    public sealed class HttpRetryPolicy
+    internal sealed class HttpRetryPolicy
     {
         /// <summary>
         /// 4 attempts, 0.4 s base delay doubling up to 4 s, 15 s total: a refused connection fails after at most
@@ -118,7 +114,7 @@ namespace EcrCache.Http
     /// Timeouts for transfers: a fixed allowance for the round trip plus the time the body takes at a slow but
     /// acceptable rate, so a large upload or download is never cut off by a fixed 100 s limit.
     /// </summary>
-    public static class TransferTimeout
+    internal static class TransferTimeout
     {
         /// <summary>Time for connection, headers and a small body.</summary>
         public static readonly TimeSpan Base = TimeSpan.FromSeconds(30);

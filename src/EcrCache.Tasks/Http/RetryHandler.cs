@@ -1,9 +1,5 @@
-using System;
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Http;
-using System.Threading;
-using System.Threading.Tasks;
 
 namespace EcrCache.Http
 {
@@ -14,7 +10,7 @@ namespace EcrCache.Http
     /// upload streams build a fresh request per attempt themselves. Each retry is reported through
     /// <see cref="OnRetry"/> (the method, the URL without query, why, and the wait), never with headers or bodies.
     /// </summary>
-    public sealed class RetryHandler : DelegatingHandler
+    internal sealed class RetryHandler : DelegatingHandler
     {
         private static readonly Random SharedRandom = new Random();
 

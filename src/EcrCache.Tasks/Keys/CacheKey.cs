@@ -1,9 +1,7 @@
-using System;
-
 namespace EcrCache.Keys
 {
     /// <summary>A computed cache key: the hash of its <see cref="KeyManifest"/> and the image tag derived from it.</summary>
-    public sealed class CacheKey
+    internal sealed class CacheKey
     {
         private readonly Func<KeyManifest>? _loadManifest;
         private KeyManifest? _manifest;

@@ -98,7 +98,7 @@ using EcrCache.Diagnostics;
 namespace EcrCache.Keys
 {
     /// <summary>Computes the cache key of an image build. The key format is specified at the top of this file.</summary>
-    public static class CacheKeyCalculator
+    internal static class CacheKeyCalculator
     {
         /// <summary>Hex digits of the key used as the image tag.</summary>
         public const int TagLength = 24;

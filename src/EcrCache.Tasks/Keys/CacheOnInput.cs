@@ -1,9 +1,7 @@
-using System;
-
 namespace EcrCache.Keys
 {
     /// <summary>One CacheOn file that contributes to the cache key.</summary>
-    public sealed class CacheOnInput
+    internal sealed class CacheOnInput
     {
         /// <param name="fullPath">The file to read.</param>
         /// <param name="relativePath">

@@ -1,5 +1,3 @@
-using System;
-using System.Collections.Generic;
 using System.Text;
 using System.Text.Json;
 
@@ -22,7 +20,7 @@ namespace EcrCache.Keys
     /// The escaping is our own code rather than a JavaScriptEncoder so that the output cannot drift with the
     /// System.Text.Json version.
     /// </summary>
-    public static class CanonicalJson
+    internal static class CanonicalJson
     {
         private const string HexDigits = "0123456789abcdef";
 

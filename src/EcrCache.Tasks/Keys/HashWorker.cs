@@ -1,8 +1,6 @@
-using System;
-using System.IO;
 using System.Security.Cryptography;
 using System.Text;
-using System.Threading;
+
 #if NET
 using Microsoft.Win32.SafeHandles;
 #endif

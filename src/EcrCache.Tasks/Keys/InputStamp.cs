@@ -1,9 +1,5 @@
-using System;
 using System.Collections;
-using System.Collections.Generic;
 using System.Globalization;
-using System.IO;
-using System.Linq;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
@@ -30,7 +26,7 @@ namespace EcrCache.Keys
     /// metadata changing. Then no stamp is saved (and an old one is removed), so the next run hashes again.
     /// </para>
     /// </summary>
-    public sealed class InputStamp
+    internal sealed class InputStamp
     {
         public const string FileName = "inputs.json";
 
@@ -318,7 +314,7 @@ namespace EcrCache.Keys
     }
 
     /// <summary>What an input stamp remembers: the platform the key was computed for, and the key.</summary>
-    public sealed class StampedKey
+    internal sealed class StampedKey
     {
         public StampedKey(string platform, string keyHash)
         {

@@ -1,5 +1,3 @@
-using System;
-using System.Collections.Generic;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -25,7 +23,7 @@ namespace EcrCache.Keys
     /// member of a non-object (other than null) or an index of a non-array is jq's "Cannot index" error. With duplicate
     /// member names the last one wins.
     /// </summary>
-    public static class JsonPathSelector
+    internal static class JsonPathSelector
     {
         private const string UnknownItem = "(unknown)";
 

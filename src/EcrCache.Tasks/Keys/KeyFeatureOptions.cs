@@ -1,7 +1,4 @@
-using System;
-using System.Collections.Generic;
 using System.Globalization;
-using System.Linq;
 using System.Text.RegularExpressions;
 using EcrCache.Diagnostics;
 using EcrCache.Keys.BaseImages;
@@ -9,7 +6,7 @@ using EcrCache.Keys.BaseImages;
 namespace EcrCache.Core
 {
     /// <summary>Base-image digests, platforms, layer cache and Compose: the raw property values.</summary>
-    public sealed partial class RawOptions
+    internal sealed partial class RawOptions
     {
         public string? Platform { get; set; }
         public string? BaseImageDigests { get; set; }
@@ -22,7 +19,7 @@ namespace EcrCache.Core
     }
 
     /// <summary>Base-image digests, platforms, layer cache and Compose: the parsed values.</summary>
-    public sealed partial class CacheOptions
+    internal sealed partial class CacheOptions
     {
         /// <summary>EcrCachePlatform normalised (lower case; a list sorted and comma-joined), or null for the daemon's.</summary>
         public string? Platform { get; set; }
@@ -53,7 +50,7 @@ namespace EcrCache.Core
     }
 
     /// <summary>Parses the key-feature properties (kept apart from <see cref="OptionsParser"/> so its edits stay small).</summary>
-    public static class KeyFeatureOptionsParser
+    internal static class KeyFeatureOptionsParser
     {
         private static readonly Regex PlatformPattern = new Regex("^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$", RegexOptions.CultureInvariant);
         private static readonly Regex TagPattern = new Regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", RegexOptions.CultureInvariant);

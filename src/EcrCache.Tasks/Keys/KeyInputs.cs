@@ -1,9 +1,7 @@
-using System.Collections.Generic;
-
 namespace EcrCache.Keys
 {
     /// <summary>Everything that goes into a cache key. See <see cref="CacheKeyCalculator"/> for how each part is keyed.</summary>
-    public sealed class KeyInputs
+    internal sealed class KeyInputs
     {
         /// <summary>The Dockerfile to hash (streamed). Exactly one of this and <see cref="DockerfileInline"/> is set.</summary>
         public string? DockerfilePath { get; set; }

@@ -1,5 +1,3 @@
-using System;
-using System.Collections.Generic;
 using System.Collections.ObjectModel;
 using System.Globalization;
 using System.Text;
@@ -8,7 +6,7 @@ using System.Text.Json;
 namespace EcrCache.Keys
 {
     /// <summary>The kinds of <see cref="KeyManifestEntry"/>, in the order they appear in a manifest.</summary>
-    public static class KeyEntryKinds
+    internal static class KeyEntryKinds
     {
         public const string Algorithm = "algorithm";
         public const string Dockerfile = "dockerfile";
@@ -23,7 +21,7 @@ namespace EcrCache.Keys
     }
 
     /// <summary>One input of a cache key. <see cref="Hash"/> is a SHA-256 (hex) or, for some kinds, a plain value.</summary>
-    public sealed class KeyManifestEntry : IEquatable<KeyManifestEntry>
+    internal sealed class KeyManifestEntry : IEquatable<KeyManifestEntry>
     {
         public KeyManifestEntry(string kind, string name, string hash)
         {
@@ -59,7 +57,7 @@ namespace EcrCache.Keys
     }
 
     /// <summary>The inputs of a cache key, in key order. See <see cref="CacheKeyCalculator"/> for the format.</summary>
-    public sealed class KeyManifest
+    internal sealed class KeyManifest
     {
         /// <summary>The version of the key algorithm (and of this manifest's JSON form).</summary>
         public const int AlgorithmVersion = 2;
@@ -313,7 +311,7 @@ namespace EcrCache.Keys
     }
 
     /// <summary>An entry present in both manifests with a different <see cref="KeyManifestEntry.Hash"/>.</summary>
-    public sealed class KeyManifestChange
+    internal sealed class KeyManifestChange
     {
         public KeyManifestChange(string kind, string name, string previousHash, string currentHash)
         {
@@ -335,7 +333,7 @@ namespace EcrCache.Keys
     }
 
     /// <summary>The result of <see cref="KeyManifest.Diff"/>; lists are in manifest order.</summary>
-    public sealed class KeyManifestDiff
+    internal sealed class KeyManifestDiff
     {
         internal KeyManifestDiff(
             int? previousVersion,

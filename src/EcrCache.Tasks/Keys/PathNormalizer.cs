@@ -1,10 +1,9 @@
-using System;
 using System.Text;
 
 namespace EcrCache.Keys
 {
     /// <summary>Normalises the relative path that names a CacheOn file in the key manifest.</summary>
-    public static class PathNormalizer
+    internal static class PathNormalizer
     {
         /// <summary>
         /// Backslashes become '/', "." segments are removed (a leading "./", "a/./b", a trailing "/."), runs of slashes

@@ -1,23 +1,22 @@
-using System;
 using System.Diagnostics;
 using System.Globalization;
-using System.IO;
-using System.Threading;
-using System.Threading.Tasks;
+using System.Security.Cryptography;
+using System.Text;
 using EcrCache.Diagnostics;
+using EcrCache.IO;
 using EcrCache.Logging;
 
 namespace EcrCache.Leases
 {
     /// <summary>
     /// One build per key. Before building a miss, the engine asks for a <see cref="BuildTurn"/>: first the per-key
-    /// lock on this machine (<see cref="BuildLock"/>), then, when the store can hold one, the store's lease
+    /// lock on this machine (<see cref="FileLock"/> named by <see cref="LockPathFor"/>), then, when the store can hold one, the store's lease
     /// (<see cref="ILeaseBackend"/>). Whenever it has waited for someone else, it re-checks (the caller's
     /// <c>recheck</c>: local image, then the store) and returns the result the other build produced instead of a turn.
     /// A wait is bounded by the lease timeout; after it the waiter warns (ECRC1320) and builds itself. Failures of the
     /// lease store itself only cost coordination (ECRC1321), never the build.
     /// </summary>
-    public sealed class BuildCoordinator
+    internal sealed class BuildCoordinator
     {
         private readonly IBuildLog _log;
         private readonly Func<string, string?> _environment;
@@ -90,12 +89,46 @@ namespace EcrCache.Leases
             }
         }
 
-        private async Task<(BuildLock? Lock, bool Waited)> AcquireLocalAsync(string reference, CancellationToken cancellationToken)
+        /// <summary>
+        /// The folder of the same-host build locks, shared by the builds of this user: <c>ECRCACHE_LOCK_DIR</c>, else
+        /// <c>$XDG_RUNTIME_DIR/ecrcache-locks</c>, else <c>&lt;temp&gt;/ecrcache-locks</c>.
+        /// </summary>
+        public static string LockDirectory(Func<string, string?> environment)
+        {
+            var configured = environment("ECRCACHE_LOCK_DIR");
+            if (!string.IsNullOrWhiteSpace(configured))
+            {
+                return configured!;
+            }
+
+            var runtime = environment("XDG_RUNTIME_DIR");
+            return Path.Combine(string.IsNullOrWhiteSpace(runtime) ? Path.GetTempPath() : runtime!, "ecrcache-locks");
+        }
+
+        /// <summary>The lock file for an image reference (store image + tag): a hash, so any reference is a safe name.</summary>
+        public static string LockPathFor(string directory, string reference)
+        {
+            byte[] hash;
+            using (var sha = SHA256.Create())
+            {
+                hash = sha.ComputeHash(Encoding.UTF8.GetBytes(reference));
+            }
+
+            var name = new StringBuilder();
+            for (var i = 0; i < 16; i++)
+            {
+                name.Append(hash[i].ToString("x2", CultureInfo.InvariantCulture));
+            }
+
+            return Path.Combine(directory, name + ".lock");
+        }
+
+        private async Task<(FileLock? Lock, bool Waited)> AcquireLocalAsync(string reference, CancellationToken cancellationToken)
         {
             string path;
             try
             {
-                path = BuildLock.PathFor(BuildLock.Directory(_environment), reference);
+                path = LockPathFor(LockDirectory(_environment), reference);
             }
             catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException || ex is ArgumentException)
             {
@@ -109,10 +142,10 @@ namespace EcrCache.Leases
             while (true)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                BuildLock? held;
+                FileLock? held;
                 try
                 {
-                    held = BuildLock.TryAcquire(path, owner);
+                    held = FileLock.TryAcquire(path, owner);
                 }
                 catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
                 {
@@ -133,13 +166,13 @@ namespace EcrCache.Leases
 
                 if (!announced)
                 {
-                    _log.Info("EcrCache: " + reference + " is being built by " + BuildLock.DescribeHolder(path) + "; waiting for it (lock " + path + ").");
+                    _log.Info("EcrCache: " + reference + " is being built by " + FileLock.DescribeHolder(path, "another build on this machine") + "; waiting for it (lock " + path + ").");
                     announced = true;
                 }
 
                 if (waited.Elapsed >= LeaseTimeout)
                 {
-                    _log.Warning(Diagnostic.Create(DiagnosticIds.LeaseExpired, reference, BuildLock.DescribeHolder(path), DateTimeOffset.UtcNow.ToString("u", CultureInfo.InvariantCulture), FormatTimeout()));
+                    _log.Warning(Diagnostic.Create(DiagnosticIds.LeaseExpired, reference, FileLock.DescribeHolder(path, "another build on this machine"), DateTimeOffset.UtcNow.ToString("u", CultureInfo.InvariantCulture), FormatTimeout()));
                     return (null, true);
                 }
 
@@ -258,15 +291,15 @@ namespace EcrCache.Leases
     /// build produced the image; nothing to build) or the right to build, held until <see cref="Dispose"/>, which
     /// releases the store lease (under its own short timeout, also after cancellation) and then the local lock.
     /// </summary>
-    public sealed class BuildTurn : IDisposable
+    internal sealed class BuildTurn : IDisposable
     {
-        private readonly BuildLock? _lock;
+        private readonly FileLock? _lock;
         private readonly ILeaseBackend? _backend;
         private readonly string? _tag;
         private readonly IBuildLog _log;
         private bool _disposed;
 
-        internal BuildTurn(BuildLock? buildLock, ILeaseBackend? backend, string? tag, string? otherResult, IBuildLog log)
+        internal BuildTurn(FileLock? buildLock, ILeaseBackend? backend, string? tag, string? otherResult, IBuildLog log)
         {
             _lock = buildLock;
             _backend = backend;

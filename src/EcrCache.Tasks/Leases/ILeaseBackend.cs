@@ -1,6 +1,3 @@
-using System.Threading;
-using System.Threading.Tasks;
-
 namespace EcrCache.Leases
 {
     /// <summary>
@@ -9,7 +6,7 @@ namespace EcrCache.Leases
     /// (If-None-Match: *), which is a true compare-and-set. Every method may throw EcrCacheException; the coordinator
     /// then builds without a lease (wasted work at worst, never a wrong image).
     /// </summary>
-    public interface ILeaseBackend
+    internal interface ILeaseBackend
     {
         /// <summary>For logs: "lease tag build-cache/app:abc-lease in registry 127.0.0.1:5000".</summary>
         string Describe(string tag);
@@ -29,7 +26,7 @@ namespace EcrCache.Leases
     }
 
     /// <summary>A store that can hold build leases. Stores that cannot (the local daemon) simply do not implement it.</summary>
-    public interface ILeaseCapableStore
+    internal interface ILeaseCapableStore
     {
         /// <summary>The lease backend, or null when this store cannot hold one right now (call after PrepareAsync).</summary>
         ILeaseBackend? LeaseBackend { get; }

@@ -1,7 +1,5 @@
-using System;
 using System.Diagnostics;
 using System.Globalization;
-using System.IO;
 using System.Text.Json;
 
 namespace EcrCache.Leases
@@ -11,7 +9,7 @@ namespace EcrCache.Leases
     /// manifest annotations, an S3 object, a lock file's sidecar). <see cref="Id"/> is unique per attempt, so a
     /// read-back proves whose write won.
     /// </summary>
-    public sealed class LeaseRecord
+    internal sealed class LeaseRecord
     {
         public LeaseRecord(string id, string host, int pid, DateTimeOffset acquired, DateTimeOffset expires, bool released = false)
         {

@@ -1,10 +1,5 @@
-using System;
-using System.Collections.Generic;
-using System.IO;
 using System.Text;
 using System.Text.Json;
-using System.Threading;
-using System.Threading.Tasks;
 using EcrCache.Registries.Oci;
 
 namespace EcrCache.Leases
@@ -16,7 +11,7 @@ namespace EcrCache.Leases
     /// reads back: whoever's id is there won. Releasing overwrites the tag with a released record (registries often
     /// refuse deletes). The lease tag is not an image: pulling it fails, and lifecycle policies may expire it.
     /// </summary>
-    public sealed class RegistryLeaseBackend : ILeaseBackend
+    internal sealed class RegistryLeaseBackend : ILeaseBackend
     {
         public const string TagSuffix = "-lease";
         public const string Annotation = "dev.ecrcache.lease";

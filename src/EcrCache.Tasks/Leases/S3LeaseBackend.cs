@@ -1,10 +1,5 @@
-using System;
-using System.Collections.Generic;
-using System.IO;
 using System.Net;
 using System.Text;
-using System.Threading;
-using System.Threading.Tasks;
 using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
@@ -17,7 +12,7 @@ namespace EcrCache.Leases
     /// <c>PutObject If-None-Match: *</c> and an expired one replaced with <c>If-Match: &lt;ETag read&gt;</c>; the loser
     /// gets 412 and waits. Releasing deletes the object (only the holder does, after checking the id).
     /// </summary>
-    public sealed class S3LeaseBackend : ILeaseBackend
+    internal sealed class S3LeaseBackend : ILeaseBackend
     {
         public const string Extension = ".lease";
 
@@ -124,7 +119,7 @@ namespace EcrCache.Leases
     }
 
     /// <summary>A lease store failed in a way that only costs coordination (the coordinator warns ECRC1321).</summary>
-    public sealed class LeaseStoreException : Exception
+    internal sealed class LeaseStoreException : Exception
     {
         public LeaseStoreException(string message, Exception? inner = null)
             : base(message, inner)

@@ -6,7 +6,7 @@ namespace EcrCache.Logging
     /// How the library reports progress. The MSBuild tasks adapt it to TaskLoggingHelper; tests capture it.
     /// Implementations must be thread-safe: docker output arrives on background threads.
     /// </summary>
-    public interface IBuildLog
+    internal interface IBuildLog
     {
         /// <summary>Progress a user wants to see at normal verbosity (docker build/push output, decisions).</summary>
         void Info(string message);
@@ -25,7 +25,7 @@ namespace EcrCache.Logging
         void ToolError(string tool, string message);
     }
 
-    public sealed class NullBuildLog : IBuildLog
+    internal sealed class NullBuildLog : IBuildLog
     {
         public static readonly NullBuildLog Instance = new NullBuildLog();
         public void Info(string message) { }

@@ -1,4 +1,3 @@
-using System;
 using System.Globalization;
 using EcrCache.Core;
 using EcrCache.Diagnostics;
@@ -10,7 +9,7 @@ namespace EcrCache.Reliability
     /// The reliability options (EcrCacheDockerRetries, EcrCacheLeaseTimeout) and the secret-looking BuildArg warning.
     /// Called once from <see cref="OptionsParser"/>.
     /// </summary>
-    public static class ReliabilityOptionsParser
+    internal static class ReliabilityOptionsParser
     {
         public const int MaxDockerRetries = 10;
         public static readonly TimeSpan MaxLeaseTimeout = TimeSpan.FromHours(24);

@@ -1,6 +1,3 @@
-using System;
-using System.Collections.Generic;
-using System.Threading;
 using EcrCache.Core;
 using EcrCache.Diagnostics;
 using Microsoft.Build.Framework;
@@ -13,7 +10,7 @@ namespace EcrCache.Tasks
     /// or a build and push. Thin shell: parses items and properties into <see cref="CacheOptions"/> and runs
     /// <see cref="CacheEngine"/>. With <see cref="KeyOnly"/> it only computes and writes the key.
     /// </summary>
-    public sealed partial class EnsureCachedImage : Task, ICancelableTask
+    public sealed partial class EnsureCachedImage : Microsoft.Build.Utilities.Task, ICancelableTask
     {
         /// <summary>The CacheOn metadata that OptionsParser reads (add new ones here).</summary>
         private static readonly string[] CacheOnMetadata = { "JsonPath", "Optional" };

@@ -9,6 +9,7 @@ using EcrCache.Core;
 using EcrCache.Diagnostics;
 using EcrCache.Docker;
 using EcrCache.Logging;
+using EcrCache.Processes;
 using EcrCache.Tasks.Tests.Docker;
 
 namespace EcrCache.Tasks.Tests.Core

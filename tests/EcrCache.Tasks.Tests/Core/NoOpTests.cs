@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using EcrCache.Core;
 using EcrCache.Docker;
 using EcrCache.Keys;
+using EcrCache.Processes;
 using EcrCache.Tasks.Tests.Registries;
 
 namespace EcrCache.Tasks.Tests.Core

@@ -6,6 +6,7 @@ using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
 using EcrCache.Docker;
+using EcrCache.Processes;
 
 namespace EcrCache.Tasks.Tests.Core
 {

@@ -5,6 +5,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using EcrCache.Diagnostics;
 using EcrCache.Docker;
+using EcrCache.Processes;
 using EcrCache.Tasks.Tests.Core;
 
 namespace EcrCache.Tasks.Tests.Docker

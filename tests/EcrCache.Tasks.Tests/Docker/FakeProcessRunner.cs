@@ -4,6 +4,7 @@ using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using EcrCache.Docker;
+using EcrCache.Processes;
 
 namespace EcrCache.Tasks.Tests.Docker
 {

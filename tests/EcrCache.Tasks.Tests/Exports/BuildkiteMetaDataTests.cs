@@ -1,6 +1,7 @@
 using EcrCache.Diagnostics;
 using EcrCache.Docker;
 using EcrCache.Exports;
+using EcrCache.Processes;
 
 namespace EcrCache.Tasks.Tests.Exports
 {

@@ -6,6 +6,7 @@ using EcrCache.Core;
 using EcrCache.Diagnostics;
 using EcrCache.Docker;
 using EcrCache.Http;
+using EcrCache.Processes;
 using EcrCache.Reliability;
 using EcrCache.Tasks.Tests.Core;
 using EcrCache.Tasks.Tests.Registries;
@@ -202,21 +203,21 @@ namespace EcrCache.Tasks.Tests.Faults
         // ---------------------------------------------------------------- docker push/pull
 
         [TestMethod]
-        [DataRow("received unexpected HTTP status: 503 Service Unavailable", DockerFailureKind.Transient)]
-        [DataRow("Put \"http://127.0.0.1:5000/v2/app/blobs/uploads/x\": read tcp 127.0.0.1:1->127.0.0.1:5000: read: connection reset by peer", DockerFailureKind.Transient)]
-        [DataRow("toomanyrequests: You have reached your pull rate limit", DockerFailureKind.Transient)]
-        [DataRow("net/http: TLS handshake timeout", DockerFailureKind.Transient)]
-        [DataRow("unexpected EOF", DockerFailureKind.Transient)]
-        [DataRow("unavailable: service unavailable", DockerFailureKind.Transient)]
-        [DataRow("toomanyrequests: slow down", DockerFailureKind.Transient)]
-        [DataRow("denied: requested access to the resource is denied", DockerFailureKind.Permanent)]
-        [DataRow("unauthorized: authentication required", DockerFailureKind.Permanent)]
-        [DataRow("Error response from daemon: manifest for app:1 not found: manifest unknown", DockerFailureKind.Permanent)]
-        [DataRow("something nobody has seen before", DockerFailureKind.Permanent)]
-        [DataRow("Cannot connect to the Docker daemon at unix:///tmp/x.sock. Is the docker daemon running?", DockerFailureKind.DaemonUnreachable)]
-        [DataRow("error during connect: Post \"http://%2Fvar%2Frun%2Fdocker.sock/v1.41/images/create\": dial unix /var/run/docker.sock: connect: no such file or directory", DockerFailureKind.DaemonUnreachable)]
-        public void DockerFailures_AreClassified(string stderr, DockerFailureKind expected) =>
-            Assert.AreEqual(expected, DockerRetry.Classify(stderr));
+        [DataRow("received unexpected HTTP status: 503 Service Unavailable", "Transient")]
+        [DataRow("Put \"http://127.0.0.1:5000/v2/app/blobs/uploads/x\": read tcp 127.0.0.1:1->127.0.0.1:5000: read: connection reset by peer", "Transient")]
+        [DataRow("toomanyrequests: You have reached your pull rate limit", "Transient")]
+        [DataRow("net/http: TLS handshake timeout", "Transient")]
+        [DataRow("unexpected EOF", "Transient")]
+        [DataRow("unavailable: service unavailable", "Transient")]
+        [DataRow("toomanyrequests: slow down", "Transient")]
+        [DataRow("denied: requested access to the resource is denied", "Permanent")]
+        [DataRow("unauthorized: authentication required", "Permanent")]
+        [DataRow("Error response from daemon: manifest for app:1 not found: manifest unknown", "Permanent")]
+        [DataRow("something nobody has seen before", "Permanent")]
+        [DataRow("Cannot connect to the Docker daemon at unix:///tmp/x.sock. Is the docker daemon running?", "DaemonUnreachable")]
+        [DataRow("error during connect: Post \"http://%2Fvar%2Frun%2Fdocker.sock/v1.41/images/create\": dial unix /var/run/docker.sock: connect: no such file or directory", "DaemonUnreachable")]
+        public void DockerFailures_AreClassified(string stderr, string expected) =>
+            Assert.AreEqual(expected, DockerRetry.Classify(stderr).ToString());
 
         private static DockerCli Cli(IProcessRunner runner, CapturingBuildLog log, int retries = 3) =>
             new DockerCli("/usr/bin/docker", runner, log) { Retries = retries, RetryBaseDelay = TimeSpan.FromMilliseconds(5), DaemonEnvironment = n => n == "DOCKER_HOST" ? "unix:///tmp/dead.sock" : null };

@@ -5,6 +5,7 @@ using EcrCache.Diagnostics;
 using EcrCache.Docker;
 using EcrCache.Keys;
 using EcrCache.Keys.BaseImages;
+using EcrCache.Processes;
 using EcrCache.Tasks.Tests.Core;
 using EcrCache.Tasks.Tests.Registries;
 

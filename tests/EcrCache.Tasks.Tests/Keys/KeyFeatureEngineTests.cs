@@ -13,6 +13,7 @@ using EcrCache.Docker;
 using EcrCache.Keys;
 using EcrCache.Keys.BaseImages;
 using EcrCache.Keys.Dockerfiles;
+using EcrCache.Processes;
 using EcrCache.Registries.Auth;
 using EcrCache.Tasks.Tests.Core;
 using EcrCache.Tasks.Tests.Registries;

@@ -4,13 +4,14 @@ using System.IO;
 using System.Threading;
 using System.Threading.Tasks;
 using EcrCache.Docker;
+using EcrCache.Processes;
 using EcrCache.Registries.Auth;
-using EcrCache.Registries.Ecr;
-using EcrCache.Registries.Generic;
-using EcrCache.Registries.Local;
+using EcrCache.Stores.Ecr;
+using EcrCache.Stores.Registry;
+using EcrCache.Stores.Local;
 using EcrCache.Registries.Oci;
 using EcrCache.Tasks.Tests.Core;
-using EcrCache.Tasks.Tests.Ecr;
+using EcrCache.Tasks.Tests.Stores.Ecr;
 using EcrCache.Tasks.Tests.Registries;
 
 namespace EcrCache.Tasks.Tests.Keys

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using EcrCache.IO;
 using EcrCache.Core;
 using EcrCache.Leases;
 using EcrCache.Registries.Auth;
@@ -75,17 +76,17 @@ namespace EcrCache.Tasks.Tests.Leases
         public void BuildLock_IsExclusive_AndFreedOnDispose()
         {
             var dir = TestPaths.NewTempDirectory("ecrcache-locks");
-            var path = BuildLock.PathFor(dir, "registry/app:abc");
-            Assert.AreEqual(path, BuildLock.PathFor(dir, "registry/app:abc"), "same reference, same file");
-            Assert.AreNotEqual(path, BuildLock.PathFor(dir, "registry/app:abd"));
-            using (var first = BuildLock.TryAcquire(path, "pid 1 on test"))
+            var path = BuildCoordinator.LockPathFor(dir, "registry/app:abc");
+            Assert.AreEqual(path, BuildCoordinator.LockPathFor(dir, "registry/app:abc"), "same reference, same file");
+            Assert.AreNotEqual(path, BuildCoordinator.LockPathFor(dir, "registry/app:abd"));
+            using (var first = FileLock.TryAcquire(path, "pid 1 on test"))
             {
                 Assert.IsNotNull(first);
-                Assert.IsNull(BuildLock.TryAcquire(path, "pid 2 on test"), "a second holder is refused while the first holds it");
-                Assert.AreEqual("pid 1 on test", BuildLock.DescribeHolder(path));
+                Assert.IsNull(FileLock.TryAcquire(path, "pid 2 on test"), "a second holder is refused while the first holds it");
+                Assert.AreEqual("pid 1 on test", FileLock.DescribeHolder(path, "another build on this machine"));
             }
 
-            using var again = BuildLock.TryAcquire(path, "pid 3");
+            using var again = FileLock.TryAcquire(path, "pid 3");
             Assert.IsNotNull(again, "free after dispose");
         }
 
@@ -99,14 +100,14 @@ namespace EcrCache.Tasks.Tests.Leases
             }
 
             var dir = TestPaths.NewTempDirectory("ecrcache-locks");
-            var path = BuildLock.PathFor(dir, "registry/app:xyz");
+            var path = BuildCoordinator.LockPathFor(dir, "registry/app:xyz");
             Directory.CreateDirectory(dir);
             using var holder = Process.Start(new ProcessStartInfo("/usr/bin/flock", new[] { "-x", path, "sleep", "30" }) { UseShellExecute = false })!;
             try
             {
                 var deadline = DateTime.UtcNow.AddSeconds(10);
-                BuildLock? mine;
-                while ((mine = BuildLock.TryAcquire(path, "me")) != null && DateTime.UtcNow < deadline)
+                FileLock? mine;
+                while ((mine = FileLock.TryAcquire(path, "me")) != null && DateTime.UtcNow < deadline)
                 {
                     mine.Dispose();
                     Thread.Sleep(50);
@@ -115,9 +116,9 @@ namespace EcrCache.Tasks.Tests.Leases
                 Assert.IsNull(mine, "refused while flock(1) holds it");
                 holder.Kill(entireProcessTree: true);
                 holder.WaitForExit();
-                BuildLock? after = null;
+                FileLock? after = null;
                 var until = DateTime.UtcNow.AddSeconds(10);
-                while ((after = BuildLock.TryAcquire(path, "me")) == null && DateTime.UtcNow < until)
+                while ((after = FileLock.TryAcquire(path, "me")) == null && DateTime.UtcNow < until)
                 {
                     Thread.Sleep(50); // the killed sleep(1) child holds the inherited lock until the kernel reaps it
                 }
@@ -258,15 +259,15 @@ namespace EcrCache.Tasks.Tests.Leases
         {
             var log = new CapturingBuildLog();
             var lockDir = TestPaths.NewTempDirectory("ecrcache-locks");
-            var path = BuildLock.PathFor(lockDir, "r/app:1");
-            using (var other = BuildLock.TryAcquire(path, "pid 99 on test"))
+            var path = BuildCoordinator.LockPathFor(lockDir, "r/app:1");
+            using (var other = FileLock.TryAcquire(path, "pid 99 on test"))
             {
                 using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
                 await Assert.ThrowsAsync<OperationCanceledException>(() => Coordinator(log, lockDir).AcquireAsync("r/app:1", "1", null, _ => Task.FromResult<string?>(null), cancel.Token));
                 StringAssert.Contains(log.AllText, "pid 99 on test", "the waiter names the holder");
             }
 
-            using var free = BuildLock.TryAcquire(path, "after");
+            using var free = FileLock.TryAcquire(path, "after");
             Assert.IsNotNull(free, "the cancelled waiter holds nothing");
         }
 
@@ -295,8 +296,8 @@ namespace EcrCache.Tasks.Tests.Leases
         [TestMethod]
         public async Task S3LeaseObject_IsACompareAndSet_OnMoto()
         {
-            var s3 = EcrCache.Tasks.Tests.Tarballs.MotoS3.Client(EcrCache.Tasks.Tests.Ecr.Moto.Endpoint);
-            var bucket = EcrCache.Tasks.Tests.Tarballs.MotoS3.NewBucket(s3);
+            var s3 = EcrCache.Tasks.Tests.Stores.Tarballs.MotoS3.Client(EcrCache.Tasks.Tests.Stores.Ecr.Moto.Endpoint);
+            var bucket = EcrCache.Tasks.Tests.Stores.Tarballs.MotoS3.NewBucket(s3);
             try
             {
                 var a = new S3LeaseBackend(s3, bucket, "cache/", "s3 test");
@@ -319,7 +320,7 @@ namespace EcrCache.Tasks.Tests.Leases
             }
             finally
             {
-                EcrCache.Tasks.Tests.Tarballs.MotoS3.DeleteBucket(s3, bucket);
+                EcrCache.Tasks.Tests.Stores.Tarballs.MotoS3.DeleteBucket(s3, bucket);
             }
         }
 

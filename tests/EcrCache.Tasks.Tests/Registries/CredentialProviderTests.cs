@@ -1,6 +1,7 @@
 using System.Text;
 using EcrCache.Diagnostics;
 using EcrCache.Docker;
+using EcrCache.Processes;
 using EcrCache.Registries.Auth;
 
 namespace EcrCache.Tasks.Tests.Registries

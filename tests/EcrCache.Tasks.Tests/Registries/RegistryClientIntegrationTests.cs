@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.RegularExpressions;
 using EcrCache.Diagnostics;
 using EcrCache.Docker;
+using EcrCache.Processes;
 using EcrCache.Registries.Auth;
 using EcrCache.Registries.Oci;
 

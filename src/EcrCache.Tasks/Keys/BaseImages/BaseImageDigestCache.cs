@@ -1,6 +1,3 @@
-using System;
-using System.Collections.Generic;
-using System.IO;
 using System.Text;
 using System.Text.Json;
 using EcrCache.IO;
@@ -16,7 +13,7 @@ namespace EcrCache.Keys.BaseImages
     /// asked from the daemon every time, never cached; unresolved names are never cached). A lost, unreadable or older
     /// (version 1: per-platform manifest digests) file just means fresh look-ups.
     /// </summary>
-    public sealed class BaseImageDigestCache
+    internal sealed class BaseImageDigestCache
     {
         public const string FileName = "base-images.json";
 

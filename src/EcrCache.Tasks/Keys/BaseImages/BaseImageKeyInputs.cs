@@ -1,21 +1,16 @@
-using System;
-using System.Collections.Generic;
-using System.IO;
-using System.Linq;
-using System.Threading;
-using System.Threading.Tasks;
 using EcrCache.Core;
 using EcrCache.Diagnostics;
 using EcrCache.Docker;
 using EcrCache.Keys.Dockerfiles;
 using EcrCache.Logging;
+using EcrCache.Processes;
 using EcrCache.Registries.Auth;
 using EcrCache.Registries.Oci;
 
 namespace EcrCache.Keys.BaseImages
 {
     /// <summary>The engine's entry point: from <see cref="CacheOptions"/> to the base-image key entries.</summary>
-    public static class BaseImageKeyInputs
+    internal static class BaseImageKeyInputs
     {
         /// <summary>
         /// Parses the Dockerfile's FROM lines and resolves the external images for the build platforms. With

@@ -1,11 +1,5 @@
-using System;
-using System.Collections.Generic;
 using System.Diagnostics;
-using System.Linq;
-using System.Net.Http;
 using System.Text.Json;
-using System.Threading;
-using System.Threading.Tasks;
 using EcrCache.Diagnostics;
 using EcrCache.Keys.Dockerfiles;
 using EcrCache.Logging;
@@ -15,7 +9,7 @@ using EcrCache.Registries.Oci;
 namespace EcrCache.Keys.BaseImages
 {
     /// <summary>EcrCacheBaseImageDigests.</summary>
-    public enum BaseImageDigestMode
+    internal enum BaseImageDigestMode
     {
         /// <summary>false: base images enter the key only through the Dockerfile text.</summary>
         Off,
@@ -28,7 +22,7 @@ namespace EcrCache.Keys.BaseImages
     }
 
     /// <summary>How one base image entered the key.</summary>
-    public sealed class ResolvedBaseImage
+    internal sealed class ResolvedBaseImage
     {
         public const string FromRegistry = "registry";
         public const string FromCache = "cache";
@@ -78,7 +72,7 @@ namespace EcrCache.Keys.BaseImages
     /// docker builds from. Whether an index has the build platform is only checked after a build failed
     /// (<see cref="FindMissingPlatformAsync"/>): that costs a GET, which the hot path never spends.
     /// </summary>
-    public sealed class BaseImageResolver : IDisposable
+    internal sealed class BaseImageResolver : IDisposable
     {
         /// <summary>Cache marker: the registry could not answer but the daemon had the image (re-checked locally).</summary>
         internal const string NotInRegistry = "not-in-registry";

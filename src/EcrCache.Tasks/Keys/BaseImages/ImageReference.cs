@@ -1,4 +1,3 @@
-using System;
 using System.Text.RegularExpressions;
 
 namespace EcrCache.Keys.BaseImages
@@ -9,7 +8,7 @@ namespace EcrCache.Keys.BaseImages
     /// component with a dot, a colon or <c>localhost</c> is a registry host. Docker Hub's API host is
     /// <c>registry-1.docker.io</c> (see <see cref="ApiHost"/>).
     /// </summary>
-    public sealed class ImageReference
+    internal sealed class ImageReference
     {
         public const string DockerHubDomain = "docker.io";
         public const string DockerHubApiHost = "registry-1.docker.io";

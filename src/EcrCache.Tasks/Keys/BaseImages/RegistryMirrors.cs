@@ -1,8 +1,4 @@
-using System;
-using System.Collections.Generic;
 using System.Text.Json;
-using System.Threading;
-using System.Threading.Tasks;
 using EcrCache.Diagnostics;
 using EcrCache.Docker;
 using EcrCache.Http;

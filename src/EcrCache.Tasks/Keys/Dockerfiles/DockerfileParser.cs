@@ -1,12 +1,10 @@
-using System;
-using System.Collections.Generic;
 using System.Text;
 using EcrCache.Diagnostics;
 
 namespace EcrCache.Keys.Dockerfiles
 {
     /// <summary>One <c>FROM</c> instruction after ARG substitution.</summary>
-    public sealed class FromInstruction
+    internal sealed class FromInstruction
     {
         public FromInstruction(int line, string text, string image, string? platform, string? stageName, bool isStageReference)
         {
@@ -52,7 +50,7 @@ namespace EcrCache.Keys.Dockerfiles
     /// the automatic platform ARGs (TARGETPLATFORM, BUILDPLATFORM, ...), <c>--platform=</c>, <c>AS name</c> and later
     /// references to stages. Nothing else of the Dockerfile is interpreted.
     /// </summary>
-    public static class DockerfileParser
+    internal static class DockerfileParser
     {
         /// <summary>Parses <paramref name="text"/>.</summary>
         /// <param name="buildArgs">

@@ -1,20 +1,15 @@
-using System;
-using System.Collections.Generic;
 using System.Globalization;
-using System.IO;
-using System.Linq;
 using System.Text.Json;
-using System.Threading;
-using System.Threading.Tasks;
 using EcrCache.Core;
 using EcrCache.Docker;
 using EcrCache.Keys.BaseImages;
 using EcrCache.Logging;
+using EcrCache.Processes;
 
 namespace EcrCache.Keys.Explain
 {
     /// <summary>Builds <see cref="KeyInputs"/> from options: shared by the engine and ExplainCachedImageKey.</summary>
-    public static class KeyInputsFactory
+    internal static class KeyInputsFactory
     {
         public static KeyInputs Create(CacheOptions options, string platform, IEnumerable<ResolvedBaseImage> baseImages)
         {
@@ -53,7 +48,7 @@ namespace EcrCache.Keys.Explain
     /// also holds local-only base images' ids), else they are "unresolved". When either is unknown the
     /// key printed cannot be the real one, and the output says so. Nothing is written.
     /// </summary>
-    public static class KeyExplainer
+    internal static class KeyExplainer
     {
         public const string UnknownPlatform = "unknown";
 

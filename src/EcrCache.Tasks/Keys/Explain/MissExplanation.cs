@@ -1,8 +1,3 @@
-using System;
-using System.Collections.Generic;
-using System.IO;
-using System.Linq;
-
 namespace EcrCache.Keys.Explain
 {
     /// <summary>
@@ -10,7 +5,7 @@ namespace EcrCache.Keys.Explain
     /// (their hashes are of values, which may be secret-adjacent); files and the Dockerfile are named; the platform,
     /// target and base-image digests are shown with their old and new values (none of them is secret).
     /// </summary>
-    public static class MissExplanation
+    internal static class MissExplanation
     {
         /// <summary>The manifest of the last key EnsureCachedImage ensured from this project.</summary>
         public const string PreviousManifestFileName = "key-manifest.previous.json";

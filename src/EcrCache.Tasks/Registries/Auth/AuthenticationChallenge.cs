@@ -1,5 +1,3 @@
-using System;
-using System.Collections.Generic;
 using System.Text;
 
 namespace EcrCache.Registries.Auth
@@ -9,7 +7,7 @@ namespace EcrCache.Registries.Auth
     /// parameters (<c>realm</c>, <c>service</c>, <c>scope</c>, <c>error</c>, ...). Parameter names are
     /// case-insensitive; quoted values may contain commas, '=' and backslash escapes.
     /// </summary>
-    public sealed class AuthenticationChallenge
+    internal sealed class AuthenticationChallenge
     {
         public AuthenticationChallenge(string scheme, IDictionary<string, string>? parameters = null, string? token68 = null)
         {

@@ -1,6 +1,3 @@
-using System;
-using System.Threading;
-using System.Threading.Tasks;
 using EcrCache.Docker;
 using EcrCache.Logging;
 using EcrCache.Registries.Oci;

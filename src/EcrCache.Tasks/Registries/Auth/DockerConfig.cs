@@ -1,6 +1,3 @@
-using System;
-using System.Collections.Generic;
-using System.IO;
 using System.Text;
 using System.Text.Json;
 using EcrCache.Diagnostics;
@@ -15,7 +12,7 @@ namespace EcrCache.Registries.Auth
     /// and <c>docker.io</c>, <c>index.docker.io</c>, <c>registry-1.docker.io</c> and
     /// <c>https://index.docker.io/v1/</c> all name Docker Hub.
     /// </summary>
-    public sealed class DockerConfig
+    internal sealed class DockerConfig
     {
         /// <summary>The key the docker CLI uses for Docker Hub in <c>auths</c> and on a credential helper's stdin.</summary>
         public const string DockerHubServerAddress = "https://index.docker.io/v1/";

@@ -1,14 +1,10 @@
-using System;
-using System.Collections.Generic;
 using System.Globalization;
-using System.IO;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using System.Threading;
-using System.Threading.Tasks;
 using EcrCache.Diagnostics;
 using EcrCache.Docker;
 using EcrCache.Logging;
+using EcrCache.Processes;
 
 namespace EcrCache.Registries.Auth
 {
@@ -20,7 +16,7 @@ namespace EcrCache.Registries.Auth
     /// identity (refresh) token. "credentials not found" means anonymous; any other failure is ECRC1304.
     /// Results are cached per host for the lifetime of the provider. Nothing secret is ever logged.
     /// </summary>
-    public sealed class DockerConfigCredentialProvider : IRegistryCredentialProvider, ICredentialSourceDescription
+    internal sealed class DockerConfigCredentialProvider : IRegistryCredentialProvider, ICredentialSourceDescription
     {
         /// <summary>What a helper prints as user name when the secret is an identity token.</summary>
         public const string IdentityTokenUsername = "<token>";

@@ -1,7 +1,3 @@
-using System;
-using System.Collections.Generic;
-using System.IO;
-using System.Linq;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -17,7 +13,7 @@ namespace EcrCache.Registries.Auth
     /// reads it from the file. Every other entry of the user's config folder (cli-plugins, buildx, contexts) is linked
     /// in. The folder is 0700 and config.json 0600 (on Unix); <see cref="Dispose"/> deletes it.
     /// </summary>
-    public sealed class PrivateDockerConfig : IDisposable
+    internal sealed class PrivateDockerConfig : IDisposable
     {
         private static readonly JsonDocumentOptions JsonOptions = new JsonDocumentOptions
         {

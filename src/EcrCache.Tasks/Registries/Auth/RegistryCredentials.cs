@@ -1,15 +1,10 @@
-using System;
-using System.Collections.Generic;
-using System.Threading;
-using System.Threading.Tasks;
-
 namespace EcrCache.Registries.Auth
 {
     /// <summary>
     /// Credentials for one registry. Any combination of fields may be set; the registry client picks what the
     /// registry's challenge asks for. Never log an instance's fields: <see cref="ToString"/> is redacted.
     /// </summary>
-    public sealed class RegistryCredential
+    internal sealed class RegistryCredential
     {
         public RegistryCredential(string? username, string? password, string? identityToken = null, string? registryToken = null)
         {
@@ -70,7 +65,7 @@ namespace EcrCache.Registries.Auth
     }
 
     /// <summary>Finds credentials for a registry host (host[:port], as in <c>RegistryEndpoint.Host</c>).</summary>
-    public interface IRegistryCredentialProvider
+    internal interface IRegistryCredentialProvider
     {
         /// <summary>The credentials for <paramref name="host"/>, or null for anonymous access.</summary>
         Task<RegistryCredential?> GetAsync(string host, CancellationToken cancellationToken);
@@ -80,7 +75,7 @@ namespace EcrCache.Registries.Auth
     /// Optionally implemented by a provider to say where its credentials come from (a docker config path, "ECR
     /// GetAuthorizationToken", ...). Used in error messages; must not contain secrets.
     /// </summary>
-    public interface ICredentialSourceDescription
+    internal interface ICredentialSourceDescription
     {
         string CredentialSource { get; }
     }
@@ -89,7 +84,7 @@ namespace EcrCache.Registries.Auth
     /// Fixed credentials: for providers that obtain a token themselves (for example ECR's GetAuthorizationToken)
     /// and for anonymous access (<see cref="Anonymous"/>).
     /// </summary>
-    public sealed class StaticCredentialProvider : IRegistryCredentialProvider, ICredentialSourceDescription
+    internal sealed class StaticCredentialProvider : IRegistryCredentialProvider, ICredentialSourceDescription
     {
         public static readonly StaticCredentialProvider Anonymous = new StaticCredentialProvider(null, "no credentials");
 

@@ -1,10 +1,7 @@
-using System;
-using System.Collections.Generic;
-
 namespace EcrCache.Registries.Oci
 {
     /// <summary>What a registry says about a manifest without sending it (HEAD).</summary>
-    public sealed class ManifestInfo
+    internal sealed class ManifestInfo
     {
         public ManifestInfo(string digest, string mediaType, long size)
         {
@@ -26,7 +23,7 @@ namespace EcrCache.Registries.Oci
     }
 
     /// <summary>Manifest media types, and the Accept list used to fetch manifests.</summary>
-    public static class ManifestMediaTypes
+    internal static class ManifestMediaTypes
     {
         public const string OciIndex = "application/vnd.oci.image.index.v1+json";
         public const string OciManifest = "application/vnd.oci.image.manifest.v1+json";

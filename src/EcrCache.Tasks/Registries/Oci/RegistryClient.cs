@@ -1,18 +1,12 @@
-using System;
-using System.Collections.Generic;
 using System.Diagnostics;
 using System.Globalization;
-using System.IO;
 using System.Net;
-using System.Net.Http;
 using System.Net.Http.Headers;
 using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using System.Threading;
-using System.Threading.Tasks;
 using EcrCache.Diagnostics;
 using EcrCache.Http;
 using EcrCache.Logging;
@@ -23,7 +17,7 @@ namespace EcrCache.Registries.Oci
 {
     /// <summary>The actions requested for repository scopes in bearer tokens.</summary>
     [Flags]
-    public enum RegistryAccess
+    internal enum RegistryAccess
     {
         Pull = 1,
         Push = 2,
@@ -37,7 +31,7 @@ namespace EcrCache.Registries.Oci
     /// logged at detail level as <c>HEAD https://host/v2/repo/manifests/tag -> 200 (12 ms)</c>, never with headers.
     /// Safe for concurrent use.
     /// </summary>
-    public sealed class RegistryClient : IDisposable
+    internal sealed class RegistryClient : IDisposable
     {
         /// <summary>The distribution registry refuses manifests over 4 MiB; so do we.</summary>
         public const int MaxManifestBytes = 4 * 1024 * 1024;

@@ -1,4 +1,3 @@
-using System;
 using System.Globalization;
 using System.Net;
 using System.Text.RegularExpressions;
@@ -11,7 +10,7 @@ namespace EcrCache.Registries.Oci
     /// <see cref="BaseUri"/> its v2 API lives under. The scheme is https, except plain http for loopback hosts
     /// (localhost, 127.0.0.0/8, [::1]) and when the caller says the registry is insecure.
     /// </summary>
-    public sealed class RegistryEndpoint
+    internal sealed class RegistryEndpoint
     {
         private static readonly Regex DnsName = new Regex(
             "^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?)*$",

@@ -1,0 +1,305 @@
+using EcrCache.Core;
+using EcrCache.Diagnostics;
+using EcrCache.Docker;
+using EcrCache.Logging;
+using EcrCache.Processes;
+using EcrCache.Registries.Auth;
+using EcrCache.Registries.Oci;
+
+namespace EcrCache.Stores.Ecr
+{
+    /// <summary>What <see cref="EcrStore"/> needs beyond the client: the repository and the settings to keep on it.</summary>
+    internal sealed class EcrStoreOptions
+    {
+        public string Repository { get; set; } = "";
+
+        /// <summary>Resource tags to create the repository with, or to apply to it when it exists.</summary>
+        public IList<KeyValuePair<string, string>> Tags { get; } = new List<KeyValuePair<string, string>>();
+
+        /// <summary>Days after push when images expire; 0 leaves the lifecycle policy alone.</summary>
+        public int MaxAgeDays { get; set; } = 7;
+
+        /// <summary>Accounts that may pull (a repository policy statement); empty leaves the policy alone.</summary>
+        public IList<string> PullAccounts { get; } = new List<string>();
+
+        /// <summary>host[:port] that docker pushes to and pulls from instead of the repository's own registry host.</summary>
+        public string? RegistryOverride { get; set; }
+
+        public bool RegistryInsecure { get; set; }
+
+        /// <summary>The build's environment (docker config location, PATH for credential helpers).</summary>
+        public Func<string, string?> Environment { get; set; } = System.Environment.GetEnvironmentVariable;
+
+        /// <summary>Where the private DOCKER_CONFIG folder is created (default: the temp folder).</summary>
+        public string? PrivateConfigParent { get; set; }
+    }
+
+    /// <summary>
+    /// AWS ECR (EcrCacheProvider=ecr). Creating the store resolves the repository: DescribeRepositories, and
+    /// CreateRepository with the EcrTag tags when it is missing (TagResource when it exists and tags are set); the registry
+    /// host and account come from the answer. <see cref="PrepareAsync"/> keeps the expiry lifecycle policy and the
+    /// optional pull-accounts policy in place (read first, written only when different) and logs docker in: not at all
+    /// when the user's docker config routes the host to a credential helper (ecr-login), else with a
+    /// GetAuthorizationToken token in a private DOCKER_CONFIG. Existence is one registry HEAD of the manifest.
+    /// </summary>
+    internal sealed class EcrStore : IImageStore, Leases.ILeaseCapableStore
+    {
+        private readonly IEcrClient _client;
+        private readonly EcrStoreOptions _options;
+        private readonly IProcessRunner _runner;
+        private readonly IBuildLog _log;
+        private readonly EcrRepository _repository;
+        private readonly CloudRegistrySession _session;
+        private bool _prepared;
+        private bool _disposed;
+
+        private EcrStore(IEcrClient client, EcrStoreOptions options, DockerCli docker, IProcessRunner runner, IBuildLog log, EcrRepository repository)
+        {
+            _client = client;
+            _options = options;
+            _runner = runner;
+            _log = log;
+            _repository = repository;
+            RegistryHost = string.IsNullOrEmpty(options.RegistryOverride) ? repository.Host : options.RegistryOverride!;
+            _session = new CloudRegistrySession(docker, RegistryEndpoint.Parse(RegistryHost, options.RegistryInsecure), log);
+            Image = RegistryHost + "/" + repository.Name;
+            Description = "ECR " + RegistryHost + " (" + client.Settings.Region + ")";
+        }
+
+        public string Image { get; }
+
+        public string Description { get; }
+
+        public bool HasRemote => true;
+
+        /// <summary>The data-plane host docker talks to (the repository's, or EcrCacheRegistry).</summary>
+        public string RegistryHost { get; }
+
+        /// <summary>The repository as ECR describes it.</summary>
+        public EcrRepository Repository => _repository;
+
+        /// <summary>True when docker was logged in through a private DOCKER_CONFIG (false when a credential helper does it).</summary>
+        public bool LoggedIn => _session.PrivateConfig != null;
+
+        /// <summary>The private DOCKER_CONFIG folder while the store lives, or null.</summary>
+        public string? PrivateDockerConfigDirectory => _session.PrivateConfig?.Directory;
+
+        /// <summary>Builds the store for the engine from <see cref="CacheOptions"/>, with the default credential chain.</summary>
+        public static async Task<EcrStore> CreateAsync(CacheOptions options, DockerCli docker, IProcessRunner runner, IBuildLog log, CancellationToken cancellationToken)
+        {
+            var settings = EcrSettings.Resolve(options.EcrRegion, options.EcrEndpoint, options.Environment);
+            var credentials = new DefaultAwsCredentialSource(options.Environment);
+            var client = new EcrClient(settings, credentials, log);
+            var storeOptions = new EcrStoreOptions
+            {
+                Repository = options.Repository,
+                MaxAgeDays = options.EcrMaxAgeDays,
+                RegistryOverride = options.Registry,
+                RegistryInsecure = options.RegistryInsecure,
+                Environment = options.Environment,
+            };
+            foreach (var tag in options.EcrTags)
+            {
+                storeOptions.Tags.Add(tag);
+            }
+
+            foreach (var account in options.EcrPullAccounts)
+            {
+                storeOptions.PullAccounts.Add(account);
+            }
+
+            try
+            {
+                return await CreateAsync(client, storeOptions, docker, runner, log, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                client.Dispose();
+                throw;
+            }
+        }
+
+        /// <summary>
+        /// Resolves (and creates or tags) the repository and returns the store, which owns <paramref name="client"/>
+        /// from then on.
+        /// </summary>
+        public static async Task<EcrStore> CreateAsync(IEcrClient client, EcrStoreOptions options, DockerCli docker, IProcessRunner runner, IBuildLog log, CancellationToken cancellationToken)
+        {
+            if (!EcrOptionsParser.IsValidRepositoryName(options.Repository))
+            {
+                throw new EcrCacheException(DiagnosticIds.EcrInvalidRepositoryName, options.Repository, "ECR allows 2-256 characters, and no '__' or '--'");
+            }
+
+            var tags = options.Tags.ToList();
+            var region = client.Settings.Region;
+            log.Detail("ECR region " + region + " (from " + client.Settings.RegionSource + "), API " + client.Settings.Endpoint + " (" + client.Settings.EndpointSource + ").");
+            var repository = await client.DescribeRepositoryAsync(options.Repository, cancellationToken).ConfigureAwait(false);
+            if (repository == null)
+            {
+                repository = await client.CreateRepositoryAsync(options.Repository, tags, cancellationToken).ConfigureAwait(false);
+                if (repository != null)
+                {
+                    log.Info("Created ECR repository " + repository.Uri + (tags.Count > 0 ? " with tags " + string.Join(", ", tags.Select(t => t.Key)) : string.Empty) + ".");
+                }
+                else
+                {
+                    // Another build created it between our two calls.
+                    repository = await client.DescribeRepositoryAsync(options.Repository, cancellationToken).ConfigureAwait(false)
+                        ?? throw new EcrCacheException(DiagnosticIds.EcrRequestFailed, "DescribeRepositories", region, 200, "RepositoryNotFoundException", "the repository '" + options.Repository + "' was reported as existing but could not be described");
+                    await ApplyTagsAsync(client, repository, tags, log, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            else
+            {
+                await ApplyTagsAsync(client, repository, tags, log, cancellationToken).ConfigureAwait(false);
+            }
+
+            return new EcrStore(client, options, docker, runner, log, repository);
+        }
+
+        /// <summary>Lease tags in the repository through the data-plane client (which has push rights); after PrepareAsync.</summary>
+        public Leases.ILeaseBackend? LeaseBackend =>
+            _session.Registry == null ? null : new Leases.RegistryLeaseBackend(_session.Registry, _repository.Name, Description);
+
+        public async Task PrepareAsync(CancellationToken cancellationToken)
+        {
+            if (_prepared)
+            {
+                return;
+            }
+
+            await EnsureLifecyclePolicyAsync(cancellationToken).ConfigureAwait(false);
+            await EnsurePullAccountsAsync(cancellationToken).ConfigureAwait(false);
+            await LoginAsync(cancellationToken).ConfigureAwait(false);
+            _prepared = true;
+        }
+
+        public async Task<bool> ExistsAsync(string tag, CancellationToken cancellationToken)
+        {
+            await PrepareAsync(cancellationToken).ConfigureAwait(false);
+            return await _session.ExistsAsync(_repository.Name, tag, cancellationToken).ConfigureAwait(false);
+        }
+
+        public async Task FetchAsync(string tag, CancellationToken cancellationToken)
+        {
+            await PrepareAsync(cancellationToken).ConfigureAwait(false);
+            await _session.PullAsync(Image, tag, cancellationToken).ConfigureAwait(false);
+        }
+
+        public async Task PublishAsync(string tag, bool updateLatest, CancellationToken cancellationToken)
+        {
+            await PrepareAsync(cancellationToken).ConfigureAwait(false);
+            await _session.PushAsync(Image, tag, updateLatest, cancellationToken).ConfigureAwait(false);
+        }
+
+        /// <summary>The remote tag (latest by default) when it exists (one HEAD, after login); the engine pulls it for the legacy builder.</summary>
+        public async Task<string?> PrepareCacheFromAsync(string? cacheFrom, CancellationToken cancellationToken)
+        {
+            await PrepareAsync(cancellationToken).ConfigureAwait(false);
+            return await _session.CacheFromAsync(Image, _repository.Name, cacheFrom, cancellationToken).ConfigureAwait(false);
+        }
+
+        public void Dispose()
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            _session.Dispose();
+            _client.Dispose();
+        }
+
+        private static async Task ApplyTagsAsync(IEcrClient client, EcrRepository repository, IReadOnlyList<KeyValuePair<string, string>> tags, IBuildLog log, CancellationToken cancellationToken)
+        {
+            if (tags.Count == 0)
+            {
+                return;
+            }
+
+            await client.TagResourceAsync(repository.Arn, repository.Name, tags, cancellationToken).ConfigureAwait(false);
+            log.Detail("Tagged ECR repository " + repository.Name + " with " + string.Join(", ", tags.Select(t => t.Key)) + ".");
+        }
+
+        private async Task EnsureLifecyclePolicyAsync(CancellationToken cancellationToken)
+        {
+            var days = _options.MaxAgeDays;
+            if (days <= 0)
+            {
+                _log.Detail("EcrCacheMaxAgeDays=0: the lifecycle policy of " + _repository.Name + " is left alone.");
+                return;
+            }
+
+            try
+            {
+                var current = await _client.GetLifecyclePolicyAsync(_repository.Name, _repository.RegistryId, cancellationToken).ConfigureAwait(false);
+                if (EcrPolicies.LifecyclePolicyMatches(current, days))
+                {
+                    _log.Detail("The lifecycle policy of " + _repository.Name + " already expires images " + days + " days after push.");
+                    return;
+                }
+
+                await _client.PutLifecyclePolicyAsync(_repository.Name, _repository.RegistryId, EcrPolicies.LifecyclePolicy(days), cancellationToken).ConfigureAwait(false);
+                _log.Info("Set the lifecycle policy of ECR repository " + _repository.Name + ": images expire " + days + " days after push.");
+            }
+            catch (EcrCacheException ex)
+            {
+                // The cache works without expiry; say so loudly instead of failing the build (or staying silent).
+                _log.Warning(Diagnostic.Create(DiagnosticIds.EcrLifecyclePolicyFailed, _repository.Name, days, ex.Diagnostic.ToString()));
+            }
+        }
+
+        private async Task EnsurePullAccountsAsync(CancellationToken cancellationToken)
+        {
+            if (_options.PullAccounts.Count == 0)
+            {
+                return;
+            }
+
+            var accounts = string.Join(", ", _options.PullAccounts);
+            try
+            {
+                var current = await _client.GetRepositoryPolicyAsync(_repository.Name, _repository.RegistryId, cancellationToken).ConfigureAwait(false);
+                var desired = EcrPolicies.RepositoryPolicyWithPullAccounts(current, _options.PullAccounts.ToList(), _client.Settings.Region);
+                if (desired == null)
+                {
+                    _log.Detail("The repository policy of " + _repository.Name + " already lets " + accounts + " pull.");
+                    return;
+                }
+
+                await _client.SetRepositoryPolicyAsync(_repository.Name, _repository.RegistryId, desired, cancellationToken).ConfigureAwait(false);
+                _log.Info("Set the repository policy of ECR repository " + _repository.Name + ": accounts " + accounts + " may pull.");
+            }
+            catch (EcrCacheException ex)
+            {
+                throw new EcrCacheException(Diagnostic.Create(DiagnosticIds.EcrRepositoryPolicyFailed, _repository.Name, accounts, ex.Diagnostic.ToString()), ex);
+            }
+        }
+
+        private async Task LoginAsync(CancellationToken cancellationToken)
+        {
+            var config = DockerConfig.Load(_options.Environment);
+            var helper = config.GetHostCredentialHelper(RegistryHost)
+                ?? (string.Equals(config.CredentialsStore, "ecr-login", StringComparison.Ordinal) ? config.CredentialsStore : null);
+            IRegistryCredentialProvider credentials;
+            if (helper != null)
+            {
+                // The reference plugin ran 'docker login' here, which fails with "Error saving credentials ... not
+                // implemented" under the ecr-login helper. Docker and the HEAD use the helper instead.
+                _log.Info("Your docker config (" + config.Path + ") routes " + RegistryHost + " to docker-credential-" + helper + "; not logging in.");
+                credentials = new DockerConfigCredentialProvider(config, _runner, _options.Environment, _log);
+            }
+            else
+            {
+                var authorization = await _client.GetAuthorizationTokenAsync(cancellationToken).ConfigureAwait(false);
+                var privateConfig = PrivateDockerConfig.Create(config.Path, RegistryHost, authorization.Username, authorization.Password, _options.PrivateConfigParent);
+                _session.UsePrivateConfig(privateConfig);
+                _log.Detail("Logged docker in to " + RegistryHost + " with an ECR authorization token, in the private DOCKER_CONFIG " + privateConfig.Directory + " (removed at the end of this build).");
+                credentials = new StaticCredentialProvider(RegistryHost, RegistryCredential.Basic(authorization.Username, authorization.Password), "ECR GetAuthorizationToken (" + _client.Settings.Region + ")");
+            }
+
+            _session.Connect(credentials);
+        }
+    }
+}

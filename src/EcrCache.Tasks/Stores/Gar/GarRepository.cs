@@ -1,0 +1,193 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace EcrCache.Stores.Gar
+{
+    /// <summary>An Artifact Registry repository as the REST API returns it (the fields EcrCache reads).</summary>
+    internal sealed class GarRepository
+    {
+        public GarRepository(string name, string format, IReadOnlyDictionary<string, string> labels, IReadOnlyDictionary<string, GarCleanupPolicy> cleanupPolicies, bool cleanupPolicyDryRun)
+        {
+            Name = name;
+            Format = format;
+            Labels = labels;
+            CleanupPolicies = cleanupPolicies;
+            CleanupPolicyDryRun = cleanupPolicyDryRun;
+        }
+
+        /// <summary>projects/p/locations/l/repositories/r.</summary>
+        public string Name { get; }
+
+        /// <summary>DOCKER, MAVEN, NPM, ...</summary>
+        public string Format { get; }
+
+        public IReadOnlyDictionary<string, string> Labels { get; }
+
+        public IReadOnlyDictionary<string, GarCleanupPolicy> CleanupPolicies { get; }
+
+        public bool CleanupPolicyDryRun { get; }
+
+        public override string ToString() => Name + " (" + Format + ")";
+
+        internal static GarRepository Parse(JsonElement element)
+        {
+            var name = Str(element, "name") ?? string.Empty;
+            var format = Str(element, "format") ?? string.Empty;
+            var labels = new Dictionary<string, string>(StringComparer.Ordinal);
+            if (element.TryGetProperty("labels", out var l) && l.ValueKind == JsonValueKind.Object)
+            {
+                foreach (var p in l.EnumerateObject())
+                {
+                    labels[p.Name] = p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString() ?? string.Empty : p.Value.GetRawText();
+                }
+            }
+
+            var policies = new Dictionary<string, GarCleanupPolicy>(StringComparer.Ordinal);
+            if (element.TryGetProperty("cleanupPolicies", out var c) && c.ValueKind == JsonValueKind.Object)
+            {
+                foreach (var p in c.EnumerateObject())
+                {
+                    policies[p.Name] = GarCleanupPolicy.Parse(p.Name, p.Value);
+                }
+            }
+
+            var dryRun = element.TryGetProperty("cleanupPolicyDryRun", out var d) && d.ValueKind == JsonValueKind.True;
+            return new GarRepository(name, format, labels, policies, dryRun);
+        }
+
+        internal static string? Str(JsonElement element, string property) =>
+            element.ValueKind == JsonValueKind.Object && element.TryGetProperty(property, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+    }
+
+    /// <summary>
+    /// One cleanup policy. EcrCache owns one per image path (id <see cref="PolicyIdFor"/>): delete every version (tagged
+    /// or not) of the packages under that path older than EcrCacheMaxAgeDays, so a repository shared with other images
+    /// (gcr.io repositories always are) never loses anything else. Other policies are kept as they are (their raw JSON is
+    /// written back).
+    /// </summary>
+    internal sealed class GarCleanupPolicy
+    {
+        public const string IdPrefix = "ecrcache-";
+
+        private GarCleanupPolicy(string id, string? action, string? tagState, string? olderThan, IReadOnlyList<string> packageNamePrefixes, bool hasOtherConditions, string rawJson)
+        {
+            Id = id;
+            Action = action;
+            TagState = tagState;
+            OlderThan = olderThan;
+            PackageNamePrefixes = packageNamePrefixes;
+            HasOtherConditions = hasOtherConditions;
+            RawJson = rawJson;
+        }
+
+        public string Id { get; }
+
+        public string? Action { get; }
+
+        public string? TagState { get; }
+
+        /// <summary>A protobuf Duration as JSON has it, e.g. "604800s".</summary>
+        public string? OlderThan { get; }
+
+        public IReadOnlyList<string> PackageNamePrefixes { get; }
+
+        /// <summary>True when the condition also filters on something else (tag prefixes, versions, newerThan, ...) or the policy keeps most recent versions.</summary>
+        public bool HasOtherConditions { get; }
+
+        public string RawJson { get; }
+
+        /// <summary>The seconds of <see cref="OlderThan"/>, or null when it is not a whole-seconds duration.</summary>
+        public long? OlderThanSeconds
+        {
+            get
+            {
+                if (OlderThan == null || !OlderThan.EndsWith("s", StringComparison.Ordinal))
+                {
+                    return null;
+                }
+
+                var text = OlderThan.Substring(0, OlderThan.Length - 1);
+                if (decimal.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds) && seconds == decimal.Truncate(seconds))
+                {
+                    return (long)seconds;
+                }
+
+                return null;
+            }
+        }
+
+        /// <summary>The id of EcrCache's policy for an image path: ecrcache- and 16 hex digits of its SHA-256 (ids are short; paths are not).</summary>
+        public static string PolicyIdFor(string imagePath)
+        {
+            using var sha = System.Security.Cryptography.SHA256.Create();
+            var hash = sha.ComputeHash(Encoding.UTF8.GetBytes(imagePath));
+            var sb = new StringBuilder(IdPrefix);
+            for (var i = 0; i < 8; i++)
+            {
+                sb.Append(hash[i].ToString("x2", CultureInfo.InvariantCulture));
+            }
+
+            return sb.ToString();
+        }
+
+        /// <summary>EcrCache's policy for <paramref name="imagePath"/> and <paramref name="days"/> days, as JSON.</summary>
+        public static string ExpiryJson(string imagePath, int days)
+        {
+            using var buffer = new MemoryStream();
+            using (var w = new Utf8JsonWriter(buffer))
+            {
+                WriteExpiry(w, imagePath, days);
+            }
+
+            return Encoding.UTF8.GetString(buffer.ToArray());
+        }
+
+        internal static void WriteExpiry(Utf8JsonWriter w, string imagePath, int days)
+        {
+            w.WriteStartObject();
+            w.WriteString("id", PolicyIdFor(imagePath));
+            w.WriteString("action", "DELETE");
+            w.WritePropertyName("condition");
+            w.WriteStartObject();
+            w.WriteString("tagState", "ANY");
+            w.WritePropertyName("packageNamePrefixes");
+            w.WriteStartArray();
+            w.WriteStringValue(imagePath);
+            w.WriteEndArray();
+            w.WriteString("olderThan", ((long)days * 86400).ToString(CultureInfo.InvariantCulture) + "s");
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+
+        /// <summary>True when this is exactly EcrCache's expiry rule for <paramref name="imagePath"/> and <paramref name="days"/> days.</summary>
+        public bool IsExpiry(string imagePath, int days) =>
+            string.Equals(Action, "DELETE", StringComparison.Ordinal)
+            && string.Equals(TagState, "ANY", StringComparison.Ordinal)
+            && OlderThanSeconds == (long)days * 86400
+            && PackageNamePrefixes.Count == 1 && string.Equals(PackageNamePrefixes[0], imagePath, StringComparison.Ordinal)
+            && !HasOtherConditions;
+
+        internal static GarCleanupPolicy Parse(string id, JsonElement element)
+        {
+            string? action = GarRepository.Str(element, "action");
+            string? tagState = null;
+            string? olderThan = null;
+            var prefixes = new List<string>();
+            var other = element.TryGetProperty("mostRecentVersions", out _);
+            if (element.TryGetProperty("condition", out var condition) && condition.ValueKind == JsonValueKind.Object)
+            {
+                tagState = GarRepository.Str(condition, "tagState");
+                olderThan = GarRepository.Str(condition, "olderThan");
+                if (condition.TryGetProperty("packageNamePrefixes", out var p) && p.ValueKind == JsonValueKind.Array)
+                {
+                    prefixes.AddRange(p.EnumerateArray().Where(e => e.ValueKind == JsonValueKind.String).Select(e => e.GetString()!));
+                }
+
+                other |= condition.EnumerateObject().Any(q => q.Name != "tagState" && q.Name != "olderThan" && q.Name != "packageNamePrefixes");
+            }
+
+            return new GarCleanupPolicy(id, action, tagState, olderThan, prefixes, other, element.GetRawText());
+        }
+    }
+}
