@@ -1,6 +1,6 @@
-using EcrCache.Core;
 using EcrCache.Diagnostics;
 using EcrCache.Logging;
+using EcrCache.Options;
 
 namespace EcrCache.Compose
 {
@@ -15,8 +15,8 @@ namespace EcrCache.Compose
     {
         public static ComposeBuild? Apply(RawOptions raw, IBuildLog log)
         {
-            var file = Blank(raw.ComposeFile);
-            var service = Blank(raw.ComposeService);
+            var file = Validate.Blank(raw["ComposeFile"]);
+            var service = Validate.Blank(raw["ComposeService"]);
             if (file == null)
             {
                 if (service != null)
@@ -35,36 +35,36 @@ namespace EcrCache.Compose
             var path = Full(raw.ProjectDirectory, file.Trim());
             var build = ComposeFileReader.Read(path, service.Trim(), raw.Environment);
 
-            if (Blank(raw.Dockerfile) != null && (build.Dockerfile == null || !SamePath(Full(raw.ProjectDirectory, raw.Dockerfile!), build.Dockerfile)))
+            if (Validate.Blank(raw["Dockerfile"]) != null && (build.Dockerfile == null || !SamePath(Full(raw.ProjectDirectory, raw["Dockerfile"]!), build.Dockerfile)))
             {
-                throw new EcrCacheException(DiagnosticIds.ComposeConflict, "EcrCacheDockerfile", raw.Dockerfile, build.Dockerfile ?? "dockerfile_inline", service, path);
+                throw new EcrCacheException(DiagnosticIds.ComposeConflict, "EcrCacheDockerfile", raw["Dockerfile"], build.Dockerfile ?? "dockerfile_inline", service, path);
             }
 
-            if (Blank(raw.DockerfileInline) != null && !string.Equals(raw.DockerfileInline, build.DockerfileInline, StringComparison.Ordinal))
+            if (Validate.Blank(raw["DockerfileInline"]) != null && !string.Equals(raw["DockerfileInline"], build.DockerfileInline, StringComparison.Ordinal))
             {
                 throw new EcrCacheException(DiagnosticIds.ComposeConflict, "EcrCacheDockerfileInline", "(inline text)", build.DockerfileInline != null ? "(other inline text)" : build.Dockerfile, service, path);
             }
 
-            if (Blank(raw.Context) != null && !SamePath(Full(raw.ProjectDirectory, raw.Context!), build.Context))
+            if (Validate.Blank(raw["Context"]) != null && !SamePath(Full(raw.ProjectDirectory, raw["Context"]!), build.Context))
             {
-                throw new EcrCacheException(DiagnosticIds.ComposeConflict, "EcrCacheContext", raw.Context, build.Context, service, path);
+                throw new EcrCacheException(DiagnosticIds.ComposeConflict, "EcrCacheContext", raw["Context"], build.Context, service, path);
             }
 
-            if (Blank(raw.Target) != null && build.Target != null && !string.Equals(raw.Target!.Trim(), build.Target, StringComparison.Ordinal))
+            if (Validate.Blank(raw["Target"]) != null && build.Target != null && !string.Equals(raw["Target"]!.Trim(), build.Target, StringComparison.Ordinal))
             {
-                throw new EcrCacheException(DiagnosticIds.ComposeConflict, "EcrCacheTarget", raw.Target, build.Target, service, path);
+                throw new EcrCacheException(DiagnosticIds.ComposeConflict, "EcrCacheTarget", raw["Target"], build.Target, service, path);
             }
 
-            if (build.Platform != null && Blank(raw.Platform) != null && !SamePlatforms(raw.Platform!, build.Platform))
+            if (build.Platform != null && Validate.Blank(raw["Platform"]) != null && !SamePlatforms(raw["Platform"]!, build.Platform))
             {
-                throw new EcrCacheException(DiagnosticIds.ComposeConflict, "EcrCachePlatform", raw.Platform, build.Platform, service, path);
+                throw new EcrCacheException(DiagnosticIds.ComposeConflict, "EcrCachePlatform", raw["Platform"], build.Platform, service, path);
             }
 
-            raw.Platform = Blank(raw.Platform) ?? build.Platform;
-            raw.Dockerfile = build.Dockerfile;
-            raw.DockerfileInline = build.DockerfileInline;
-            raw.Context = build.Context;
-            raw.Target = Blank(raw.Target) ?? build.Target;
+            raw["Platform"] = Validate.Blank(raw["Platform"]) ?? build.Platform;
+            raw["Dockerfile"] = build.Dockerfile;
+            raw["DockerfileInline"] = build.DockerfileInline;
+            raw["Context"] = build.Context;
+            raw["Target"] = Validate.Blank(raw["Target"]) ?? build.Target;
 
             var explicitArgs = new HashSet<string>(raw.BuildArgs.Select(i => i.ItemSpec.Trim()), StringComparer.Ordinal);
             var added = new List<string>();
@@ -103,7 +103,5 @@ namespace EcrCache.Compose
 
         private static bool SamePath(string a, string b) =>
             string.Equals(a.TrimEnd('/', '\\'), b.TrimEnd('/', '\\'), Path.DirectorySeparatorChar == '\\' ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal);
-
-        private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
     }
 }

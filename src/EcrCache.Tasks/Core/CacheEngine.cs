@@ -10,6 +10,7 @@ using EcrCache.Keys;
 using EcrCache.Keys.BaseImages;
 using EcrCache.Keys.Explain;
 using EcrCache.Logging;
+using EcrCache.Options;
 using EcrCache.Processes;
 using EcrCache.Registries.Auth;
 using EcrCache.Registries.Oci;
@@ -23,24 +24,55 @@ namespace EcrCache.Core
     /// The whole EnsureCachedImage job: key, resolve the store, hit or miss, export. No MSBuild types: the task is a
     /// thin shell around this class, and a command-line entry point could drive it the same way.
     /// </summary>
-    internal sealed class CacheEngine
+    internal sealed class CacheEngine : IDisposable
     {
         public const string KeyFileName = "key.txt";
         public const string ManifestFileName = "key-manifest.json";
         public const string StampFileName = "ensured.json";
 
         private readonly CacheOptions _options;
-        private readonly IBuildLog _log;
+        private readonly RelayBuildLog _log;
         private readonly IProcessRunner _runner;
         private readonly DockerCli _docker;
         private IReadOnlyList<ResolvedBaseImage> _baseImages = new List<ResolvedBaseImage>();
 
+        // What one step leaves to the next (the tasks share this engine through the build's task-object registry).
+        private Stopwatch? _total;
+        private EnsuredStamp? _ensured;
+        private string? _platform;
+        private DockerVersionInfo? _version;
+        private CacheKey? _key;
+        private string? _storeIdentity;
+        private LazyStore? _stores;
+        private string? _image;
+        private CacheResult? _result;
+        private string? _metaDataValue;
+
+        // The running step's token: the store is created lazily, possibly in a later step than the one that set it up.
+        private CancellationToken _stepCancellation;
+
         public CacheEngine(CacheOptions options, IBuildLog log, IProcessRunner? runner = null)
         {
             _options = options;
-            _log = log;
+            _log = new RelayBuildLog(log);
             _runner = runner ?? ProcessRunner.Instance;
-            _docker = new DockerCli(options.DockerPath, _runner, log) { Retries = options.DockerRetries, DaemonEnvironment = options.Environment };
+            _docker = new DockerCli(options.DockerPath, _runner, _log) { Retries = options.DockerRetries, DaemonEnvironment = options.Environment };
+        }
+
+        /// <summary>Where everything this engine and what it created logs: the running step's log.</summary>
+        public IBuildLog Log
+        {
+            get => _log.Target;
+            set => _log.Target = value;
+        }
+
+        /// <summary>Options parsed so far: each step adds its own concern before it runs.</summary>
+        public CacheOptions Options => _options;
+
+        public void Dispose()
+        {
+            _stores?.Dispose();
+            _stores = null;
         }
 
         /// <summary>Factory for the store; replaced by later providers and by tests.</summary>
@@ -56,44 +88,136 @@ namespace EcrCache.Core
         /// <summary>ExplainCachedImageKey: prints the manifest and the changes since the last ensured key; no docker, no network.</summary>
         public Task<CacheKey> ExplainAsync(CancellationToken cancellationToken) => KeyExplainer.ExplainAsync(_options, _log, cancellationToken);
 
+        /// <summary>The whole job in one call, as the four step targets run it: key, store, pull or build, export.</summary>
         public async Task<CacheResult> EnsureAsync(CancellationToken cancellationToken)
         {
-            var total = Stopwatch.StartNew();
-            var phase = Stopwatch.StartNew();
+            await ComputeKeyStepAsync(trustEnsuredPlatform: true, cancellationToken).ConfigureAwait(false);
+            await ResolveStoreStepAsync(cancellationToken).ConfigureAwait(false);
+            var result = await PullOrBuildStepAsync(cancellationToken).ConfigureAwait(false);
+            await ExportStepAsync(cancellationToken).ConfigureAwait(false);
+            return result;
+        }
 
-            // The daemon's platform enters the key. The no-op path trusts the platform that the last successful run
-            // saw on the same daemon, and the image name it resolved for the same store settings (for ECR the repository
-            // URI), so a local hit costs exactly one 'docker image inspect' (which also proves the daemon is up and checks
-            // the image's platform): no docker version, no store, no registry or AWS call. With the input stamp
-            // (KeyStage) unchanged inputs are not hashed either. Anything else asks 'docker version' first.
-            DockerVersionInfo? version = null;
-            await MultiPlatformBuild.CheckAsync(_options, _docker, cancellationToken).ConfigureAwait(false);
-            var storeIdentity = EnsuredStamp.StoreIdentity(_options);
-            var ensured = EnsuredStamp.Read(_options.IntermediateDirectory, DaemonIdentity(), storeIdentity, _log.Detail);
-            var platform = ensured.Platform;
-            if (platform == null)
+        /// <summary>The key computed by the key step (null before it ran).</summary>
+        public CacheKey? Key => _key;
+
+        /// <summary>The image name (repository reference without tag) from the store step (null before it ran).</summary>
+        public string? Image => _image;
+
+        /// <summary>The registry host that holds the image; null for the local daemon and the tarball stores.</summary>
+        public string? RegistryHost =>
+            _image == null || _options.Provider == ProviderKind.Local || _options.Provider == ProviderKind.S3 || _options.Provider == ProviderKind.Directory
+                ? null
+                : _image.Split('/')[0];
+
+        /// <summary>What the pull-or-build step made sure of (null before it ran).</summary>
+        public CacheResult? Result => _result;
+
+        /// <summary>
+        /// ComputeCachedImageKey. The daemon's platform enters the key. With <paramref name="trustEnsuredPlatform"/> the
+        /// platform that the last successful run saw on the same daemon is used, so that a no-op asks nothing remote:
+        /// PullOrBuildCachedImage checks it against the local image and computes the key again in the rare case the
+        /// daemon changed platform. Without it (the step on its own), 'docker version' is asked. With the input stamp
+        /// (KeyStage) unchanged inputs are not hashed either.
+        /// </summary>
+        public async Task<CacheKey> ComputeKeyStepAsync(bool trustEnsuredPlatform, CancellationToken cancellationToken)
+        {
+            _stepCancellation = cancellationToken;
+            _total = Stopwatch.StartNew();
+            var phase = Stopwatch.StartNew();
+            _ensured = EnsuredStamp.Read(_options.IntermediateDirectory, DaemonIdentity(), null, _log.Detail);
+            _platform = trustEnsuredPlatform ? _ensured.Platform : null;
+            if (_platform == null)
             {
-                version = await _docker.GetVersionAsync(cancellationToken).ConfigureAwait(false);
-                platform = version.Platform;
+                _version = await _docker.GetVersionAsync(cancellationToken).ConfigureAwait(false);
+                _platform = _version.Platform;
             }
 
-            var key = await ComputeAndWriteKeyAsync(platform, cancellationToken).ConfigureAwait(false);
-            _log.Detail($"Key {key.Hash} computed in {phase.ElapsedMilliseconds} ms ({_options.CacheOn.Count} CacheOn files, platform {platform}).");
+            _key = await ComputeAndWriteKeyAsync(_platform, cancellationToken).ConfigureAwait(false);
+            _log.Detail($"Key {_key.Hash} computed in {phase.ElapsedMilliseconds} ms ({_options.CacheOn.Count} CacheOn files, platform {_platform}).");
+            return _key;
+        }
 
-            using var stores = new LazyStore(() => CreateStore(cancellationToken));
-            var image = ensured.Image ?? stores.Get().Image;
+        /// <summary>
+        /// ResolveCachedImageStore: the image name. A local hit does not need the store itself: the name the last run
+        /// resolved for the same store settings (for ECR the repository URI) is taken from the stamp, and the store is
+        /// created only when a later step needs it (for ECR that is DescribeRepositories, for a registry the docker config).
+        /// </summary>
+        public async Task<string> ResolveStoreStepAsync(CancellationToken cancellationToken)
+        {
+            _stepCancellation = cancellationToken;
+            RequireStep(_key != null, "ResolveCachedImageStore", "ComputeCachedImageKey");
+            await MultiPlatformBuild.CheckAsync(_options, _docker, cancellationToken).ConfigureAwait(false);
+            _storeIdentity = EnsuredStamp.StoreIdentity(_options);
+            _stores?.Dispose();
+            _stores = new LazyStore(() => CreateStore(_stepCancellation));
+            _image = _ensured!.ImageFor(_storeIdentity) ?? _stores.Get().Image;
+            return _image;
+        }
+
+        /// <summary>
+        /// PullOrBuildCachedImage: a local hit costs exactly one 'docker image inspect' (which also proves the daemon is
+        /// up and checks the image's platform); otherwise the store is looked up, and the image pulled on a hit or built
+        /// and published on a miss, one build per key. The store is released at the end of this step.
+        /// </summary>
+        public async Task<CacheResult> PullOrBuildStepAsync(CancellationToken cancellationToken)
+        {
+            _stepCancellation = cancellationToken;
+            RequireStep(_image != null && _stores != null, "PullOrBuildCachedImage", "ResolveCachedImageStore");
+            _docker.Retries = _options.DockerRetries;
+            var stores = _stores!;
+            try
+            {
+                _result = await PullOrBuildAsync(stores, cancellationToken).ConfigureAwait(false);
+                var tarballStore = stores.Created || _options.Provider == ProviderKind.S3 || _options.Provider == ProviderKind.Directory
+                    ? stores.Get() as Stores.Tarballs.ITarballStore
+                    : null;
+                _metaDataValue = tarballStore?.MetaDataValue(_result.Tag);
+                return _result;
+            }
+            finally
+            {
+                stores.Dispose();
+                _stores = null;
+            }
+        }
+
+        /// <summary>ExportCachedImage: the env files (rewritten only when they change), the Job API and the meta-data.</summary>
+        public async Task ExportStepAsync(CancellationToken cancellationToken)
+        {
+            _stepCancellation = cancellationToken;
+            RequireStep(_result != null, "ExportCachedImage", "PullOrBuildCachedImage");
+            await ExportAsync(_result!, _metaDataValue, cancellationToken).ConfigureAwait(false);
+            _log.Important($"EcrCache: {_result!.Reference} ({_result.Result}) in {(_total ?? Stopwatch.StartNew()).Elapsed.TotalSeconds:0.00} s");
+        }
+
+        private static void RequireStep(bool done, string caller, string step)
+        {
+            if (!done)
+            {
+                throw new EcrCacheException(DiagnosticIds.PipelineStepMissing, caller, step);
+            }
+        }
+
+        private async Task<CacheResult> PullOrBuildAsync(LazyStore stores, CancellationToken cancellationToken)
+        {
+            var phase = Stopwatch.StartNew();
+            var key = _key!;
+            var platform = _platform!;
+            var version = _version;
+            var image = _image!;
             var reference = image + ":" + key.Tag;
             string result;
 
-            phase.Restart();
             var localPlatform = await _docker.GetImagePlatformAsync(reference, cancellationToken).ConfigureAwait(false);
             if (version == null && _options.Platform == null && !string.Equals(localPlatform, platform, StringComparison.Ordinal))
             {
-                version = await _docker.GetVersionAsync(cancellationToken).ConfigureAwait(false);
+                // The platform came from the stamp: make sure the daemon still has it before keying a build with it.
+                version = _version = await _docker.GetVersionAsync(cancellationToken).ConfigureAwait(false);
                 if (!string.Equals(version.Platform, platform, StringComparison.Ordinal))
                 {
-                    platform = version.Platform;
-                    key = await ComputeAndWriteKeyAsync(platform, cancellationToken).ConfigureAwait(false);
+                    platform = _platform = version.Platform;
+                    key = _key = await ComputeAndWriteKeyAsync(platform, cancellationToken).ConfigureAwait(false);
                     reference = image + ":" + key.Tag;
                     localPlatform = await _docker.GetImagePlatformAsync(reference, cancellationToken).ConfigureAwait(false);
                 }
@@ -104,7 +228,7 @@ namespace EcrCache.Core
                 // Not a local hit: resolve the store now (the image name in the stamp may be out of date).
                 if (!string.Equals(stores.Get().Image, image, StringComparison.Ordinal))
                 {
-                    image = stores.Get().Image;
+                    image = _image = stores.Get().Image;
                     reference = image + ":" + key.Tag;
                     localPlatform = await _docker.GetImagePlatformAsync(reference, cancellationToken).ConfigureAwait(false);
                 }
@@ -118,7 +242,7 @@ namespace EcrCache.Core
             else
             {
                 var store = stores.Get();
-                version ??= await _docker.GetVersionAsync(cancellationToken).ConfigureAwait(false);
+                version ??= _version = await _docker.GetVersionAsync(cancellationToken).ConfigureAwait(false);
                 await store.PrepareAsync(cancellationToken).ConfigureAwait(false);
                 var exists = store.HasRemote && await store.ExistsAsync(key.Tag, cancellationToken).ConfigureAwait(false);
                 _log.Detail($"Looked up {key.Tag} in {store.Description}: {(exists ? "found" : "not found")} ({phase.ElapsedMilliseconds} ms).");
@@ -154,7 +278,8 @@ namespace EcrCache.Core
 
             cancellationToken.ThrowIfCancellationRequested();
             var cacheResult = new CacheResult(image, key.Tag, result, key);
-            ensured.Write(cacheResult, platform, DaemonIdentity(), storeIdentity);
+            var ensured = _ensured!;
+            ensured.Write(cacheResult, platform, DaemonIdentity(), _storeIdentity);
             var previousManifest = Path.Combine(_options.IntermediateDirectory, MissExplanation.PreviousManifestFileName);
             if (!(result == CacheResult.HitLocal && ensured.Key == key.Hash && File.Exists(previousManifest)))
             {
@@ -162,11 +287,6 @@ namespace EcrCache.Core
                 AtomicFile.WriteAllTextIfDifferent(previousManifest, key.Manifest.ToJson());
             }
 
-            var tarballStore = stores.Created || _options.Provider == ProviderKind.S3 || _options.Provider == ProviderKind.Directory
-                ? stores.Get() as Stores.Tarballs.ITarballStore
-                : null;
-            await ExportAsync(cacheResult, tarballStore?.MetaDataValue(key.Tag), cancellationToken).ConfigureAwait(false);
-            _log.Important($"EcrCache: {cacheResult.Reference} ({result}) in {total.Elapsed.TotalSeconds:0.00} s");
             return cacheResult;
         }
 
@@ -421,11 +541,9 @@ namespace EcrCache.Core
         private async Task ExportAsync(CacheResult result, string? metaDataValue, CancellationToken cancellationToken)
         {
             var variables = ImageExports.Variables(_options.ExportEnvVariable, result.Image, result.Tag);
-            EnvFileWriter.Write(_options.EnvFile, variables);
-            _log.Detail("Wrote " + _options.EnvFile);
             var powerShellFile = EnvFileWriter.PowerShellPath(_options.EnvFile);
-            EnvFileWriter.WritePowerShell(powerShellFile, variables);
-            _log.Detail("Wrote " + powerShellFile);
+            _log.Detail((EnvFileWriter.Write(_options.EnvFile, variables) ? "Wrote " : "Unchanged: ") + _options.EnvFile);
+            _log.Detail((EnvFileWriter.WritePowerShell(powerShellFile, variables) ? "Wrote " : "Unchanged: ") + powerShellFile);
 
             var jobApi = BuildkiteJobApi.FromEnvironment(_options.Environment);
             if (jobApi != null)

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using EcrCache.Options;
 
 namespace EcrCache.Core
 {
@@ -61,7 +62,7 @@ namespace EcrCache.Core
                 fixedPart = "/";
             }
 
-            var baseDirectory = OptionsParser.Resolve(projectDirectory, fixedPart.Length == 0 ? "." : fixedPart);
+            var baseDirectory = Validate.FullPath(projectDirectory, fixedPart.Length == 0 ? "." : fixedPart);
             if (baseDirectory.Length > 1)
             {
                 baseDirectory = baseDirectory.TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar);

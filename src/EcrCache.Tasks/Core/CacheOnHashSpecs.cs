@@ -1,6 +1,7 @@
 using EcrCache.Diagnostics;
 using EcrCache.Keys;
 using EcrCache.Logging;
+using EcrCache.Options;
 
 namespace EcrCache.Core
 {
@@ -124,7 +125,7 @@ namespace EcrCache.Core
 
                 whole ??= CacheOnGlob.Create(projectDirectory, spec.Spec);
                 var full = item.Get("FullPath");
-                full = string.IsNullOrEmpty(full) ? OptionsParser.Resolve(projectDirectory, item.ItemSpec) : full!;
+                full = string.IsNullOrEmpty(full) ? Validate.FullPath(projectDirectory, item.ItemSpec) : full!;
                 if (whole.Matches(full) && System.IO.File.Exists(full))
                 {
                     return true;

@@ -6,6 +6,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using EcrCache.IO;
 using EcrCache.Keys;
+using EcrCache.Options;
 
 namespace EcrCache.Core
 {
@@ -48,7 +49,11 @@ namespace EcrCache.Core
 
         public string? Platform { get; private set; }
 
+        /// <summary>The image name, when the stamp was read for the store it was written for (else null).</summary>
         public string? Image { get; private set; }
+
+        private string? _store;
+        private string? _image;
 
         public string? Key { get; private set; }
 
@@ -76,10 +81,9 @@ namespace EcrCache.Core
 
                 stamp.Platform = Get(root, "platform");
                 stamp.Key = Get(root, "key");
-                if (store != null && Get(root, "store") == store)
-                {
-                    stamp.Image = Get(root, "image");
-                }
+                stamp._store = Get(root, "store");
+                stamp._image = Get(root, "image");
+                stamp.Image = stamp.ImageFor(store);
             }
             catch (Exception ex) when (ex is IOException || ex is JsonException || ex is UnauthorizedAccessException || ex is InvalidOperationException)
             {
@@ -88,6 +92,9 @@ namespace EcrCache.Core
 
             return stamp;
         }
+
+        /// <summary>The stamped image name if it was resolved for <paramref name="store"/> (a <see cref="StoreIdentity"/>), else null.</summary>
+        public string? ImageFor(string? store) => store != null && _store == store ? _image : null;
 
         /// <summary>
         /// Records the result. A local hit that changes nothing the stamp holds (key, image, platform, daemon, store) leaves

@@ -1,4 +1,5 @@
 using EcrCache.Keys;
+using EcrCache.Options;
 
 namespace EcrCache.Core
 {
@@ -30,7 +31,7 @@ namespace EcrCache.Core
                 return PathNormalizer.Normalize(fullPath.Substring(_basePrefix.Length));
             }
 
-            return OptionsParser.RelativePath(_baseDirectory, fullPath);
+            return InputOptions.RelativePath(_baseDirectory, fullPath);
         }
 
         // True when Path.GetFullPath would return the path unchanged: rooted, no "." or ".." segment, no doubled

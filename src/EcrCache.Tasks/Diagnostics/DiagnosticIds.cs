@@ -137,6 +137,7 @@ namespace EcrCache.Diagnostics
         public const string LeaseExpired = nameof(LeaseExpired);
         public const string LeaseUnavailable = nameof(LeaseUnavailable);
         public const string LockUnavailable = nameof(LockUnavailable);
+        public const string PipelineStepMissing = nameof(PipelineStepMissing);
         public const string Cancelled = nameof(Cancelled);
         public const string UnexpectedError = nameof(UnexpectedError);
     }

@@ -1,5 +1,6 @@
 using EcrCache.Diagnostics;
 using EcrCache.Docker;
+using EcrCache.Options;
 using EcrCache.Processes;
 
 namespace EcrCache.Exports
@@ -40,7 +41,7 @@ namespace EcrCache.Exports
         /// How long the agent may run. When Buildkite is unreachable it retries for about four minutes before it gives
         /// up, so without a bound a build would hang that long; on time-out the agent and its children are killed.
         /// </summary>
-        public TimeSpan Timeout { get; set; } = ExportOptionsParser.DefaultMetadataTimeout;
+        public TimeSpan Timeout { get; set; } = ExportOptions.DefaultMetadataTimeout;
 
         /// <summary>Variables to set (value) or remove (null) in the agent's environment, on top of ours.</summary>
         public IDictionary<string, string?> Environment { get; } = new Dictionary<string, string?>(StringComparer.Ordinal);

@@ -35,4 +35,27 @@ namespace EcrCache.Logging
         public void Error(Diagnostic diagnostic) { }
         public void ToolError(string tool, string message) { }
     }
+
+    /// <summary>
+    /// Forwards to the log of the step that is running: the pipeline's steps are separate MSBuild tasks, and a task may
+    /// only log while it runs, but the objects one step creates (docker client, store) log during the next.
+    /// </summary>
+    internal sealed class RelayBuildLog : IBuildLog
+    {
+        public RelayBuildLog(IBuildLog target) => Target = target;
+
+        public IBuildLog Target { get; set; }
+
+        public void Info(string message) => Target.Info(message);
+
+        public void Detail(string message) => Target.Detail(message);
+
+        public void Important(string message) => Target.Important(message);
+
+        public void Warning(Diagnostic diagnostic) => Target.Warning(diagnostic);
+
+        public void Error(Diagnostic diagnostic) => Target.Error(diagnostic);
+
+        public void ToolError(string tool, string message) => Target.ToolError(tool, message);
+    }
 }

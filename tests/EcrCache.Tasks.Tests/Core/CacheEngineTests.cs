@@ -9,6 +9,7 @@ using EcrCache.Core;
 using EcrCache.Diagnostics;
 using EcrCache.Docker;
 using EcrCache.Logging;
+using EcrCache.Options;
 using EcrCache.Processes;
 using EcrCache.Tasks.Tests.Docker;
 
@@ -63,9 +64,9 @@ namespace EcrCache.Tasks.Tests.Core
                 ProjectDirectory = _dir,
                 ProjectName = "unit",
                 IntermediateDirectory = Path.Combine(_dir, "obj", "ecrcache"),
-                DockerfileInline = dockerfile,
-                Repository = _repository,
-                DockerPath = RealDocker.Executable,
+                ["DockerfileInline"] = dockerfile,
+                ["Repository"] = _repository,
+                ["DockerPath"] = RealDocker.Executable,
                 Environment = _ => null, // no Buildkite job, no secrets from the test runner
             };
             raw.CacheOn.Add(new RawItem("package.json"));
@@ -191,9 +192,9 @@ namespace EcrCache.Tasks.Tests.Core
                 ProjectDirectory = _dir,
                 ProjectName = "unit",
                 IntermediateDirectory = Path.Combine(_dir, "obj", "ecrcache"),
-                DockerfileInline = "FROM scratch\n",
-                Repository = _repository,
-                DockerPath = Path.Combine(_dir, "no-such-docker"),
+                ["DockerfileInline"] = "FROM scratch\n",
+                ["Repository"] = _repository,
+                ["DockerPath"] = Path.Combine(_dir, "no-such-docker"),
                 Environment = _ => null,
             };
             var options = OptionsParser.Parse(raw, new CapturingBuildLog());

@@ -2,6 +2,7 @@ using EcrCache.Core;
 using EcrCache.Diagnostics;
 using EcrCache.Keys;
 using EcrCache.Keys.Explain;
+using EcrCache.Options;
 
 namespace EcrCache.Tasks.Tests.Core
 {

@@ -1,4 +1,5 @@
 using EcrCache.Core;
+using EcrCache.Options;
 
 namespace EcrCache.Tasks.Tests.Core
 {
@@ -18,10 +19,10 @@ namespace EcrCache.Tasks.Tests.Core
                 ProjectDirectory = _dir,
                 ProjectName = "p",
                 IntermediateDirectory = Path.Combine(_dir, "obj", "ecrcache"),
-                DockerfileInline = "FROM busybox\n",
-                Provider = provider,
-                Registry = provider == "local" ? null : "127.0.0.1:5000",
-                Repository = "build-cache/p",
+                ["DockerfileInline"] = "FROM busybox\n",
+                ["Provider"] = provider,
+                ["Registry"] = provider == "local" ? null : "127.0.0.1:5000",
+                ["Repository"] = "build-cache/p",
                 Environment = name => env != null && env.TryGetValue(name, out var v) ? v : null,
             };
             configure?.Invoke(raw);
@@ -45,9 +46,9 @@ namespace EcrCache.Tasks.Tests.Core
             var baseline = EnsuredStamp.StoreIdentity(Parse("ecr"));
             var variants = new Dictionary<string, string?>
             {
-                ["repository"] = EnsuredStamp.StoreIdentity(Parse("ecr", r => r.Repository = "build-cache/q")),
-                ["region"] = EnsuredStamp.StoreIdentity(Parse("ecr", r => r.EcrRegion = "eu-central-1")),
-                ["registry override"] = EnsuredStamp.StoreIdentity(Parse("ecr", r => r.Registry = "127.0.0.1:5001")),
+                ["repository"] = EnsuredStamp.StoreIdentity(Parse("ecr", r => r["Repository"] = "build-cache/q")),
+                ["region"] = EnsuredStamp.StoreIdentity(Parse("ecr", r => r["Region"] = "eu-central-1")),
+                ["registry override"] = EnsuredStamp.StoreIdentity(Parse("ecr", r => r["Registry"] = "127.0.0.1:5001")),
                 ["AWS_PROFILE"] = EnsuredStamp.StoreIdentity(Parse("ecr", env: new Dictionary<string, string> { ["AWS_PROFILE"] = "other" })),
                 ["AWS_ACCESS_KEY_ID"] = EnsuredStamp.StoreIdentity(Parse("ecr", env: new Dictionary<string, string> { ["AWS_ACCESS_KEY_ID"] = "AKIAOTHER" })),
                 ["AWS_ENDPOINT_URL_ECR"] = EnsuredStamp.StoreIdentity(Parse("ecr", env: new Dictionary<string, string> { ["AWS_ENDPOINT_URL_ECR"] = "http://127.0.0.1:1" })),

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using EcrCache.Core;
 using EcrCache.Docker;
 using EcrCache.Keys;
+using EcrCache.Options;
 using EcrCache.Processes;
 using EcrCache.Tasks.Tests.Registries;
 
@@ -46,9 +47,9 @@ namespace EcrCache.Tasks.Tests.Core
                 ProjectDirectory = _dir,
                 ProjectName = "noop",
                 IntermediateDirectory = Path.Combine(_dir, "obj", "ecrcache"),
-                DockerfileInline = "FROM " + RealDocker.BaseImage + "\nLABEL org.ecrcache.test=\"noop\"\n",
-                Repository = _repository,
-                DockerPath = RealDocker.Executable,
+                ["DockerfileInline"] = "FROM " + RealDocker.BaseImage + "\nLABEL org.ecrcache.test=\"noop\"\n",
+                ["Repository"] = _repository,
+                ["DockerPath"] = RealDocker.Executable,
                 Environment = _ => null,
             };
             raw.CacheOn.Add(new RawItem("package.json"));

@@ -5,6 +5,7 @@ using System.Linq;
 using System.Reflection;
 using EcrCache.Core;
 using EcrCache.Diagnostics;
+using EcrCache.Options;
 
 namespace EcrCache.Tasks.Tests.Core
 {
@@ -77,7 +78,7 @@ namespace EcrCache.Tasks.Tests.Core
         }
 
         private SecretSpec ParseSecret(RawItem item) =>
-            OptionsParser.ParseSecret(item, _dir, name => _env.TryGetValue(name, out var value) ? value : null);
+            InputOptions.ParseSecret(item, _dir, name => _env.TryGetValue(name, out var value) ? value : null);
 
         private string Full(params string[] parts) => Path.GetFullPath(Path.Combine(new[] { _dir }.Concat(parts).ToArray()));
 
@@ -95,7 +96,7 @@ namespace EcrCache.Tasks.Tests.Core
         public void DockerfileMissing_ExplicitRelativePathIsResolvedFromTheProject_ECRC1001()
         {
             var raw = NewRaw();
-            raw.Dockerfile = "docker/Nope.Dockerfile";
+            raw["Dockerfile"] = "docker/Nope.Dockerfile";
             var ex = AssertFails(raw, "ECRC1001");
             StringAssert.Contains(ex.Message, Full("docker", "Nope.Dockerfile"));
         }
@@ -104,8 +105,8 @@ namespace EcrCache.Tasks.Tests.Core
         public void DockerfileAndInline_ECRC1002()
         {
             var raw = NewRaw();
-            raw.Dockerfile = "Dockerfile";
-            raw.DockerfileInline = "FROM busybox";
+            raw["Dockerfile"] = "Dockerfile";
+            raw["DockerfileInline"] = "FROM busybox";
             var ex = AssertFails(raw, "ECRC1002");
             StringAssert.Contains(ex.Message, "'Dockerfile'");
         }
@@ -283,7 +284,7 @@ namespace EcrCache.Tasks.Tests.Core
         public void UnknownProvider_ECRC1008(string provider)
         {
             var raw = NewRaw();
-            raw.Provider = provider;
+            raw["Provider"] = provider;
             var ex = AssertFails(raw, "ECRC1008");
             StringAssert.Contains(ex.Message, "'" + provider + "'");
             StringAssert.Contains(ex.Message, "local, registry");
@@ -293,10 +294,10 @@ namespace EcrCache.Tasks.Tests.Core
         public void Provider_IsCaseInsensitive()
         {
             var raw = NewRaw();
-            raw.Provider = " Registry ";
-            raw.Registry = "127.0.0.1:5000";
+            raw["Provider"] = " Registry ";
+            raw["Registry"] = "127.0.0.1:5000";
             Assert.AreEqual(ProviderKind.Registry, Parse(raw).Provider);
-            raw.Provider = "LOCAL";
+            raw["Provider"] = "LOCAL";
             Assert.AreEqual(ProviderKind.Local, Parse(raw).Provider);
         }
 
@@ -304,9 +305,9 @@ namespace EcrCache.Tasks.Tests.Core
         public void RegistryRequired_ECRC1009()
         {
             var raw = NewRaw();
-            raw.Provider = "registry";
+            raw["Provider"] = "registry";
             AssertFails(raw, "ECRC1009");
-            raw.Registry = "   ";
+            raw["Registry"] = "   ";
             AssertFails(raw, "ECRC1009");
         }
 
@@ -323,7 +324,7 @@ namespace EcrCache.Tasks.Tests.Core
         public void BadRepositoryName_ECRC1010(string repository)
         {
             var raw = NewRaw();
-            raw.Repository = repository;
+            raw["Repository"] = repository;
             var ex = AssertFails(raw, "ECRC1010");
             StringAssert.Contains(ex.Message, "'" + repository + "'");
         }
@@ -332,10 +333,10 @@ namespace EcrCache.Tasks.Tests.Core
         public void BadRepositoryName_TooLong_ECRC1010()
         {
             var raw = NewRaw();
-            raw.Repository = new string('a', 256);
+            raw["Repository"] = new string('a', 256);
             AssertFails(raw, "ECRC1010");
-            raw.Repository = new string('a', 255);
-            Assert.AreEqual(raw.Repository, Parse(raw).Repository);
+            raw["Repository"] = new string('a', 255);
+            Assert.AreEqual(raw["Repository"], Parse(raw).Repository);
         }
 
         [TestMethod]
@@ -345,7 +346,7 @@ namespace EcrCache.Tasks.Tests.Core
         public void GoodRepositoryNames(string repository)
         {
             var raw = NewRaw();
-            raw.Repository = repository;
+            raw["Repository"] = repository;
             Assert.AreEqual(repository, Parse(raw).Repository);
         }
 
@@ -367,13 +368,13 @@ namespace EcrCache.Tasks.Tests.Core
             switch (property)
             {
                 case "EcrCacheSkipPull":
-                    raw.SkipPull = value;
+                    raw["SkipPull"] = value;
                     break;
                 case "EcrCachePushLatest":
-                    raw.PushLatest = value;
+                    raw["PushLatest"] = value;
                     break;
                 default:
-                    raw.RegistryInsecure = value;
+                    raw["RegistryInsecure"] = value;
                     break;
             }
 
@@ -386,7 +387,7 @@ namespace EcrCache.Tasks.Tests.Core
         public void ContextMissing_ECRC1012()
         {
             var raw = NewRaw();
-            raw.Context = "no-such-folder";
+            raw["Context"] = "no-such-folder";
             var ex = AssertFails(raw, "ECRC1012");
             StringAssert.Contains(ex.Message, Full("no-such-folder"));
         }
@@ -395,7 +396,7 @@ namespace EcrCache.Tasks.Tests.Core
         public void ContextMissing_AFileIsNotAFolder_ECRC1012()
         {
             var raw = NewRaw();
-            raw.Context = Path.Combine(_dir, "Dockerfile"); // a file, not a folder
+            raw["Context"] = Path.Combine(_dir, "Dockerfile"); // a file, not a folder
             AssertFails(raw, "ECRC1012");
         }
 
@@ -410,8 +411,8 @@ namespace EcrCache.Tasks.Tests.Core
         public void BadRegistryHost_ECRC1013(string registry)
         {
             var raw = NewRaw();
-            raw.Provider = "registry";
-            raw.Registry = registry;
+            raw["Provider"] = "registry";
+            raw["Registry"] = registry;
             AssertFails(raw, "ECRC1013");
         }
 
@@ -424,8 +425,8 @@ namespace EcrCache.Tasks.Tests.Core
         public void GoodRegistryHosts(string registry, string expected)
         {
             var raw = NewRaw();
-            raw.Provider = "registry";
-            raw.Registry = registry;
+            raw["Provider"] = "registry";
+            raw["Registry"] = registry;
             Assert.AreEqual(expected, Parse(raw).Registry);
         }
 
@@ -457,7 +458,7 @@ namespace EcrCache.Tasks.Tests.Core
         public void BadExportVariable_ECRC1015(string name)
         {
             var raw = NewRaw();
-            raw.ExportEnvVariable = name;
+            raw["ExportEnvVariable"] = name;
             AssertFails(raw, "ECRC1015");
         }
 
@@ -467,7 +468,7 @@ namespace EcrCache.Tasks.Tests.Core
         public void BadAdditionalArgs_ECRC1016(string args)
         {
             var raw = NewRaw();
-            raw.AdditionalBuildArgs = args;
+            raw["AdditionalBuildArgs"] = args;
             AssertFails(raw, "ECRC1016");
         }
 
@@ -482,7 +483,7 @@ namespace EcrCache.Tasks.Tests.Core
         public void AdditionalArgsForbidden_ECRC1017(string args, string reported)
         {
             var raw = NewRaw();
-            raw.AdditionalBuildArgs = args;
+            raw["AdditionalBuildArgs"] = args;
             var ex = AssertFails(raw, "ECRC1017");
             StringAssert.Contains(ex.Message, "'" + reported + "'");
         }
@@ -491,7 +492,7 @@ namespace EcrCache.Tasks.Tests.Core
         public void AdditionalArgs_AreSplitAndKeptAsWritten()
         {
             var raw = NewRaw();
-            raw.AdditionalBuildArgs = "  --network host --label 'a b=c' --no-cache ";
+            raw["AdditionalBuildArgs"] = "  --network host --label 'a b=c' --no-cache ";
             var options = Parse(raw);
             Assert.AreEqual("--network host --label 'a b=c' --no-cache", options.AdditionalBuildArgs);
             CollectionAssert.AreEqual(new[] { "--network", "host", "--label", "a b=c", "--no-cache" }, options.AdditionalBuildArgList.ToList());
@@ -660,7 +661,7 @@ namespace EcrCache.Tasks.Tests.Core
         public void EnvFile_RelativeIsResolvedFromTheProject()
         {
             var raw = NewRaw();
-            raw.EnvFile = "out/image.env";
+            raw["EnvFile"] = "out/image.env";
             Assert.AreEqual(Full("out", "image.env"), Parse(raw).EnvFile);
         }
 
@@ -698,7 +699,7 @@ namespace EcrCache.Tasks.Tests.Core
             _env["BUILDKITE_ORGANIZATION_SLUG"] = "acme";
             _env["BUILDKITE_PIPELINE_SLUG"] = "web-app";
             var raw = NewRaw();
-            raw.Repository = "mine/images";
+            raw["Repository"] = "mine/images";
             Assert.AreEqual("mine/images", Parse(raw).Repository);
         }
 
@@ -708,7 +709,7 @@ namespace EcrCache.Tasks.Tests.Core
             Directory.CreateDirectory(Path.Combine(_dir, "docker"));
             File.WriteAllText(Path.Combine(_dir, "docker", "app.Dockerfile"), "FROM busybox\n");
             var raw = NewRaw();
-            raw.Dockerfile = "docker/app.Dockerfile";
+            raw["Dockerfile"] = "docker/app.Dockerfile";
             var options = Parse(raw);
             Assert.AreEqual(Full("docker", "app.Dockerfile"), options.DockerfilePath);
             Assert.AreEqual(Full("docker"), options.ContextDirectory);
@@ -720,8 +721,8 @@ namespace EcrCache.Tasks.Tests.Core
             Directory.CreateDirectory(Path.Combine(_dir, "docker"));
             File.WriteAllText(Path.Combine(_dir, "docker", "Dockerfile"), "FROM busybox\n");
             var raw = NewRaw();
-            raw.Dockerfile = "docker/Dockerfile";
-            raw.Context = "docker/../";
+            raw["Dockerfile"] = "docker/Dockerfile";
+            raw["Context"] = "docker/../";
             Assert.AreEqual(_dir, Parse(raw).ContextDirectory);
         }
 
@@ -730,7 +731,7 @@ namespace EcrCache.Tasks.Tests.Core
         {
             File.Delete(Path.Combine(_dir, "Dockerfile"));
             var raw = NewRaw();
-            raw.DockerfileInline = "FROM busybox\nRUN true\n";
+            raw["DockerfileInline"] = "FROM busybox\nRUN true\n";
             var options = Parse(raw);
             Assert.IsNull(options.DockerfilePath);
             Assert.AreEqual("FROM busybox\nRUN true\n", options.DockerfileInline);
@@ -741,7 +742,7 @@ namespace EcrCache.Tasks.Tests.Core
         public void Inline_WhitespaceOnlyIsTreatedAsUnset()
         {
             var raw = NewRaw();
-            raw.DockerfileInline = "  \n ";
+            raw["DockerfileInline"] = "  \n ";
             var options = Parse(raw);
             Assert.IsNull(options.DockerfileInline);
             Assert.AreEqual(Full("Dockerfile"), options.DockerfilePath);
@@ -751,14 +752,14 @@ namespace EcrCache.Tasks.Tests.Core
         public void ExplicitValuesAreTaken()
         {
             var raw = NewRaw();
-            raw.Target = "deps";
-            raw.MetadataKey = "image-ref";
-            raw.DockerPath = "/usr/bin/docker";
-            raw.BuildkiteAgentPath = "/opt/bk";
-            raw.ExportEnvVariable = "MY_IMAGE";
-            raw.SkipPull = "true";
-            raw.PushLatest = "false";
-            raw.RegistryInsecure = "1";
+            raw["Target"] = "deps";
+            raw["MetadataKey"] = "image-ref";
+            raw["DockerPath"] = "/usr/bin/docker";
+            raw["BuildkiteAgentPath"] = "/opt/bk";
+            raw["ExportEnvVariable"] = "MY_IMAGE";
+            raw["SkipPull"] = "true";
+            raw["PushLatest"] = "false";
+            raw["RegistryInsecure"] = "1";
             var options = Parse(raw);
             Assert.AreEqual("deps", options.Target);
             Assert.AreEqual("image-ref", options.MetadataKey);
@@ -955,7 +956,7 @@ namespace EcrCache.Tasks.Tests.Core
         [DataRow("$HOME ${X} *", new[] { "$HOME", "${X}", "*" })]
         public void SplitCommandLine_QuotesLikeAPosixShell(string text, string[] expected)
         {
-            CollectionAssert.AreEqual(expected, OptionsParser.SplitCommandLine(text).ToList());
+            CollectionAssert.AreEqual(expected, InputOptions.SplitCommandLine(text).ToList());
         }
 
         [TestMethod]
@@ -964,7 +965,7 @@ namespace EcrCache.Tasks.Tests.Core
         [DataRow("a \"b\\\"")]
         public void SplitCommandLine_UnterminatedQuote_ECRC1016(string text)
         {
-            var ex = Assert.ThrowsExactly<EcrCacheException>(() => OptionsParser.SplitCommandLine(text));
+            var ex = Assert.ThrowsExactly<EcrCacheException>(() => InputOptions.SplitCommandLine(text));
             Assert.AreEqual("ECRC1016", ex.Diagnostic.Code);
             StringAssert.Contains(ex.Message, "unterminated");
         }
@@ -974,18 +975,18 @@ namespace EcrCache.Tasks.Tests.Core
         [TestMethod]
         public void RelativePath_InsideTheBase()
         {
-            Assert.AreEqual("a/b.json", OptionsParser.RelativePath("/tmp/base", "/tmp/base/a/b.json"));
-            Assert.AreEqual("a/b.json", OptionsParser.RelativePath("/tmp/base/", "/tmp/base/a/b.json"));
-            Assert.AreEqual("a/b.json", OptionsParser.RelativePath("/tmp/base", "/tmp/base/x/../a/./b.json"));
+            Assert.AreEqual("a/b.json", InputOptions.RelativePath("/tmp/base", "/tmp/base/a/b.json"));
+            Assert.AreEqual("a/b.json", InputOptions.RelativePath("/tmp/base/", "/tmp/base/a/b.json"));
+            Assert.AreEqual("a/b.json", InputOptions.RelativePath("/tmp/base", "/tmp/base/x/../a/./b.json"));
         }
 
         [TestMethod]
         public void RelativePath_OutsideTheBase_UsesDotDot()
         {
-            Assert.AreEqual("../other/c.json", OptionsParser.RelativePath("/tmp/base", "/tmp/other/c.json"));
-            Assert.AreEqual("../base2/c.json", OptionsParser.RelativePath("/tmp/base", "/tmp/base2/c.json"), "a sibling with a common prefix is not inside");
-            Assert.AreEqual("../../etc/c.json", OptionsParser.RelativePath("/tmp/base", "/etc/c.json"));
-            Assert.AreEqual("../c.json", OptionsParser.RelativePath("/tmp/base/sub/..", "/tmp/c.json"));
+            Assert.AreEqual("../other/c.json", InputOptions.RelativePath("/tmp/base", "/tmp/other/c.json"));
+            Assert.AreEqual("../base2/c.json", InputOptions.RelativePath("/tmp/base", "/tmp/base2/c.json"), "a sibling with a common prefix is not inside");
+            Assert.AreEqual("../../etc/c.json", InputOptions.RelativePath("/tmp/base", "/etc/c.json"));
+            Assert.AreEqual("../c.json", InputOptions.RelativePath("/tmp/base/sub/..", "/tmp/c.json"));
         }
 
         [TestMethod]
@@ -996,7 +997,7 @@ namespace EcrCache.Tasks.Tests.Core
         [DataRow("/tmp/base/x%41.json", "x%41.json")]
         public void RelativePath_KeepsSpecialCharacters(string full, string expected)
         {
-            Assert.AreEqual(expected, OptionsParser.RelativePath("/tmp/base", full));
+            Assert.AreEqual(expected, InputOptions.RelativePath("/tmp/base", full));
         }
 
         // ---------------------------------------------------------------- bools
@@ -1015,7 +1016,7 @@ namespace EcrCache.Tasks.Tests.Core
         [DataRow("OFF", false)]
         public void ParseBool_Accepts(string text, bool expected)
         {
-            Assert.AreEqual(expected, OptionsParser.ParseBool("P", text, !expected));
+            Assert.AreEqual(expected, Validate.Bool("P", text, !expected));
         }
 
         [TestMethod]
@@ -1024,8 +1025,8 @@ namespace EcrCache.Tasks.Tests.Core
         [DataRow("   ")]
         public void ParseBool_BlankIsTheDefault(string? text)
         {
-            Assert.IsTrue(OptionsParser.ParseBool("P", text, true));
-            Assert.IsFalse(OptionsParser.ParseBool("P", text, false));
+            Assert.IsTrue(Validate.Bool("P", text, true));
+            Assert.IsFalse(Validate.Bool("P", text, false));
         }
 
         [TestMethod]
@@ -1035,7 +1036,7 @@ namespace EcrCache.Tasks.Tests.Core
         [DataRow("truee")]
         public void ParseBool_Rejects_ECRC1011(string text)
         {
-            var ex = Assert.ThrowsExactly<EcrCacheException>(() => OptionsParser.ParseBool("EcrCacheSkipPull", text, false));
+            var ex = Assert.ThrowsExactly<EcrCacheException>(() => Validate.Bool("EcrCacheSkipPull", text, false));
             Assert.AreEqual("ECRC1011", ex.Diagnostic.Code);
             StringAssert.Contains(ex.Message, "EcrCacheSkipPull");
         }

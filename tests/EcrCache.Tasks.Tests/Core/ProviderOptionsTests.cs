@@ -1,5 +1,6 @@
 using EcrCache.Core;
 using EcrCache.Diagnostics;
+using EcrCache.Options;
 
 namespace EcrCache.Tasks.Tests.Core
 {
@@ -27,30 +28,30 @@ namespace EcrCache.Tasks.Tests.Core
         /// <summary>A malformed value per option, and the code it must give (the option's existing one).</summary>
         private static readonly Dictionary<string, (Action<RawOptions> Set, string Code)[]> Malformed = new(StringComparer.Ordinal)
         {
-            ["EcrCacheRegistry"] = new (Action<RawOptions>, string)[] { (r => r.Registry = "https://registry.example.com", "ECRC1013") },
-            ["EcrCacheRegistryInsecure"] = new (Action<RawOptions>, string)[] { (r => r.RegistryInsecure = "maybe", "ECRC1011") },
-            ["EcrCacheSkipPull"] = new (Action<RawOptions>, string)[] { (r => r.SkipPull = "sometimes", "ECRC1011") },
-            ["EcrCacheCacheFrom"] = new (Action<RawOptions>, string)[] { (r => r.CacheFrom = "repo:tag", "ECRC1022") },
-            ["EcrCacheRegion"] = new (Action<RawOptions>, string)[] { (r => r.EcrRegion = "Europe West", "ECRC1512") },
+            ["EcrCacheRegistry"] = new (Action<RawOptions>, string)[] { (r => r["Registry"] = "https://registry.example.com", "ECRC1013") },
+            ["EcrCacheRegistryInsecure"] = new (Action<RawOptions>, string)[] { (r => r["RegistryInsecure"] = "maybe", "ECRC1011") },
+            ["EcrCacheSkipPull"] = new (Action<RawOptions>, string)[] { (r => r["SkipPull"] = "sometimes", "ECRC1011") },
+            ["EcrCacheCacheFrom"] = new (Action<RawOptions>, string)[] { (r => r["CacheFrom"] = "repo:tag", "ECRC1022") },
+            ["EcrCacheRegion"] = new (Action<RawOptions>, string)[] { (r => r["Region"] = "Europe West", "ECRC1512") },
             ["EcrCacheMaxAgeDays"] = new (Action<RawOptions>, string)[]
             {
-                (r => r.EcrMaxAgeDays = "abc", "ECRC1510"),
-                (r => r.EcrMaxAgeDays = "-4", "ECRC1510"),
-                (r => r.EcrMaxAgeDays = "99999", "ECRC1510"),
+                (r => r["MaxAgeDays"] = "abc", "ECRC1510"),
+                (r => r["MaxAgeDays"] = "-4", "ECRC1510"),
+                (r => r["MaxAgeDays"] = "99999", "ECRC1510"),
             },
-            ["EcrCachePullAccounts"] = new (Action<RawOptions>, string)[] { (r => r.EcrPullAccounts = "111122223333;12345", "ECRC1511") },
-            ["EcrCacheEcrEndpoint"] = new (Action<RawOptions>, string)[] { (r => r.EcrEndpoint = "ftp://ecr.example.com", "ECRC1513") },
+            ["EcrCachePullAccounts"] = new (Action<RawOptions>, string)[] { (r => r["PullAccounts"] = "111122223333;12345", "ECRC1511") },
+            ["EcrCacheEcrEndpoint"] = new (Action<RawOptions>, string)[] { (r => r["EcrEndpoint"] = "ftp://ecr.example.com", "ECRC1513") },
             ["EcrTag items"] = new (Action<RawOptions>, string)[] { (r => r.EcrTags.Add(Tag("aws:owner", "x")), "ECRC1514") },
-            ["EcrCacheGcpProject"] = new (Action<RawOptions>, string)[] { (r => r.GcpProject = "My Project", "ECRC1602") },
-            ["EcrCacheGarLocation"] = new (Action<RawOptions>, string)[] { (r => r.GarLocation = "europe west 1", "ECRC1603") },
-            ["EcrCacheGarRepository"] = new (Action<RawOptions>, string)[] { (r => r.GarRepository = "Build_Cache", "ECRC1604") },
-            ["EcrCacheGarEndpoint"] = new (Action<RawOptions>, string)[] { (r => r.GarEndpoint = "https://user:pw@example.com/", "ECRC1605") },
-            ["EcrCacheS3Bucket"] = new (Action<RawOptions>, string)[] { (r => r.S3Bucket = "s3://my-bucket", "ECRC1701") },
-            ["EcrCacheS3Prefix"] = new (Action<RawOptions>, string)[] { (r => r.S3Prefix = "team//app", "ECRC1702") },
+            ["EcrCacheGcpProject"] = new (Action<RawOptions>, string)[] { (r => r["GcpProject"] = "My Project", "ECRC1602") },
+            ["EcrCacheGarLocation"] = new (Action<RawOptions>, string)[] { (r => r["GarLocation"] = "europe west 1", "ECRC1603") },
+            ["EcrCacheGarRepository"] = new (Action<RawOptions>, string)[] { (r => r["GarRepository"] = "Build_Cache", "ECRC1604") },
+            ["EcrCacheGarEndpoint"] = new (Action<RawOptions>, string)[] { (r => r["GarEndpoint"] = "https://user:pw@example.com/", "ECRC1605") },
+            ["EcrCacheS3Bucket"] = new (Action<RawOptions>, string)[] { (r => r["S3Bucket"] = "s3://my-bucket", "ECRC1701") },
+            ["EcrCacheS3Prefix"] = new (Action<RawOptions>, string)[] { (r => r["S3Prefix"] = "team//app", "ECRC1702") },
             ["EcrCacheDirectoryMaxSizeMB"] = new (Action<RawOptions>, string)[]
             {
-                (r => r.DirectoryMaxSizeMB = "lots", "ECRC1751"),
-                (r => r.DirectoryMaxSizeMB = "-1", "ECRC1751"),
+                (r => r["DirectoryMaxSizeMB"] = "lots", "ECRC1751"),
+                (r => r["DirectoryMaxSizeMB"] = "-1", "ECRC1751"),
             },
         };
 
@@ -60,23 +61,23 @@ namespace EcrCache.Tasks.Tests.Core
         /// <summary>A well-formed value per option (valid for every provider that reads it).</summary>
         private static readonly Dictionary<string, Action<RawOptions>> WellFormed = new(StringComparer.Ordinal)
         {
-            ["EcrCacheRegistry"] = r => r.Registry = "registry.example.com:5000",
-            ["EcrCacheRegistryInsecure"] = r => r.RegistryInsecure = "true",
-            ["EcrCacheSkipPull"] = r => r.SkipPull = "true",
-            ["EcrCacheCacheFrom"] = r => r.CacheFrom = "main",
-            ["EcrCacheRegion"] = r => r.EcrRegion = "eu-west-1",
-            ["EcrCacheMaxAgeDays"] = r => r.EcrMaxAgeDays = "14",
-            ["EcrCachePullAccounts"] = r => r.EcrPullAccounts = "111122223333",
-            ["EcrCacheEcrEndpoint"] = r => r.EcrEndpoint = "http://127.0.0.1:5000",
+            ["EcrCacheRegistry"] = r => r["Registry"] = "registry.example.com:5000",
+            ["EcrCacheRegistryInsecure"] = r => r["RegistryInsecure"] = "true",
+            ["EcrCacheSkipPull"] = r => r["SkipPull"] = "true",
+            ["EcrCacheCacheFrom"] = r => r["CacheFrom"] = "main",
+            ["EcrCacheRegion"] = r => r["Region"] = "eu-west-1",
+            ["EcrCacheMaxAgeDays"] = r => r["MaxAgeDays"] = "14",
+            ["EcrCachePullAccounts"] = r => r["PullAccounts"] = "111122223333",
+            ["EcrCacheEcrEndpoint"] = r => r["EcrEndpoint"] = "http://127.0.0.1:5000",
             ["EcrTag items"] = r => r.EcrTags.Add(Tag("team", "platform")),
-            ["EcrCacheGcpProject"] = r => r.GcpProject = "other-project",
-            ["EcrCacheGarLocation"] = r => r.GarLocation = "europe-west1",
-            ["EcrCacheGarRepository"] = r => r.GarRepository = "build-cache",
-            ["EcrCacheGarEndpoint"] = r => r.GarEndpoint = "http://127.0.0.1:9/",
-            ["EcrCacheS3Bucket"] = r => r.S3Bucket = "other-ci-cache",
-            ["EcrCacheS3Prefix"] = r => r.S3Prefix = "team/app/",
-            ["EcrCacheDirectory"] = r => r.CacheDirectory = "other-cache",
-            ["EcrCacheDirectoryMaxSizeMB"] = r => r.DirectoryMaxSizeMB = "4096",
+            ["EcrCacheGcpProject"] = r => r["GcpProject"] = "other-project",
+            ["EcrCacheGarLocation"] = r => r["GarLocation"] = "europe-west1",
+            ["EcrCacheGarRepository"] = r => r["GarRepository"] = "build-cache",
+            ["EcrCacheGarEndpoint"] = r => r["GarEndpoint"] = "http://127.0.0.1:9/",
+            ["EcrCacheS3Bucket"] = r => r["S3Bucket"] = "other-ci-cache",
+            ["EcrCacheS3Prefix"] = r => r["S3Prefix"] = "team/app/",
+            ["EcrCacheDirectory"] = r => r["CacheDirectory"] = "other-cache",
+            ["EcrCacheDirectoryMaxSizeMB"] = r => r["DirectoryMaxSizeMB"] = "4096",
         };
 
         /// <summary>A project that parses for <paramref name="provider"/>: its required options and nothing else.</summary>
@@ -87,26 +88,26 @@ namespace EcrCache.Tasks.Tests.Core
                 ProjectDirectory = _dir,
                 ProjectName = "provider-options",
                 IntermediateDirectory = Path.Combine(_dir, "obj", "ecrcache"),
-                DockerfileInline = "FROM scratch\n",
-                Repository = "build-cache/provider-options",
-                Provider = provider,
+                ["DockerfileInline"] = "FROM scratch\n",
+                ["Repository"] = "build-cache/provider-options",
+                ["Provider"] = provider,
                 Environment = name => environment != null && environment.TryGetValue(name, out var value) ? value : null,
             };
             raw.CacheOn.Add(new RawItem("package.json"));
             switch (provider)
             {
                 case "registry":
-                    raw.Registry = "127.0.0.1:5000";
+                    raw["Registry"] = "127.0.0.1:5000";
                     break;
                 case "gar":
                 case "gcr":
-                    raw.GcpProject = "my-project";
+                    raw["GcpProject"] = "my-project";
                     break;
                 case "s3":
-                    raw.S3Bucket = "my-ci-cache";
+                    raw["S3Bucket"] = "my-ci-cache";
                     break;
                 case "directory":
-                    raw.CacheDirectory = "cache";
+                    raw["CacheDirectory"] = "cache";
                     break;
             }
 
@@ -120,7 +121,7 @@ namespace EcrCache.Tasks.Tests.Core
         {
             foreach (var kind in Enum.GetValues<ProviderKind>())
             {
-                CollectionAssert.Contains(OptionsParser.Providers.ToList(), ProviderOptions.NameOf(kind));
+                CollectionAssert.Contains(StoreOptions.Providers.ToList(), ProviderOptions.NameOf(kind));
             }
 
             foreach (var row in ProviderOptions.Rows)
@@ -128,7 +129,7 @@ namespace EcrCache.Tasks.Tests.Core
                 Assert.IsTrue(row.UsedBy.Length > 0, row.Property);
                 foreach (var provider in row.UsedBy)
                 {
-                    CollectionAssert.Contains(OptionsParser.Providers.ToList(), provider, row.Property);
+                    CollectionAssert.Contains(StoreOptions.Providers.ToList(), provider, row.Property);
                 }
 
                 CollectionAssert.DoesNotContain(row.UsedBy, "local", row.Property + ": the local provider reads no provider-specific option");
@@ -184,7 +185,7 @@ namespace EcrCache.Tasks.Tests.Core
         public void MaxAgeDaysMalformed_IsECRC1510_UnderRegistryToo(string value)
         {
             var raw = NewRaw("registry");
-            raw.EcrMaxAgeDays = value;
+            raw["MaxAgeDays"] = value;
             var ex = Assert.ThrowsExactly<EcrCacheException>(() => OptionsParser.Parse(raw, new CapturingBuildLog()));
             Assert.AreEqual("ECRC1510", ex.Diagnostic.Code);
             StringAssert.Contains(ex.Message, "'" + value + "'");
@@ -197,7 +198,7 @@ namespace EcrCache.Tasks.Tests.Core
             foreach (var row in ProviderOptions.Rows)
             {
                 Assert.IsTrue(WellFormed.ContainsKey(row.Property), row.Property + ": no well-formed case in this test");
-                foreach (var provider in OptionsParser.Providers.Where(p => !row.UsedBy.Contains(p)))
+                foreach (var provider in StoreOptions.Providers.Where(p => !row.UsedBy.Contains(p)))
                 {
                     var raw = NewRaw(provider);
                     WellFormed[row.Property](raw);
@@ -248,7 +249,7 @@ namespace EcrCache.Tasks.Tests.Core
         public void S3BucketUnderRegistry_WarnsThatOnlyS3UsesIt()
         {
             var raw = NewRaw("registry");
-            raw.S3Bucket = "my-ci-cache";
+            raw["S3Bucket"] = "my-ci-cache";
             var log = new CapturingBuildLog();
             OptionsParser.Parse(raw, log);
             var warning = Ignored(log).Single();
@@ -261,7 +262,7 @@ namespace EcrCache.Tasks.Tests.Core
         public void MaxAgeDaysUnderAProviderThatDoesNotExpire_SaysSo(string provider)
         {
             var raw = NewRaw(provider);
-            raw.EcrMaxAgeDays = "14";
+            raw["MaxAgeDays"] = "14";
             var log = new CapturingBuildLog();
             OptionsParser.Parse(raw, log);
             var message = Ignored(log).Single().Message;
@@ -276,15 +277,15 @@ namespace EcrCache.Tasks.Tests.Core
             // What Sdk.targets passes when the project sets none of them: the values, and their names in SdkDefaults.
             void Defaults(RawOptions r)
             {
-                r.EcrMaxAgeDays = "7";
-                r.SkipPull = "false";
-                r.RegistryInsecure = "false";
-                r.DirectoryMaxSizeMB = "0";
+                r["MaxAgeDays"] = "7";
+                r["SkipPull"] = "false";
+                r["RegistryInsecure"] = "false";
+                r["DirectoryMaxSizeMB"] = "0";
             }
 
             var defaulted = NewRaw(provider);
             Defaults(defaulted);
-            defaulted.SdkDefaults = ";EcrCacheProvider;EcrCacheSkipPull;EcrCacheRegistryInsecure;EcrCacheMaxAgeDays;EcrCacheDirectoryMaxSizeMB";
+            defaulted["SdkDefaults"] = ";EcrCacheProvider;EcrCacheSkipPull;EcrCacheRegistryInsecure;EcrCacheMaxAgeDays;EcrCacheDirectoryMaxSizeMB";
             var log = new CapturingBuildLog();
             OptionsParser.Parse(defaulted, log);
             Assert.AreEqual(0, Ignored(log).Count(), string.Join(" | ", Ignored(log)));
@@ -305,8 +306,8 @@ namespace EcrCache.Tasks.Tests.Core
         public void ADefaultIsStillValidated()
         {
             var raw = NewRaw("registry");
-            raw.EcrMaxAgeDays = "seven";
-            raw.SdkDefaults = "EcrCacheMaxAgeDays";
+            raw["MaxAgeDays"] = "seven";
+            raw["SdkDefaults"] = "EcrCacheMaxAgeDays";
             Assert.AreEqual("ECRC1510", Assert.ThrowsExactly<EcrCacheException>(() => OptionsParser.Parse(raw, new CapturingBuildLog())).Diagnostic.Code);
         }
 
@@ -346,7 +347,7 @@ namespace EcrCache.Tasks.Tests.Core
         public void LocalInBuildkite_TurnedOff_DoesNotWarn(string value)
         {
             var raw = NewRaw(null, Buildkite());
-            raw.WarnOnLocalInBuildkite = value;
+            raw["WarnOnLocalInBuildkite"] = value;
             Assert.IsNull(ProviderOptions.LocalInBuildkiteWarning(OptionsParser.Parse(raw, new CapturingBuildLog())));
         }
 
@@ -355,7 +356,7 @@ namespace EcrCache.Tasks.Tests.Core
         {
             Assert.IsNull(ProviderOptions.LocalInBuildkiteWarning(OptionsParser.Parse(NewRaw(null), new CapturingBuildLog())));
             Assert.IsNull(ProviderOptions.LocalInBuildkiteWarning(OptionsParser.Parse(NewRaw(null, new Dictionary<string, string> { ["BUILDKITE"] = "false" }), new CapturingBuildLog())));
-            foreach (var provider in OptionsParser.Providers.Where(p => p != "local"))
+            foreach (var provider in StoreOptions.Providers.Where(p => p != "local"))
             {
                 Assert.IsNull(ProviderOptions.LocalInBuildkiteWarning(OptionsParser.Parse(NewRaw(provider, Buildkite()), new CapturingBuildLog())), provider);
             }
@@ -367,7 +368,7 @@ namespace EcrCache.Tasks.Tests.Core
         public void WarnOnLocalInBuildkite_NotABoolean_IsECRC1011_WhateverTheProvider(string? provider)
         {
             var raw = NewRaw(provider);
-            raw.WarnOnLocalInBuildkite = "sometimes";
+            raw["WarnOnLocalInBuildkite"] = "sometimes";
             var ex = Assert.ThrowsExactly<EcrCacheException>(() => OptionsParser.Parse(raw, new CapturingBuildLog()));
             Assert.AreEqual("ECRC1011", ex.Diagnostic.Code);
             StringAssert.Contains(ex.Message, "EcrCacheWarnOnLocalInBuildkite");
@@ -375,7 +376,7 @@ namespace EcrCache.Tasks.Tests.Core
 
         private static RawOptions WithSdkDefaults(RawOptions raw, string defaults)
         {
-            raw.SdkDefaults = defaults;
+            raw["SdkDefaults"] = defaults;
             return raw;
         }
     }

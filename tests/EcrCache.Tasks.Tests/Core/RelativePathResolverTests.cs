@@ -1,4 +1,5 @@
 using EcrCache.Core;
+using EcrCache.Options;
 
 namespace EcrCache.Tasks.Tests.Core
 {
@@ -28,7 +29,7 @@ namespace EcrCache.Tasks.Tests.Core
                 var resolver = new RelativePathResolver(b);
                 foreach (var f in files)
                 {
-                    Assert.AreEqual(OptionsParser.RelativePath(b, f), resolver.Of(f), "base " + b + ", file " + f);
+                    Assert.AreEqual(InputOptions.RelativePath(b, f), resolver.Of(f), "base " + b + ", file " + f);
                 }
             }
         }

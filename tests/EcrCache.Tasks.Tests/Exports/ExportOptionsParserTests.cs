@@ -1,11 +1,12 @@
 using EcrCache.Core;
 using EcrCache.Diagnostics;
 using EcrCache.Exports;
+using EcrCache.Options;
 using EcrCache.Tasks.Tests.Core;
 
 namespace EcrCache.Tasks.Tests.Exports
 {
-    /// <summary>The export options as <see cref="OptionsParser"/> parses them (the Buildkite-specific checks live in Exports/).</summary>
+    /// <summary>The export options as <see cref="InputOptions"/> parses them (the Buildkite-specific checks live in Exports/).</summary>
     [TestClass]
     public sealed class ExportOptionsParserTests
     {
@@ -37,7 +38,7 @@ namespace EcrCache.Tasks.Tests.Exports
         public void ProtectedExportVariableIsRefusedAtParsing(string name)
         {
             var raw = NewRaw();
-            raw.ExportEnvVariable = name;
+            raw["ExportEnvVariable"] = name;
 
             var ex = Assert.ThrowsExactly<EcrCacheException>(() => Parse(raw));
 
@@ -59,7 +60,7 @@ namespace EcrCache.Tasks.Tests.Exports
             }
 
             var raw = NewRaw();
-            raw.ExportEnvVariable = name;
+            raw["ExportEnvVariable"] = name;
 
             Assert.AreEqual(name, Parse(raw).ExportEnvVariable);
         }
@@ -78,7 +79,7 @@ namespace EcrCache.Tasks.Tests.Exports
         public void MetadataTimeoutTakesMinutesOrHhMmSs(string value, int seconds)
         {
             var raw = NewRaw();
-            raw.MetadataTimeout = value;
+            raw["MetadataTimeout"] = value;
 
             Assert.AreEqual(TimeSpan.FromSeconds(seconds), Parse(raw).MetadataTimeout);
         }
@@ -95,7 +96,7 @@ namespace EcrCache.Tasks.Tests.Exports
         public void BadMetadataTimeoutIsECRC1407(string value)
         {
             var raw = NewRaw();
-            raw.MetadataTimeout = value;
+            raw["MetadataTimeout"] = value;
 
             var ex = Assert.ThrowsExactly<EcrCacheException>(() => Parse(raw));
 

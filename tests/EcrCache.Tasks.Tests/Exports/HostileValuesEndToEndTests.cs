@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using EcrCache.Core;
 using EcrCache.Exports;
+using EcrCache.Options;
 using EcrCache.Tasks.Tests.Core;
 using EcrCache.TestSupport;
 
@@ -47,12 +48,12 @@ namespace EcrCache.Tasks.Tests.Exports
                 ProjectDirectory = project,
                 ProjectName = "hostile",
                 IntermediateDirectory = Path.Combine(project, "obj", "ecrcache"),
-                DockerfileInline = "FROM " + RealDocker.BaseImage + "\n",
-                Repository = repository,
-                DockerPath = RealDocker.Executable,
-                EnvFile = envFile,
-                MetadataKey = metadataKey,
-                BuildkiteAgentPath = agent,
+                ["DockerfileInline"] = "FROM " + RealDocker.BaseImage + "\n",
+                ["Repository"] = repository,
+                ["DockerPath"] = RealDocker.Executable,
+                ["EnvFile"] = envFile,
+                ["MetadataKey"] = metadataKey,
+                ["BuildkiteAgentPath"] = agent,
                 Environment = n => environment.TryGetValue(n, out var v) ? v : null,
             };
             raw.CacheOn.Add(new RawItem("package.json"));

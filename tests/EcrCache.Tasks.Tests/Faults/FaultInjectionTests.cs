@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using EcrCache.Core;
 using EcrCache.Diagnostics;
+using EcrCache.Options;
 using EcrCache.Registries.Auth;
 using EcrCache.Registries.Oci;
 using EcrCache.Tasks.Tests.Core;
@@ -55,11 +56,11 @@ namespace EcrCache.Tasks.Tests.Faults
                 ProjectDirectory = _dir,
                 ProjectName = "faults",
                 IntermediateDirectory = Path.Combine(_dir, "obj", name),
-                DockerfileInline = dockerfile,
-                Repository = _repository,
-                Provider = "registry",
-                Registry = registry,
-                DockerPath = RealDocker.Executable,
+                ["DockerfileInline"] = dockerfile,
+                ["Repository"] = _repository,
+                ["Provider"] = "registry",
+                ["Registry"] = registry,
+                ["DockerPath"] = RealDocker.Executable,
                 Environment = n => n == "ECRCACHE_LOCK_DIR" ? lockDir : null,
             };
             raw.CacheOn.Add(new RawItem("package.json"));
@@ -82,7 +83,7 @@ namespace EcrCache.Tasks.Tests.Faults
             // each fault there costs a whole docker push/pull attempt: EcrCache's retries (EcrCacheDockerRetries)
             // absorb them. Each operation fails at most once here, so eight (instead of the default three) keeps
             // this test's outcome independent of where the faults happen to land.
-            void Configure(RawOptions r) => r.DockerRetries = "8";
+            void Configure(RawOptions r) => r["DockerRetries"] = "8";
 
             var log = new CapturingBuildLog { OnLine = Console.WriteLine };
             var built = await new CacheEngine(Options(proxy.Address, "a", dockerfile, Configure), log).EnsureAsync(Timeout());
@@ -115,7 +116,7 @@ namespace EcrCache.Tasks.Tests.Faults
                 Decide = (method, path) => method == "PUT" && path.Contains("/manifests/", StringComparison.Ordinal) && !path.EndsWith("-lease", StringComparison.Ordinal) ? FaultKind.InternalError : FaultKind.None,
             };
             var log = new CapturingBuildLog();
-            var options = Options(proxy.Address, "a", "FROM " + RealDocker.BaseImage + "\nRUN echo half > /half.txt\n", r => r.DockerRetries = "1");
+            var options = Options(proxy.Address, "a", "FROM " + RealDocker.BaseImage + "\nRUN echo half > /half.txt\n", r => r["DockerRetries"] = "1");
             var ex = await Assert.ThrowsExactlyAsync<EcrCacheException>(() => new CacheEngine(options, log).EnsureAsync(Timeout()));
             Assert.AreEqual("ECRC1221", ex.Diagnostic.Code, log.AllText);
             Assert.IsTrue(proxy.Log.Any(r => r.Method == "PUT" && r.Path.Contains("/blobs/uploads/", StringComparison.Ordinal)), "blobs were uploaded before the manifest failed");

@@ -6,8 +6,8 @@ using EcrCache.Core;
 using EcrCache.Diagnostics;
 using EcrCache.Docker;
 using EcrCache.Http;
+using EcrCache.Options;
 using EcrCache.Processes;
-using EcrCache.Reliability;
 using EcrCache.Tasks.Tests.Core;
 using EcrCache.Tasks.Tests.Registries;
 
@@ -296,7 +296,7 @@ namespace EcrCache.Tasks.Tests.Faults
 
         private static RawOptions Raw(string dir, Action<RawOptions> configure)
         {
-            var raw = new RawOptions { ProjectDirectory = dir, ProjectName = "p", DockerfileInline = "FROM scratch\n", Environment = _ => null };
+            var raw = new RawOptions { ProjectDirectory = dir, ProjectName = "p", ["DockerfileInline"] = "FROM scratch\n", Environment = _ => null };
             configure(raw);
             return raw;
         }
@@ -309,7 +309,7 @@ namespace EcrCache.Tasks.Tests.Faults
         public void DockerRetries_Parses(string? value, int expected)
         {
             var dir = TestPaths.NewTempDirectory("ecrcache-rel");
-            Assert.AreEqual(expected, OptionsParser.Parse(Raw(dir, r => r.DockerRetries = value), new CapturingBuildLog()).DockerRetries);
+            Assert.AreEqual(expected, OptionsParser.Parse(Raw(dir, r => r["DockerRetries"] = value), new CapturingBuildLog()).DockerRetries);
         }
 
         [TestMethod]
@@ -321,7 +321,7 @@ namespace EcrCache.Tasks.Tests.Faults
         public void LeaseTimeout_Parses(string? value, int seconds)
         {
             var dir = TestPaths.NewTempDirectory("ecrcache-rel");
-            Assert.AreEqual(TimeSpan.FromSeconds(seconds), OptionsParser.Parse(Raw(dir, r => r.LeaseTimeout = value), new CapturingBuildLog()).LeaseTimeout);
+            Assert.AreEqual(TimeSpan.FromSeconds(seconds), OptionsParser.Parse(Raw(dir, r => r["LeaseTimeout"] = value), new CapturingBuildLog()).LeaseTimeout);
         }
 
         [TestMethod]

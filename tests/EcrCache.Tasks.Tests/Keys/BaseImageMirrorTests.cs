@@ -5,6 +5,7 @@ using EcrCache.Diagnostics;
 using EcrCache.Docker;
 using EcrCache.Keys;
 using EcrCache.Keys.BaseImages;
+using EcrCache.Options;
 using EcrCache.Processes;
 using EcrCache.Tasks.Tests.Core;
 using EcrCache.Tasks.Tests.Registries;
@@ -62,11 +63,11 @@ namespace EcrCache.Tasks.Tests.Keys
                 ProjectDirectory = _dir,
                 ProjectName = "mirrors",
                 IntermediateDirectory = ObjDirectory,
-                DockerfileInline = dockerfile,
-                Repository = "build-cache/mirrors-" + _id,
-                DockerPath = dockerPath ?? RealDocker.Executable,
+                ["DockerfileInline"] = dockerfile,
+                ["Repository"] = "build-cache/mirrors-" + _id,
+                ["DockerPath"] = dockerPath ?? RealDocker.Executable,
                 Environment = environment ?? (_ => null),
-                RegistryMirrors = mirrors,
+                ["RegistryMirrors"] = mirrors,
             };
             raw.CacheOn.Add(new RawItem("input.txt"));
             return OptionsParser.Parse(raw, new CapturingBuildLog());

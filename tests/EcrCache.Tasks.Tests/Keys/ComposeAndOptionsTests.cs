@@ -8,6 +8,7 @@ using EcrCache.Diagnostics;
 using EcrCache.Keys;
 using EcrCache.Keys.BaseImages;
 using EcrCache.Keys.Explain;
+using EcrCache.Options;
 using EcrCache.Tasks.Tests.Core;
 
 namespace EcrCache.Tasks.Tests.Keys
@@ -119,8 +120,8 @@ services:
                 ProjectDirectory = _dir,
                 ProjectName = "compose",
                 IntermediateDirectory = Path.Combine(_dir, "obj", "ecrcache"),
-                ComposeFile = "docker-compose.yml",
-                ComposeService = "api",
+                ["ComposeFile"] = "docker-compose.yml",
+                ["ComposeService"] = "api",
                 Environment = _ => null,
             };
             raw.CacheOn.Add(new RawItem("package.json"));
@@ -144,19 +145,19 @@ services:
         public void ConflictingExplicitPropertiesAreAnError()
         {
             var raw = Raw("services:\n  api:\n    build:\n      context: api\n      target: prod\n");
-            raw.Target = "debug";
+            raw["Target"] = "debug";
             var ex = Assert.ThrowsExactly<EcrCacheException>(() => OptionsParser.Parse(raw, new CapturingBuildLog()));
             Assert.AreEqual("ECRC1026", ex.Diagnostic.Code);
             StringAssert.Contains(ex.Diagnostic.Message, "EcrCacheTarget");
 
             raw = Raw("services:\n  api:\n    build:\n      context: api\n");
-            raw.Dockerfile = "api/docker/api.Dockerfile";
+            raw["Dockerfile"] = "api/docker/api.Dockerfile";
             Assert.AreEqual("ECRC1026", Assert.ThrowsExactly<EcrCacheException>(() => OptionsParser.Parse(raw, new CapturingBuildLog())).Diagnostic.Code);
 
             // The same values spelt differently are not a conflict.
             raw = Raw("services:\n  api:\n    build:\n      context: api\n");
-            raw.Dockerfile = "./api/Dockerfile";
-            raw.Context = "api/";
+            raw["Dockerfile"] = "./api/Dockerfile";
+            raw["Context"] = "api/";
             Assert.AreEqual(Path.Combine(_dir, "api", "Dockerfile"), OptionsParser.Parse(raw, new CapturingBuildLog()).DockerfilePath);
         }
 
@@ -170,11 +171,11 @@ services:
             Assert.AreEqual("linux/amd64,linux/arm64", OptionsParser.Parse(raw, new CapturingBuildLog()).Platform);
 
             raw = Raw("services:\n  api:\n    platform: linux/arm64\n    build: api\n");
-            raw.Platform = "Linux/ARM64/v8";
+            raw["Platform"] = "Linux/ARM64/v8";
             Assert.AreEqual("linux/arm64", OptionsParser.Parse(raw, new CapturingBuildLog()).Platform, "the same platform spelt differently is fine");
 
             raw = Raw("services:\n  api:\n    platform: linux/arm64\n    build: api\n");
-            raw.Platform = "linux/amd64";
+            raw["Platform"] = "linux/amd64";
             Assert.AreEqual("ECRC1026", Assert.ThrowsExactly<EcrCacheException>(() => OptionsParser.Parse(raw, new CapturingBuildLog())).Diagnostic.Code);
 
             Assert.IsNull(OptionsParser.Parse(Raw("services:\n  api:\n    build: api\n"), new CapturingBuildLog()).Platform);
@@ -184,7 +185,7 @@ services:
         public void FileWithoutServiceIsAnError()
         {
             var raw = Raw("services:\n  api:\n    build: api\n");
-            raw.ComposeService = null;
+            raw["ComposeService"] = null;
             Assert.AreEqual("ECRC1028", Assert.ThrowsExactly<EcrCacheException>(() => OptionsParser.Parse(raw, new CapturingBuildLog())).Diagnostic.Code);
         }
     }
@@ -197,7 +198,7 @@ services:
             var raw = new RawOptions();
             configure(raw);
             var options = new CacheOptions();
-            KeyFeatureOptionsParser.Apply(raw, options);
+            KeyFeatureOptions.Apply(raw, options);
             return options;
         }
 
@@ -215,24 +216,24 @@ services:
         [TestMethod]
         public void PlatformsAreNormalisedAndSorted()
         {
-            var o = Apply(r => r.Platform = " Linux/ARM64/v8 , linux/amd64 ,linux/amd64");
+            var o = Apply(r => r["Platform"] = " Linux/ARM64/v8 , linux/amd64 ,linux/amd64");
             Assert.AreEqual("linux/amd64,linux/arm64", o.Platform);
             Assert.IsTrue(o.IsMultiPlatform);
-            Assert.AreEqual("linux/arm64", Apply(r => r.Platform = "linux/arm64").Platform);
-            Assert.AreEqual("ECRC1020", Assert.ThrowsExactly<EcrCacheException>(() => Apply(r => r.Platform = "arm64")).Diagnostic.Code);
+            Assert.AreEqual("linux/arm64", Apply(r => r["Platform"] = "linux/arm64").Platform);
+            Assert.AreEqual("ECRC1020", Assert.ThrowsExactly<EcrCacheException>(() => Apply(r => r["Platform"] = "arm64")).Diagnostic.Code);
         }
 
         [TestMethod]
         public void DigestModesMinutesAndCacheFrom()
         {
-            Assert.AreEqual(BaseImageDigestMode.BestEffort, Apply(r => r.BaseImageDigests = "BestEffort").BaseImageDigests);
-            Assert.AreEqual(BaseImageDigestMode.Off, Apply(r => r.BaseImageDigests = "false").BaseImageDigests);
-            Assert.AreEqual("ECRC1021", Assert.ThrowsExactly<EcrCacheException>(() => Apply(r => r.BaseImageDigests = "sometimes")).Diagnostic.Code);
-            Assert.AreEqual(0, Apply(r => r.BaseImageDigestsCacheMinutes = "0").BaseImageDigestsCacheMinutes);
-            Assert.AreEqual("ECRC1023", Assert.ThrowsExactly<EcrCacheException>(() => Apply(r => r.BaseImageDigestsCacheMinutes = "-1")).Diagnostic.Code);
-            Assert.AreEqual("main", Apply(r => r.CacheFrom = "main").CacheFrom);
-            Assert.AreEqual("ECRC1022", Assert.ThrowsExactly<EcrCacheException>(() => Apply(r => r.CacheFrom = "other/repo:tag")).Diagnostic.Code);
-            Assert.IsFalse(Apply(r => r.LayerCache = "false").LayerCache);
+            Assert.AreEqual(BaseImageDigestMode.BestEffort, Apply(r => r["BaseImageDigests"] = "BestEffort").BaseImageDigests);
+            Assert.AreEqual(BaseImageDigestMode.Off, Apply(r => r["BaseImageDigests"] = "false").BaseImageDigests);
+            Assert.AreEqual("ECRC1021", Assert.ThrowsExactly<EcrCacheException>(() => Apply(r => r["BaseImageDigests"] = "sometimes")).Diagnostic.Code);
+            Assert.AreEqual(0, Apply(r => r["BaseImageDigestsCacheMinutes"] = "0").BaseImageDigestsCacheMinutes);
+            Assert.AreEqual("ECRC1023", Assert.ThrowsExactly<EcrCacheException>(() => Apply(r => r["BaseImageDigestsCacheMinutes"] = "-1")).Diagnostic.Code);
+            Assert.AreEqual("main", Apply(r => r["CacheFrom"] = "main").CacheFrom);
+            Assert.AreEqual("ECRC1022", Assert.ThrowsExactly<EcrCacheException>(() => Apply(r => r["CacheFrom"] = "other/repo:tag")).Diagnostic.Code);
+            Assert.IsFalse(Apply(r => r["LayerCache"] = "false").LayerCache);
         }
     }
 

@@ -13,6 +13,7 @@ using EcrCache.Docker;
 using EcrCache.Keys;
 using EcrCache.Keys.BaseImages;
 using EcrCache.Keys.Dockerfiles;
+using EcrCache.Options;
 using EcrCache.Processes;
 using EcrCache.Registries.Auth;
 using EcrCache.Tasks.Tests.Core;
@@ -75,9 +76,9 @@ namespace EcrCache.Tasks.Tests.Keys
                 ProjectDirectory = _dir,
                 ProjectName = "keys",
                 IntermediateDirectory = Path.Combine(_dir, "obj", "ecrcache"),
-                DockerfileInline = dockerfile,
-                Repository = Repository("engine"),
-                DockerPath = RealDocker.Executable,
+                ["DockerfileInline"] = dockerfile,
+                ["Repository"] = Repository("engine"),
+                ["DockerPath"] = RealDocker.Executable,
                 Environment = _ => null,
             };
             raw.CacheOn.Add(new RawItem("package.json"));
@@ -106,7 +107,7 @@ namespace EcrCache.Tasks.Tests.Keys
         {
             RealDocker.Require();
             var baseRef = PushBase("1");
-            var options = Options("FROM " + baseRef + "\nLABEL org.ecrcache.test=keys\n", r => r.BaseImageDigestsCacheMinutes = "0");
+            var options = Options("FROM " + baseRef + "\nLABEL org.ecrcache.test=keys\n", r => r["BaseImageDigestsCacheMinutes"] = "0");
 
             var first = await new CacheEngine(options, new CapturingBuildLog()).EnsureAsync(Timeout());
             Assert.AreEqual(CacheResult.Built, first.Result);
@@ -236,7 +237,7 @@ namespace EcrCache.Tasks.Tests.Keys
             StringAssert.Contains(ex.Diagnostic.Message, "nobody/home:1");
 
             var log = new CapturingBuildLog();
-            var key = await new CacheEngine(Options(dockerfile, r => r.BaseImageDigests = "BestEffort"), log).ComputeKeyAsync(Timeout());
+            var key = await new CacheEngine(Options(dockerfile, r => r["BaseImageDigests"] = "BestEffort"), log).ComputeKeyAsync(Timeout());
             CollectionAssert.Contains(log.WarningCodes.ToList(), "ECRC1112");
             Assert.AreEqual("unresolved", BaseEntry(key).Hash);
         }
@@ -319,7 +320,7 @@ namespace EcrCache.Tasks.Tests.Keys
         {
             RealDocker.Require();
             var daemon = await new CacheEngine(Options("FROM scratch\n"), new CapturingBuildLog()).ComputeKeyAsync(Timeout());
-            var arm = await new CacheEngine(Options("FROM scratch\n", r => r.Platform = "linux/arm64"), new CapturingBuildLog()).ComputeKeyAsync(Timeout());
+            var arm = await new CacheEngine(Options("FROM scratch\n", r => r["Platform"] = "linux/arm64"), new CapturingBuildLog()).ComputeKeyAsync(Timeout());
             Assert.AreEqual("linux/amd64", daemon.Manifest.Entries.Single(e => e.Kind == KeyEntryKinds.Platform).Hash);
             Assert.AreEqual("linux/arm64", arm.Manifest.Entries.Single(e => e.Kind == KeyEntryKinds.Platform).Hash);
             Assert.AreNotEqual(daemon.Tag, arm.Tag);
@@ -332,7 +333,7 @@ namespace EcrCache.Tasks.Tests.Keys
             var amd = PushBase("a", tag: "amd64", name: "arch");
             var arm = PushBase("b", tag: "arm64", name: "arch");
             var image = amd.Substring(0, amd.LastIndexOf(':'));
-            var key = await new CacheEngine(Options("FROM " + image + ":${TARGETARCH}\n", r => r.Platform = "linux/arm64,linux/amd64"), new CapturingBuildLog()).ComputeKeyAsync(Timeout());
+            var key = await new CacheEngine(Options("FROM " + image + ":${TARGETARCH}\n", r => r["Platform"] = "linux/arm64,linux/amd64"), new CapturingBuildLog()).ComputeKeyAsync(Timeout());
             Assert.AreEqual("linux/amd64,linux/arm64", key.Manifest.Entries.Single(e => e.Kind == KeyEntryKinds.Platform).Hash);
             CollectionAssert.AreEqual(
                 new[] { amd + " linux/amd64=" + RegistryDigest(amd), arm + " linux/arm64=" + RegistryDigest(arm) },
@@ -344,16 +345,16 @@ namespace EcrCache.Tasks.Tests.Keys
         {
             RealDocker.Require();
             var local = await Assert.ThrowsExactlyAsync<EcrCacheException>(() =>
-                new CacheEngine(Options("FROM scratch\n", r => r.Platform = "linux/amd64,linux/arm64"), new CapturingBuildLog()).EnsureAsync(Timeout()));
+                new CacheEngine(Options("FROM scratch\n", r => r["Platform"] = "linux/amd64,linux/arm64"), new CapturingBuildLog()).EnsureAsync(Timeout()));
             Assert.AreEqual("ECRC1211", local.Diagnostic.Code);
 
             var registry = await Assert.ThrowsExactlyAsync<EcrCacheException>(() =>
                 new CacheEngine(
                     Options("FROM scratch\n", r =>
                     {
-                        r.Platform = "linux/amd64,linux/arm64";
-                        r.Provider = "registry";
-                        r.Registry = TestServices.Registry;
+                        r["Platform"] = "linux/amd64,linux/arm64";
+                        r["Provider"] = "registry";
+                        r["Registry"] = TestServices.Registry;
                     }),
                     new CapturingBuildLog()).EnsureAsync(Timeout()));
             Assert.AreEqual("ECRC1210", registry.Diagnostic.Code, "/usr/bin/docker has no buildx plugin");
@@ -372,7 +373,7 @@ namespace EcrCache.Tasks.Tests.Keys
             File.WriteAllText(Path.Combine(_dir, "input.txt"), "two\n");
             var noDocker = Options("FROM " + RealDocker.BaseImage + "\nLABEL org.ecrcache.test=explain\n", r =>
             {
-                r.DockerPath = "/nonexistent/docker";
+                r["DockerPath"] = "/nonexistent/docker";
                 r.BuildArgs.Add(new RawItem("SECRETISH", new Dictionary<string, string> { ["Value"] = "value-" + _id }));
             });
             var log = new CapturingBuildLog();
@@ -397,7 +398,7 @@ namespace EcrCache.Tasks.Tests.Keys
         [TestMethod]
         public async Task ExplainBeforeAnyRunSaysWhatItCannotKnow()
         {
-            var options = Options("FROM " + TestServices.Registry + "/keys-never-" + _id + "/x:1\n", r => r.DockerPath = "/nonexistent/docker");
+            var options = Options("FROM " + TestServices.Registry + "/keys-never-" + _id + "/x:1\n", r => r["DockerPath"] = "/nonexistent/docker");
             var log = new CapturingBuildLog();
             await new CacheEngine(options, log).ExplainAsync(Timeout());
             StringAssert.Contains(log.AllText, "platform: unknown");
@@ -423,10 +424,10 @@ namespace EcrCache.Tasks.Tests.Keys
             var dockerfile = LayeredDockerfile.Replace("expensive-step", "expensive-" + _id, StringComparison.Ordinal);
             void Configure(RawOptions r)
             {
-                r.DockerPath = LegacyDocker;
-                r.Provider = "registry";
-                r.Registry = TestServices.Registry;
-                r.Repository = "keys-legacy-" + _id;
+                r["DockerPath"] = LegacyDocker;
+                r["Provider"] = "registry";
+                r["Registry"] = TestServices.Registry;
+                r["Repository"] = "keys-legacy-" + _id;
             }
 
             _localRepositories.Add(TestServices.Registry + "/keys-legacy-" + _id);
@@ -456,9 +457,9 @@ namespace EcrCache.Tasks.Tests.Keys
             var dockerfile = LayeredDockerfile.Replace("expensive-step", "expensive-" + _id, StringComparison.Ordinal);
             void Configure(RawOptions r)
             {
-                r.Provider = "registry";
-                r.Registry = TestServices.Registry;
-                r.Repository = "keys-buildkit-" + _id;
+                r["Provider"] = "registry";
+                r["Registry"] = TestServices.Registry;
+                r["Repository"] = "keys-buildkit-" + _id;
             }
 
             _localRepositories.Add(TestServices.Registry + "/keys-buildkit-" + _id);
@@ -500,10 +501,10 @@ namespace EcrCache.Tasks.Tests.Keys
             _localRepositories.Add(TestServices.Registry + "/keys-off-" + _id);
             void Configure(RawOptions r)
             {
-                r.Provider = "registry";
-                r.Registry = TestServices.Registry;
-                r.Repository = "keys-off-" + _id;
-                r.LayerCache = "false";
+                r["Provider"] = "registry";
+                r["Registry"] = TestServices.Registry;
+                r["Repository"] = "keys-off-" + _id;
+                r["LayerCache"] = "false";
             }
 
             await new CacheEngine(Options(LayeredDockerfile, Configure), new CapturingBuildLog()).EnsureAsync(Timeout());

@@ -143,37 +143,98 @@ namespace EcrCache.Tasks.Tests.Sdk
             Assert.AreEqual("", SdkHarness.Evaluate(Project(), globals, "_EcrCacheIsDesignTime")["_EcrCacheIsDesignTime"]);
         }
 
-        // ---------------------------------------------------------------- every task invocation gets every input
+        // ---------------------------------------------------------------- each step task is invoked once, with its parameters
 
         [TestMethod]
-        public void EveryTaskInvocation_PassesEveryInputOfTheTask()
+        public void EveryStepTask_IsInvokedOnce_WithExactlyItsParameters()
         {
-            // The three targets (ensure, key only, explain) must parse the same options: a property missing from one
-            // of them made ExplainCachedImageKey fail for gar (EcrCacheGcpProject was not passed) while the others worked.
-            var inputs = TaskInputs();
-            Assert.IsTrue(inputs.Count >= 40, string.Join(", ", inputs));
-            var invocations = XDocument.Load(SdkHarness.SdkTargets).Descendants()
-                .Where(e => e.Name.LocalName == "EnsureCachedImage").ToList();
-            Assert.AreEqual(3, invocations.Count, "expected the ensure, key-only and explain invocations");
-            foreach (var invocation in invocations)
+            // Targets and tasks kept in step: a parameter a task declares but Sdk.targets does not pass is an option
+            // that silently does nothing; one passed but not declared fails every build.
+            var targets = XDocument.Load(SdkHarness.SdkTargets);
+            var tasks = StepTasks();
+            Assert.AreEqual(5, tasks.Count, string.Join(", ", tasks.Keys));
+            foreach (var (name, inputs) in tasks)
             {
-                var passed = new HashSet<string>(invocation.Attributes().Select(a => a.Name.LocalName), StringComparer.Ordinal);
+                var invocations = targets.Descendants().Where(e => e.Name.LocalName == name).ToList();
+                Assert.AreEqual(1, invocations.Count, name + " must be invoked exactly once in Sdk.targets");
+                var passed = new HashSet<string>(invocations[0].Attributes().Select(a => a.Name.LocalName), StringComparer.Ordinal);
+                passed.Remove("Condition");
                 var missing = inputs.Where(i => !passed.Contains(i)).ToList();
-                var mode = (string?)invocation.Attribute("KeyOnly") != null ? "KeyOnly" : (string?)invocation.Attribute("Explain") != null ? "Explain" : "Ensure";
-                Assert.AreEqual(0, missing.Count, mode + " invocation does not pass: " + string.Join(", ", missing));
-                var unknown = passed.Where(p => p != "KeyOnly" && p != "Explain" && p != "Condition" && !inputs.Contains(p)).ToList();
-                Assert.AreEqual(0, unknown.Count, mode + " invocation passes parameters the task does not have: " + string.Join(", ", unknown));
+                Assert.AreEqual(0, missing.Count, name + " is not passed: " + string.Join(", ", missing));
+                var unknown = passed.Where(p => !inputs.Contains(p)).ToList();
+                Assert.AreEqual(0, unknown.Count, name + " is passed parameters it does not have: " + string.Join(", ", unknown));
+                var usingTask = targets.Descendants().Where(e => e.Name.LocalName == "UsingTask" && (string?)e.Attribute("TaskName") == "EcrCache.Tasks." + name).ToList();
+                Assert.AreEqual(1, usingTask.Count, name + " needs one UsingTask");
             }
         }
 
-        /// <summary>Settable, non-mode parameters of the task (read after MSBuild is registered, hence not inlined).</summary>
+        [TestMethod]
+        public void EveryStepParameter_IsReadByItsParser_AndEveryParserReadIsAParameter()
+        {
+            // The parsers read a task's string parameters by name (raw["LayerCache"]): a typo on either side would be
+            // an option that is never read. Read every name the parsers use from their source, and compare.
+            var parameters = StepTasks().SelectMany(t => StringParameterNames(t.Key)).ToHashSet(StringComparer.Ordinal);
+            var source = Directory.EnumerateFiles(Path.Combine(TestPaths.RepoRoot, "src", "EcrCache.Tasks"), "*.cs", SearchOption.AllDirectories)
+                .Where(f => !f.Contains(Path.DirectorySeparatorChar + "obj" + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+                .Select(File.ReadAllText);
+            var reads = source.SelectMany(text => System.Text.RegularExpressions.Regex.Matches(text, "\\b(?:raw|r)\\[\"([A-Za-z0-9]+)\"\\]").Select(m => m.Groups[1].Value))
+                .Concat(new[] { "SdkDefaults" }) // read through RawOptions.IsSdkDefault
+                .ToHashSet(StringComparer.Ordinal);
+            CollectionAssert.AreEquivalent(parameters.OrderBy(n => n).ToList(), reads.OrderBy(n => n).ToList(),
+                "parameters never read: " + string.Join(", ", parameters.Except(reads)) + "; reads of no parameter: " + string.Join(", ", reads.Except(parameters)));
+        }
+
+        [TestMethod]
+        public void AddingAProperty_CostsThreeEdits()
+        {
+            // EcrCacheLayerCache as the sample: its guarded default and its one task attribute (Sdk.targets), its task
+            // parameter (the step task), its typed option and parser line (the concern's file in Options/). Nothing
+            // copies it between the three.
+            var src = Path.Combine(TestPaths.RepoRoot, "src");
+            var mentions = new[] { "EcrCacheLayerCache", "raw[\"LayerCache\"]", "string? LayerCache {", "bool LayerCache {" };
+            var files = Directory.EnumerateFiles(src, "*.*", SearchOption.AllDirectories)
+                .Where(f => (f.EndsWith(".cs", StringComparison.Ordinal) || f.EndsWith(".targets", StringComparison.Ordinal) || f.EndsWith(".props", StringComparison.Ordinal))
+                    && !f.Contains(Path.DirectorySeparatorChar + "obj" + Path.DirectorySeparatorChar, StringComparison.Ordinal)
+                    && !f.Contains(Path.DirectorySeparatorChar + "bin" + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+                .Where(f => File.ReadLines(f).Where(IsCode).Any(line => mentions.Any(m => line.Contains(m, StringComparison.Ordinal))))
+                .Select(f => Path.GetRelativePath(src, f).Replace('\\', '/'))
+                .OrderBy(f => f, StringComparer.Ordinal)
+                .ToList();
+            CollectionAssert.AreEqual(
+                new[] { "EcrCache.Sdk/Sdk/Sdk.targets", "EcrCache.Tasks/Options/BuildOptions.cs", "EcrCache.Tasks/Tasks/PullOrBuildCachedImage.cs" },
+                files,
+                string.Join(", ", files));
+
+            var targets = File.ReadAllText(SdkHarness.SdkTargets);
+            Assert.AreEqual(1, System.Text.RegularExpressions.Regex.Matches(targets, "<EcrCacheLayerCache Condition=\"'\\$\\(EcrCacheLayerCache\\)' == ''\">").Count, "one guarded default");
+            Assert.AreEqual(1, System.Text.RegularExpressions.Regex.Matches(targets, "LayerCache=\"\\$\\(EcrCacheLayerCache\\)\"").Count, "one task attribute");
+            var options = File.ReadAllText(Path.Combine(src, "EcrCache.Tasks", "Options", "BuildOptions.cs"));
+            Assert.AreEqual(1, System.Text.RegularExpressions.Regex.Matches(options, "raw\\[\"LayerCache\"\\]").Count, "one parser line");
+        }
+
+        /// <summary>Not a comment line (comments may name an option anywhere without costing an edit).</summary>
+        private static bool IsCode(string line)
+        {
+            var text = line.TrimStart();
+            return !(text.StartsWith("//", StringComparison.Ordinal) || text.StartsWith("<!--", StringComparison.Ordinal) || text.StartsWith("*", StringComparison.Ordinal));
+        }
+
+        /// <summary>The step tasks and their settable inputs (read after MSBuild is registered, hence not inlined).</summary>
         [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-        private static HashSet<string> TaskInputs() =>
-            new HashSet<string>(
-                typeof(EcrCache.Tasks.EnsureCachedImage).GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.DeclaredOnly)
-                    .Where(p => p.SetMethod != null && p.SetMethod.IsPublic && p.Name != "KeyOnly" && p.Name != "Explain")
-                    .Select(p => p.Name),
-                StringComparer.Ordinal);
+        private static Dictionary<string, HashSet<string>> StepTasks() =>
+            typeof(EcrCache.Tasks.CacheStepTask).Assembly.GetTypes()
+                .Where(t => !t.IsAbstract && typeof(EcrCache.Tasks.CacheStepTask).IsAssignableFrom(t))
+                .ToDictionary(
+                    t => t.Name,
+                    t => t.GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance)
+                        .Where(p => p.SetMethod != null && p.SetMethod.IsPublic && p.DeclaringType != typeof(Microsoft.Build.Utilities.Task))
+                        .Select(p => p.Name)
+                        .ToHashSet(StringComparer.Ordinal));
+
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+        private static IEnumerable<string> StringParameterNames(string taskName) =>
+            EcrCache.Tasks.CacheStepTask.StringParameters(typeof(EcrCache.Tasks.CacheStepTask).Assembly.GetTypes().Single(t => t.Name == taskName))
+                .Select(p => p.Name);
 
         // ---------------------------------------------------------------- every default is guarded
 
@@ -280,7 +341,7 @@ namespace EcrCache.Tasks.Tests.Sdk
         }
 
         [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-        private static IEnumerable<string> ProviderOptionNames() => EcrCache.Core.ProviderOptions.Rows.Select(r => r.Property).ToList();
+        private static IEnumerable<string> ProviderOptionNames() => EcrCache.Options.ProviderOptions.Rows.Select(r => r.Property).ToList();
 
         private static List<string> SplitNames(string value) =>
             value.Split(';', StringSplitOptions.RemoveEmptyEntries).OrderBy(n => n, StringComparer.Ordinal).ToList();
@@ -291,13 +352,22 @@ namespace EcrCache.Tasks.Tests.Sdk
         public void Targets_Exist()
         {
             var targets = SdkHarness.Targets(Project(), NoBuildkite());
-            foreach (var name in new[] { "EnsureCachedImage", "ComputeCachedImageKey", "EcrCacheClean", "_EcrCacheEnsure", "_EcrCacheComputeKey", "_EcrCacheCheckDesignTime", "_EcrCacheEnsureOnBuild" })
+            foreach (var name in new[]
+            {
+                "EnsureCachedImage", "ComputeCachedImageKey", "ResolveCachedImageStore", "PullOrBuildCachedImage", "ExportCachedImage", "ExplainCachedImageKey",
+                "_EcrCacheClean", "_EcrCacheComputeKey", "_EcrCacheResolveStore", "_EcrCachePrepareExport", "_EcrCachePullOrBuild", "_EcrCacheExport",
+                "_EcrCacheCheckDesignTime", "_EcrCacheEnsureOnBuild",
+            })
             {
                 Assert.IsTrue(targets.ContainsKey(name), name + " is missing; have " + string.Join(", ", targets.Keys));
             }
 
             Assert.AreEqual("$(EnsureCachedImageDependsOn)", targets["EnsureCachedImage"]);
             Assert.AreEqual("$(ComputeCachedImageKeyDependsOn)", targets["ComputeCachedImageKey"]);
+            Assert.AreEqual("$(ResolveCachedImageStoreDependsOn)", targets["ResolveCachedImageStore"]);
+            Assert.AreEqual("$(PullOrBuildCachedImageDependsOn)", targets["PullOrBuildCachedImage"]);
+            Assert.AreEqual("$(ExportCachedImageDependsOn)", targets["ExportCachedImage"]);
+            Assert.IsFalse(targets.Keys.Any(t => t.StartsWith("EcrCache", StringComparison.Ordinal)), "private targets start with _EcrCache: " + string.Join(", ", targets.Keys));
         }
 
         [TestMethod]
@@ -309,7 +379,7 @@ namespace EcrCache.Tasks.Tests.Sdk
   <Target Name=""MyBefore""><Message Importance=""high"" Text=""ran MyBefore"" /></Target>
   <Target Name=""MyAfter""><Message Importance=""high"" Text=""ran MyAfter"" /></Target>");
             Assert.AreEqual(
-                "MyBefore;_EcrCacheCheckDesignTime;_EcrCacheEnsure;MyAfter",
+                "MyBefore;_EcrCacheCheckDesignTime;ExportCachedImage;MyAfter",
                 SdkHarness.Evaluate(project, NoBuildkite(), "EnsureCachedImageDependsOn")["EnsureCachedImageDependsOn"]);
 
             var outcome = SdkHarness.Build(project, NoBuildkite(("DesignTimeBuild", "true")), new[] { "EnsureCachedImage" });
@@ -353,7 +423,7 @@ namespace EcrCache.Tasks.Tests.Sdk
             File.WriteAllText(Path.Combine(intermediate, "key.txt"), "x\n");
             var clean = SdkHarness.Build(project, NoBuildkite(), new[] { "Clean" });
             Assert.IsTrue(clean.Success, clean.Log);
-            CollectionAssert.Contains(clean.TargetsRun, "EcrCacheClean");
+            CollectionAssert.Contains(clean.TargetsRun, "_EcrCacheClean");
             Assert.IsFalse(Directory.Exists(intermediate));
         }
 
@@ -425,14 +495,14 @@ namespace EcrCache.Tasks.Tests.Sdk
                 ("DesignTimeBuild", "true"),
                 ("EcrCacheTasksAssembly", SdkHarness.TasksAssembly),
                 ("EcrCacheDockerPath", "/nonexistent/docker")); // any docker call would fail with ECRC1201
-            foreach (var target in new[] { "EnsureCachedImage", "ComputeCachedImageKey" })
+            foreach (var target in new[] { "EnsureCachedImage", "ComputeCachedImageKey", "ResolveCachedImageStore", "PullOrBuildCachedImage", "ExportCachedImage", "ExplainCachedImageKey" })
             {
                 var outcome = SdkHarness.Build(Project(), globals, new[] { target }, "EcrCacheImageReference", "EcrCacheKey");
                 Assert.IsTrue(outcome.Success, outcome.Log);
                 Assert.AreEqual(0, outcome.Errors.Count + outcome.Warnings.Count, outcome.Log);
                 CollectionAssert.Contains(outcome.Messages, SkipMessage, outcome.Log);
-                CollectionAssert.DoesNotContain(outcome.TargetsRun, "_EcrCacheEnsure");
-                CollectionAssert.DoesNotContain(outcome.TargetsRun, "_EcrCacheComputeKey");
+                CollectionAssert.Contains(outcome.TargetsRun, target, outcome.Log);
+                AssertNoStepRan(outcome.TargetsRun);
                 Assert.AreEqual("", outcome.Properties["EcrCacheImageReference"]);
                 Assert.AreEqual("", outcome.Properties["EcrCacheKey"]);
             }
@@ -448,7 +518,17 @@ namespace EcrCache.Tasks.Tests.Sdk
             var outcome = SdkHarness.Build(Project(), globals, new[] { "EnsureCachedImage" });
             Assert.IsTrue(outcome.Success, outcome.Log);
             CollectionAssert.Contains(outcome.Messages, "EcrCache: disabled (EcrCacheEnabled=false).");
-            CollectionAssert.DoesNotContain(outcome.TargetsRun, "_EcrCacheEnsure");
+            CollectionAssert.Contains(outcome.TargetsRun, "EnsureCachedImage", outcome.Log);
+            AssertNoStepRan(outcome.TargetsRun);
+        }
+
+        /// <summary>None of the targets that run a task started (their conditions held them back).</summary>
+        private static void AssertNoStepRan(IEnumerable<string> targetsRun)
+        {
+            foreach (var step in new[] { "_EcrCacheComputeKey", "_EcrCacheResolveStore", "_EcrCachePrepareExport", "_EcrCachePullOrBuild", "_EcrCacheExport" })
+            {
+                CollectionAssert.DoesNotContain(targetsRun.ToList(), step);
+            }
         }
 
         [TestMethod]
@@ -456,14 +536,17 @@ namespace EcrCache.Tasks.Tests.Sdk
         {
             File.WriteAllText(Dir("Dockerfile"), "FROM busybox\n");
             var project = Project();
-            var globals = NoBuildkite(("EcrCacheProvider", "nope"), ("EcrCacheTasksAssembly", SdkHarness.TasksAssembly), ("EcrCacheDockerPath", "/nonexistent/docker"));
+            // The provider is the store step's option: the key step before it asks docker for the daemon's platform.
+            var docker = Environment.GetEnvironmentVariable("ECRCACHE_TEST_DOCKER") ?? "docker";
+            var globals = NoBuildkite(("EcrCacheProvider", "nope"), ("EcrCacheTasksAssembly", SdkHarness.TasksAssembly), ("EcrCacheDockerPath", docker), ("EcrCacheBaseImageDigests", "false"));
             var outcome = SdkHarness.Build(project, globals, new[] { "EnsureCachedImage" });
             Assert.IsFalse(outcome.Success, outcome.Log);
             var error = outcome.Errors.Single();
             Assert.AreEqual("ECRC1008", error.Code, outcome.Log);
             StringAssert.Contains(error.Message, "'nope'");
             Assert.AreEqual(project, error.File);
-            CollectionAssert.Contains(outcome.TargetsRun, "_EcrCacheEnsure");
+            CollectionAssert.Contains(outcome.TargetsRun, "_EcrCacheResolveStore");
+            CollectionAssert.DoesNotContain(outcome.TargetsRun, "_EcrCachePullOrBuild", "nothing is looked up or built");
         }
 
         [TestMethod]

@@ -3,6 +3,7 @@ using EcrCache.Diagnostics;
 using EcrCache.Docker;
 using EcrCache.Keys.Dockerfiles;
 using EcrCache.Logging;
+using EcrCache.Options;
 using EcrCache.Processes;
 using EcrCache.Registries.Auth;
 using EcrCache.Registries.Oci;

@@ -4,6 +4,7 @@ using EcrCache.Core;
 using EcrCache.Docker;
 using EcrCache.Keys.BaseImages;
 using EcrCache.Logging;
+using EcrCache.Options;
 using EcrCache.Processes;
 
 namespace EcrCache.Keys.Explain

@@ -3,6 +3,7 @@ using EcrCache.Diagnostics;
 using EcrCache.Docker;
 using EcrCache.IO;
 using EcrCache.Logging;
+using EcrCache.Options;
 using EcrCache.Stores;
 
 namespace EcrCache.Stores.Tarballs

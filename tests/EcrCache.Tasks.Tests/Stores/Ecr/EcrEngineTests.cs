@@ -1,4 +1,5 @@
 using EcrCache.Core;
+using EcrCache.Options;
 using EcrCache.Tasks.Tests.Core;
 using EcrCache.Tasks.Tests.Registries;
 
@@ -54,11 +55,11 @@ namespace EcrCache.Tasks.Tests.Stores.Ecr
                 ProjectDirectory = _dir,
                 ProjectName = "ecr",
                 IntermediateDirectory = Path.Combine(_dir, "obj", "ecrcache"),
-                DockerfileInline = "FROM " + RealDocker.BaseImage + "\nLABEL org.ecrcache.test=\"ecr\"\n",
-                Provider = "ecr",
-                Registry = registry,
-                Repository = _repository,
-                DockerPath = RealDocker.Executable,
+                ["DockerfileInline"] = "FROM " + RealDocker.BaseImage + "\nLABEL org.ecrcache.test=\"ecr\"\n",
+                ["Provider"] = "ecr",
+                ["Registry"] = registry,
+                ["Repository"] = _repository,
+                ["DockerPath"] = RealDocker.Executable,
                 Environment = environment,
             };
             raw.CacheOn.Add(new RawItem("package.json"));
@@ -100,11 +101,11 @@ namespace EcrCache.Tasks.Tests.Stores.Ecr
                     ProjectDirectory = _dir,
                     ProjectName = "ecr",
                     IntermediateDirectory = Path.Combine(_dir, "obj", "ecrcache"),
-                    DockerfileInline = "FROM " + RealDocker.BaseImage + "\nLABEL org.ecrcache.test=\"ecr-noop\"\n",
-                    Provider = "ecr",
-                    Registry = registry,
-                    Repository = _repository,
-                    DockerPath = RealDocker.Executable,
+                    ["DockerfileInline"] = "FROM " + RealDocker.BaseImage + "\nLABEL org.ecrcache.test=\"ecr-noop\"\n",
+                    ["Provider"] = "ecr",
+                    ["Registry"] = registry,
+                    ["Repository"] = _repository,
+                    ["DockerPath"] = RealDocker.Executable,
                     Environment = Moto.Environment(endpoint, new Dictionary<string, string> { ["HOME"] = home, ["AWS_REGION"] = "us-west-2" }),
                 };
                 raw.CacheOn.Add(new RawItem("package.json"));

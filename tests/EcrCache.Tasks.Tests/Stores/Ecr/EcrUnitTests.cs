@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using EcrCache.Core;
 using EcrCache.Diagnostics;
+using EcrCache.Options;
 using EcrCache.Registries.Auth;
 using EcrCache.Stores.Ecr;
 using EcrCache.Tasks.Tests.Registries;
@@ -81,8 +82,8 @@ namespace EcrCache.Tasks.Tests.Stores.Ecr
                 ProjectDirectory = dir,
                 ProjectName = "unit",
                 IntermediateDirectory = Path.Combine(dir, "obj"),
-                Provider = "ecr",
-                Repository = "build-cache/org/pipeline",
+                ["Provider"] = "ecr",
+                ["Repository"] = "build-cache/org/pipeline",
                 Environment = _ => null,
             };
             configure?.Invoke(raw);
@@ -95,10 +96,10 @@ namespace EcrCache.Tasks.Tests.Stores.Ecr
             var dir = TestPaths.NewTempDirectory("ecrcache-ecr-options");
             var raw = Raw(dir, r =>
             {
-                r.EcrRegion = "us-west-2";
-                r.EcrMaxAgeDays = "30";
-                r.EcrPullAccounts = "111122223333; 444455556666,111122223333";
-                r.EcrEndpoint = "http://127.0.0.1:4566";
+                r["Region"] = "us-west-2";
+                r["MaxAgeDays"] = "30";
+                r["PullAccounts"] = "111122223333; 444455556666,111122223333";
+                r["EcrEndpoint"] = "http://127.0.0.1:4566";
                 r.EcrTags.Add(new RawItem("team", new Dictionary<string, string> { ["Value"] = "platform" }));
                 r.EcrTags.Add(new RawItem("cost-centre", new Dictionary<string, string> { ["Value"] = "42" }));
             });
@@ -120,14 +121,14 @@ namespace EcrCache.Tasks.Tests.Stores.Ecr
             var dir = TestPaths.NewTempDirectory("ecrcache-ecr-options");
             (Action<RawOptions> configure, string code)[] cases =
             {
-                (r => r.EcrMaxAgeDays = "seven", "ECRC1510"),
-                (r => r.EcrMaxAgeDays = "-1", "ECRC1510"),
-                (r => r.EcrPullAccounts = "12345", "ECRC1511"),
-                (r => r.EcrRegion = "EU_WEST", "ECRC1512"),
-                (r => r.EcrEndpoint = "not a url", "ECRC1513"),
+                (r => r["MaxAgeDays"] = "seven", "ECRC1510"),
+                (r => r["MaxAgeDays"] = "-1", "ECRC1510"),
+                (r => r["PullAccounts"] = "12345", "ECRC1511"),
+                (r => r["Region"] = "EU_WEST", "ECRC1512"),
+                (r => r["EcrEndpoint"] = "not a url", "ECRC1513"),
                 (r => r.EcrTags.Add(new RawItem("aws:reserved", new Dictionary<string, string> { ["Value"] = "x" })), "ECRC1514"),
                 (r => r.EcrTags.Add(new RawItem("bad<char>", new Dictionary<string, string> { ["Value"] = "x" })), "ECRC1514"),
-                (r => r.Repository = "build-cache/a--b", "ECRC1504"),
+                (r => r["Repository"] = "build-cache/a--b", "ECRC1504"),
             };
             foreach (var (configure, code) in cases)
             {

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using EcrCache.Diagnostics;
 using EcrCache.Docker;
+using EcrCache.Options;
 using EcrCache.Stores.Gar;
 using EcrCache.Tasks.Tests.Core;
 using EcrCache.Tasks.Tests.Docker;

@@ -1,6 +1,7 @@
 using System.Text;
 using EcrCache.Core;
 using EcrCache.Docker;
+using EcrCache.Options;
 using EcrCache.Processes;
 using EcrCache.Stores.Gar;
 using EcrCache.Tasks.Tests.Core;
@@ -201,13 +202,13 @@ namespace EcrCache.Tasks.Tests.Stores.Gar
                 ProjectDirectory = _dir,
                 ProjectName = "gar",
                 IntermediateDirectory = Path.Combine(_dir, "obj", "ecrcache"),
-                DockerfileInline = "FROM " + RealDocker.BaseImage + "\nLABEL org.ecrcache.test=\"gar\"\n",
-                Provider = provider,
-                Registry = _registry!.Host,
-                Repository = path,
-                GcpProject = "fake-project",
-                GarEndpoint = _google!.Endpoint,
-                DockerPath = RealDocker.Executable,
+                ["DockerfileInline"] = "FROM " + RealDocker.BaseImage + "\nLABEL org.ecrcache.test=\"gar\"\n",
+                ["Provider"] = provider,
+                ["Registry"] = _registry!.Host,
+                ["Repository"] = path,
+                ["GcpProject"] = "fake-project",
+                ["GarEndpoint"] = _google!.Endpoint,
+                ["DockerPath"] = RealDocker.Executable,
                 Environment = environment,
             };
             raw.CacheOn.Add(new RawItem("package.json"));

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using EcrCache.Core;
 using EcrCache.Diagnostics;
+using EcrCache.Options;
 using EcrCache.Stores.Gar;
 using EcrCache.Tasks.Tests.Core;
 
@@ -52,10 +53,10 @@ namespace EcrCache.Tasks.Tests.Stores.Gar
         public void Gar_LocationRepositoryHostAndEndpointAreHonoured()
         {
             var raw = Raw("gar", project: "example.com:team-proj");
-            raw.GarLocation = "Europe-West1";
-            raw.GarRepository = "ci-images";
-            raw.GarEndpoint = "http://127.0.0.1:9/base";
-            raw.EcrMaxAgeDays = "0";
+            raw["GarLocation"] = "Europe-West1";
+            raw["GarRepository"] = "ci-images";
+            raw["GarEndpoint"] = "http://127.0.0.1:9/base";
+            raw["MaxAgeDays"] = "0";
             var gar = Parse(raw).Gar!;
             Assert.AreEqual("europe-west1", gar.Location, "locations are lower-cased");
             Assert.AreEqual("europe-west1-docker.pkg.dev", gar.Host);
@@ -65,7 +66,7 @@ namespace EcrCache.Tasks.Tests.Stores.Gar
             Assert.AreEqual(0, gar.MaxAgeDays);
 
             var overridden = Raw("gar", project: "my-project");
-            overridden.Registry = "127.0.0.1:5000";
+            overridden["Registry"] = "127.0.0.1:5000";
             Assert.AreEqual("127.0.0.1:5000/my-project/build-cache/build-cache/org/pipe", Parse(overridden).Gar!.Image, "EcrCacheRegistry(Hostname) replaces the data-plane host only");
         }
 
@@ -77,13 +78,13 @@ namespace EcrCache.Tasks.Tests.Stores.Gar
             Assert.AreEqual("projects/foo-bar-123456/locations/us/repositories/gcr.io", gar.RepositoryResourceName);
 
             var eu = Raw("gcr", project: "foo-bar-123456");
-            eu.Registry = "eu.gcr.io";
+            eu["Registry"] = "eu.gcr.io";
             var euGar = Parse(eu).Gar!;
             Assert.AreEqual("eu.gcr.io/foo-bar-123456/build-cache/org/pipe", euGar.Image);
             Assert.AreEqual("projects/foo-bar-123456/locations/europe/repositories/eu.gcr.io", euGar.RepositoryResourceName);
 
             var asia = Raw("gcr", project: "foo-bar-123456");
-            asia.Registry = "asia.gcr.io";
+            asia["Registry"] = "asia.gcr.io";
             Assert.AreEqual("projects/foo-bar-123456/locations/asia/repositories/asia.gcr.io", Parse(asia).Gar!.RepositoryResourceName);
         }
 
@@ -122,19 +123,19 @@ namespace EcrCache.Tasks.Tests.Stores.Gar
             AssertFails(Raw("gar", project: "123456789012"), "ECRC1602");
 
             var location = Raw("gar", project: "my-project");
-            location.GarLocation = "us_central1";
+            location["GarLocation"] = "us_central1";
             AssertFails(location, "ECRC1603");
 
             var repository = Raw("gar", project: "my-project");
-            repository.GarRepository = "Build_Cache";
+            repository["GarRepository"] = "Build_Cache";
             AssertFails(repository, "ECRC1604");
 
             var endpoint = Raw("gar", project: "my-project");
-            endpoint.GarEndpoint = "artifactregistry.googleapis.com";
+            endpoint["GarEndpoint"] = "artifactregistry.googleapis.com";
             AssertFails(endpoint, "ECRC1605");
 
             var days = Raw("gar", project: "my-project");
-            days.EcrMaxAgeDays = "-1";
+            days["MaxAgeDays"] = "-1";
             AssertFails(days, "ECRC1616");
         }
 
@@ -200,9 +201,9 @@ namespace EcrCache.Tasks.Tests.Stores.Gar
                 ProjectDirectory = _dir,
                 ProjectName = "img",
                 IntermediateDirectory = Path.Combine(_dir, "obj", "ecrcache"),
-                Provider = provider,
-                Repository = "build-cache/org/pipe",
-                GcpProject = project,
+                ["Provider"] = provider,
+                ["Repository"] = "build-cache/org/pipe",
+                ["GcpProject"] = project,
                 Environment = _ => null,
             };
             raw.CacheOn.Add(new RawItem("package.json"));

@@ -1,6 +1,7 @@
 using EcrCache.IO;
 using EcrCache.Core;
 using EcrCache.Docker;
+using EcrCache.Options;
 using EcrCache.Processes;
 using EcrCache.Stores.Tarballs;
 using EcrCache.Tasks.Tests.Core;
@@ -27,7 +28,7 @@ namespace EcrCache.Tasks.Tests.Stores.Tarballs
         private CacheOptions Options(Action<RawOptions>? configure = null) =>
             _project.Options("directory", _ => null, raw =>
             {
-                raw.CacheDirectory = _cache;
+                raw["CacheDirectory"] = _cache;
                 configure?.Invoke(raw);
             });
 
@@ -187,7 +188,7 @@ namespace EcrCache.Tasks.Tests.Stores.Tarballs
             Directory.CreateDirectory(_cache);
             WriteEntry("someone-else", 3 * 1024 * 1024, DateTime.UtcNow.AddHours(-2));
             var log = new CapturingBuildLog();
-            var result = await new CacheEngine(Options(raw => { raw.DirectoryMaxSizeMB = "2"; raw.PushLatest = "false"; }), log).EnsureAsync(Timeout());
+            var result = await new CacheEngine(Options(raw => { raw["DirectoryMaxSizeMB"] = "2"; raw["PushLatest"] = "false"; }), log).EnsureAsync(Timeout());
 
             Assert.AreEqual(CacheResult.Built, result.Result, log.AllText);
             CollectionAssert.AreEquivalent(new[] { result.Tag + ".tar.gz" }, Directory.GetFiles(_cache, "*.tar.gz").Select(Path.GetFileName).ToArray(), log.AllText);

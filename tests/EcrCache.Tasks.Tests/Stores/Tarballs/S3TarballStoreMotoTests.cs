@@ -3,6 +3,7 @@ using Amazon.S3.Model;
 using EcrCache.Core;
 using EcrCache.Diagnostics;
 using EcrCache.Docker;
+using EcrCache.Options;
 using EcrCache.Processes;
 using EcrCache.Stores.Tarballs;
 using EcrCache.Stores.Tarballs.S3;
@@ -50,7 +51,7 @@ namespace EcrCache.Tasks.Tests.Stores.Tarballs
                 MotoS3.Environment(_endpoint, environment),
                 raw =>
                 {
-                    raw.S3Bucket = _bucket;
+                    raw["S3Bucket"] = _bucket;
                     configure?.Invoke(raw);
                 },
                 randomBytes);
@@ -164,14 +165,14 @@ namespace EcrCache.Tasks.Tests.Stores.Tarballs
 
             // 1. The documented policy: miss (rule written, tarball and latest uploaded), then a hit on another machine.
             var log = new CapturingBuildLog();
-            var first = await new CacheEngine(_project.Options("s3", env(keys[0]), raw => raw.S3Bucket = "ecrcache-iam"), log).EnsureAsync(Timeout());
+            var first = await new CacheEngine(_project.Options("s3", env(keys[0]), raw => raw["S3Bucket"] = "ecrcache-iam"), log).EnsureAsync(Timeout());
             Assert.AreEqual(CacheResult.Built, first.Result, log.AllText);
             Assert.AreEqual(0, log.Warnings.Count, "the documented policy allows every call:\n" + log.AllText);
             StringAssert.Contains(log.AllText, "Set the lifecycle rule");
             RealDocker.RemoveRepository(_project.Repository);
             _project.ForgetStamp();
             var log2 = new CapturingBuildLog();
-            var second = await new CacheEngine(_project.Options("s3", env(keys[0]), raw => raw.S3Bucket = "ecrcache-iam"), log2).EnsureAsync(Timeout());
+            var second = await new CacheEngine(_project.Options("s3", env(keys[0]), raw => raw["S3Bucket"] = "ecrcache-iam"), log2).EnsureAsync(Timeout());
             Assert.AreEqual(CacheResult.HitPulled, second.Result, log2.AllText);
             Assert.AreEqual(0, log2.Warnings.Count, log2.AllText);
 
@@ -179,7 +180,7 @@ namespace EcrCache.Tasks.Tests.Stores.Tarballs
             RealDocker.RemoveRepository(_project.Repository);
             _project.ForgetStamp();
             var log3 = new CapturingBuildLog();
-            var third = await new CacheEngine(_project.Options("s3", env(keys[1]), raw => { raw.S3Bucket = "ecrcache-iam"; raw.EcrMaxAgeDays = "5"; }), log3).EnsureAsync(Timeout());
+            var third = await new CacheEngine(_project.Options("s3", env(keys[1]), raw => { raw["S3Bucket"] = "ecrcache-iam"; raw["MaxAgeDays"] = "5"; }), log3).EnsureAsync(Timeout());
             Assert.AreEqual(CacheResult.HitPulled, third.Result, log3.AllText);
             CollectionAssert.Contains(log3.WarningCodes.ToList(), "ECRC1706", log3.AllText);
             StringAssert.Contains(log3.Warnings.First(w => w.Code == "ECRC1706").Message, "s3:GetLifecycleConfiguration");
@@ -187,7 +188,7 @@ namespace EcrCache.Tasks.Tests.Stores.Tarballs
             // 3. Without s3:PutObject: a miss builds, the upload is refused, ECRC1703 names the action, nothing is stored.
             var log4 = new CapturingBuildLog();
             var ex = await Assert.ThrowsExactlyAsync<EcrCacheException>(async () =>
-                await new CacheEngine(_project.Options("s3", env(keys[2]), raw => { raw.S3Bucket = "ecrcache-iam"; raw.DockerfileInline += "RUN echo other > /other\n"; }), log4).EnsureAsync(Timeout()));
+                await new CacheEngine(_project.Options("s3", env(keys[2]), raw => { raw["S3Bucket"] = "ecrcache-iam"; raw["DockerfileInline"] += "RUN echo other > /other\n"; }), log4).EnsureAsync(Timeout()));
             Assert.AreEqual("ECRC1703", ex.Diagnostic.Code, ex.Message + "\n" + log4.AllText);
             StringAssert.Contains(ex.Diagnostic.Message, "s3:PutObject");
         }
@@ -235,9 +236,9 @@ namespace EcrCache.Tasks.Tests.Stores.Tarballs
             File.SetUnixFileMode(agent, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             var options = Options(raw =>
             {
-                raw.MetadataKey = "docker-cache-image";
-                raw.BuildkiteAgentPath = agent;
-                raw.S3Prefix = "/pipelines/web";
+                raw["MetadataKey"] = "docker-cache-image";
+                raw["BuildkiteAgentPath"] = agent;
+                raw["S3Prefix"] = "/pipelines/web";
             });
 
             var log = new CapturingBuildLog();
@@ -376,7 +377,7 @@ namespace EcrCache.Tasks.Tests.Stores.Tarballs
 
             // Another Dockerfile (another key): a miss, with latest (the first image) as the layer-cache source.
             var log = new CapturingBuildLog();
-            var options = Options(raw => raw.DockerfileInline += "RUN echo second > /second\n");
+            var options = Options(raw => raw["DockerfileInline"] += "RUN echo second > /second\n");
             var second = await new CacheEngine(options, log).EnsureAsync(Timeout());
 
             Assert.AreEqual(CacheResult.Built, second.Result, log.AllText);
@@ -388,7 +389,7 @@ namespace EcrCache.Tasks.Tests.Stores.Tarballs
         [TestMethod]
         public async Task MissingBucket_IsECRC1708()
         {
-            var options = _project.Options("s3", MotoS3.Environment(_endpoint), raw => raw.S3Bucket = "ecrcache-missing-" + Guid.NewGuid().ToString("N").Substring(0, 8));
+            var options = _project.Options("s3", MotoS3.Environment(_endpoint), raw => raw["S3Bucket"] = "ecrcache-missing-" + Guid.NewGuid().ToString("N").Substring(0, 8));
             var ex = await Assert.ThrowsExactlyAsync<EcrCacheException>(async () => await new CacheEngine(options, new CapturingBuildLog()).EnsureAsync(Timeout()));
             Assert.AreEqual("ECRC1708", ex.Diagnostic.Code, ex.Message);
             Assert.AreEqual(0, RealDocker.Tags(_project.Repository).Count, "nothing is built for a bucket that does not exist");

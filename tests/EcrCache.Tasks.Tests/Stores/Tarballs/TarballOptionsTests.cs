@@ -2,6 +2,7 @@ using Amazon.S3;
 using Amazon.S3.Model;
 using EcrCache.Core;
 using EcrCache.Diagnostics;
+using EcrCache.Options;
 using EcrCache.Stores.Tarballs;
 using EcrCache.Stores.Tarballs.S3;
 using EcrCache.Tasks.Tests.Core;
@@ -21,7 +22,7 @@ namespace EcrCache.Tasks.Tests.Stores.Tarballs
                 ProjectDirectory = dir,
                 ProjectName = "App",
                 IntermediateDirectory = Path.Combine(dir, "obj", "ecrcache"),
-                Provider = provider,
+                ["Provider"] = provider,
                 Environment = name => environment != null && environment.TryGetValue(name, out var v) ? v : null,
             };
             configure(raw);
@@ -33,13 +34,13 @@ namespace EcrCache.Tasks.Tests.Stores.Tarballs
         [TestMethod]
         public void S3_DefaultPrefixIsTheRepository_LikeTheRepositoryDefault()
         {
-            var options = Parse("s3", raw => raw.S3Bucket = "my-ci-cache", new Dictionary<string, string> { ["BUILDKITE_ORGANIZATION_SLUG"] = "acme", ["BUILDKITE_PIPELINE_SLUG"] = "web" });
+            var options = Parse("s3", raw => raw["S3Bucket"] = "my-ci-cache", new Dictionary<string, string> { ["BUILDKITE_ORGANIZATION_SLUG"] = "acme", ["BUILDKITE_PIPELINE_SLUG"] = "web" });
             Assert.AreEqual(ProviderKind.S3, options.Provider);
             Assert.AreEqual("my-ci-cache", options.Tarball!.S3Bucket);
             Assert.AreEqual("build-cache/acme/web/", options.Tarball.S3Prefix);
             Assert.AreEqual(7, options.Tarball.MaxAgeDays);
 
-            Assert.AreEqual("build-cache/app/", Parse("s3", raw => raw.S3Bucket = "b-1").Tarball!.S3Prefix);
+            Assert.AreEqual("build-cache/app/", Parse("s3", raw => raw["S3Bucket"] = "b-1").Tarball!.S3Prefix);
         }
 
         [TestMethod]
@@ -55,19 +56,19 @@ namespace EcrCache.Tasks.Tests.Stores.Tarballs
         public void S3_BucketIsRequiredAndValidated()
         {
             Assert.AreEqual("ECRC1700", Code(() => Parse("s3", _ => { })));
-            Assert.AreEqual("ECRC1701", Code(() => Parse("s3", raw => raw.S3Bucket = "s3://my-bucket/key")));
-            Assert.AreEqual("ECRC1701", Code(() => Parse("s3", raw => raw.S3Bucket = "My_Bucket")));
-            Assert.AreEqual("ECRC1701", Code(() => Parse("s3", raw => raw.S3Bucket = "192.168.0.1")));
-            Assert.AreEqual("ECRC1512", Code(() => Parse("s3", raw => { raw.S3Bucket = "ok-bucket"; raw.EcrRegion = "Europe"; })));
-            Assert.AreEqual("ECRC1510", Code(() => Parse("s3", raw => { raw.S3Bucket = "ok-bucket"; raw.EcrMaxAgeDays = "-1"; })));
+            Assert.AreEqual("ECRC1701", Code(() => Parse("s3", raw => raw["S3Bucket"] = "s3://my-bucket/key")));
+            Assert.AreEqual("ECRC1701", Code(() => Parse("s3", raw => raw["S3Bucket"] = "My_Bucket")));
+            Assert.AreEqual("ECRC1701", Code(() => Parse("s3", raw => raw["S3Bucket"] = "192.168.0.1")));
+            Assert.AreEqual("ECRC1512", Code(() => Parse("s3", raw => { raw["S3Bucket"] = "ok-bucket"; raw["Region"] = "Europe"; })));
+            Assert.AreEqual("ECRC1510", Code(() => Parse("s3", raw => { raw["S3Bucket"] = "ok-bucket"; raw["MaxAgeDays"] = "-1"; })));
         }
 
         [TestMethod]
         public void Directory_IsRequired_ResolvedFromTheProject_AndMaxSizeIsMegabytes()
         {
             Assert.AreEqual("ECRC1750", Code(() => Parse("directory", _ => { })));
-            Assert.AreEqual("ECRC1751", Code(() => Parse("directory", raw => { raw.CacheDirectory = "c"; raw.DirectoryMaxSizeMB = "1.5"; })));
-            var options = Parse("directory", raw => { raw.CacheDirectory = "caches"; raw.DirectoryMaxSizeMB = "10"; raw.EcrMaxAgeDays = "0"; });
+            Assert.AreEqual("ECRC1751", Code(() => Parse("directory", raw => { raw["CacheDirectory"] = "c"; raw["DirectoryMaxSizeMB"] = "1.5"; })));
+            var options = Parse("directory", raw => { raw["CacheDirectory"] = "caches"; raw["DirectoryMaxSizeMB"] = "10"; raw["MaxAgeDays"] = "0"; });
             Assert.AreEqual(ProviderKind.Directory, options.Provider);
             Assert.AreEqual(Path.Combine(options.ProjectDirectory, "caches"), options.Tarball!.Directory);
             Assert.AreEqual(10L * 1024 * 1024, options.Tarball.DirectoryMaxBytes);

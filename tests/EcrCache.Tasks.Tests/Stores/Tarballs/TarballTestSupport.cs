@@ -2,6 +2,7 @@ using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
 using EcrCache.Core;
+using EcrCache.Options;
 using EcrCache.Tasks.Tests.Core;
 using EcrCache.Tasks.Tests.Stores.Ecr;
 
@@ -34,10 +35,10 @@ namespace EcrCache.Tasks.Tests.Stores.Tarballs
                 ProjectDirectory = Directory,
                 ProjectName = "tarball",
                 IntermediateDirectory = Path.Combine(Directory, "obj", "ecrcache"),
-                DockerfileInline = Dockerfile(randomBytes),
-                Repository = Repository,
-                Provider = provider,
-                DockerPath = RealDocker.Executable,
+                ["DockerfileInline"] = Dockerfile(randomBytes),
+                ["Repository"] = Repository,
+                ["Provider"] = provider,
+                ["DockerPath"] = RealDocker.Executable,
                 Environment = environment,
             };
             raw.CacheOn.Add(new RawItem("package.json"));

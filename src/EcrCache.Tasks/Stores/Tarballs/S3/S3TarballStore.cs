@@ -4,6 +4,7 @@ using EcrCache.Core;
 using EcrCache.Diagnostics;
 using EcrCache.Docker;
 using EcrCache.Logging;
+using EcrCache.Options;
 using EcrCache.Stores;
 using EcrCache.Stores.Ecr;
 

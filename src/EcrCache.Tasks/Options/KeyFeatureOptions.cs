@@ -3,22 +3,9 @@ using System.Text.RegularExpressions;
 using EcrCache.Diagnostics;
 using EcrCache.Keys.BaseImages;
 
-namespace EcrCache.Core
+namespace EcrCache.Options
 {
-    /// <summary>Base-image digests, platforms, layer cache and Compose: the raw property values.</summary>
-    internal sealed partial class RawOptions
-    {
-        public string? Platform { get; set; }
-        public string? BaseImageDigests { get; set; }
-        public string? BaseImageDigestsCacheMinutes { get; set; }
-        public string? RegistryMirrors { get; set; }
-        public string? LayerCache { get; set; }
-        public string? CacheFrom { get; set; }
-        public string? ComposeFile { get; set; }
-        public string? ComposeService { get; set; }
-    }
-
-    /// <summary>Base-image digests, platforms, layer cache and Compose: the parsed values.</summary>
+    /// <summary>Platforms, base-image digests and mirrors, Compose: the parsed values.</summary>
     internal sealed partial class CacheOptions
     {
         /// <summary>EcrCachePlatform normalised (lower case; a list sorted and comma-joined), or null for the daemon's.</summary>
@@ -37,27 +24,20 @@ namespace EcrCache.Core
         /// <summary>EcrCacheRegistryMirrors: the mirrors for docker.io base images; null = the daemon's, empty = none.</summary>
         public IReadOnlyList<Registries.Oci.RegistryEndpoint>? RegistryMirrors { get; set; }
 
-        /// <summary>EcrCacheLayerCache: on a miss, build with --cache-from and inline cache metadata.</summary>
-        public bool LayerCache { get; set; } = true;
-
-        /// <summary>EcrCacheCacheFrom: the store tag (or object name) to take layers from on a miss; null = the store's latest.</summary>
-        public string? CacheFrom { get; set; }
-
         /// <summary>The Compose file and service whose build: section supplied Dockerfile, context, target and args.</summary>
         public string? ComposeFile { get; set; }
 
         public string? ComposeService { get; set; }
     }
 
-    /// <summary>Parses the key-feature properties (kept apart from <see cref="OptionsParser"/> so its edits stay small).</summary>
-    internal static class KeyFeatureOptionsParser
+    /// <summary>The key inputs that are not files: platforms, base-image digests and registry mirrors.</summary>
+    internal static class KeyFeatureOptions
     {
         private static readonly Regex PlatformPattern = new Regex("^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$", RegexOptions.CultureInvariant);
-        private static readonly Regex TagPattern = new Regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", RegexOptions.CultureInvariant);
 
         public static void Apply(RawOptions raw, CacheOptions options)
         {
-            var platform = Blank(raw.Platform);
+            var platform = Validate.Blank(raw["Platform"]);
             if (platform != null)
             {
                 var list = new SortedSet<string>(StringComparer.Ordinal);
@@ -80,36 +60,19 @@ namespace EcrCache.Core
                 options.Platform = string.Join(",", list);
             }
 
-            options.BaseImageDigests = ParseDigestMode(raw.BaseImageDigests);
-            var minutes = Blank(raw.BaseImageDigestsCacheMinutes);
+            options.BaseImageDigests = ParseDigestMode(raw["BaseImageDigests"]);
+            var minutes = Validate.Blank(raw["BaseImageDigestsCacheMinutes"]);
             if (minutes != null)
             {
-                if (!int.TryParse(minutes.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var m) || m > 10080)
-                {
-                    throw new EcrCacheException(DiagnosticIds.BadBaseImageCacheMinutes, minutes);
-                }
-
-                options.BaseImageDigestsCacheMinutes = m;
+                options.BaseImageDigestsCacheMinutes = Validate.Integer(minutes, 0, 10080, DiagnosticIds.BadBaseImageCacheMinutes);
             }
 
-            options.RegistryMirrors = RegistryMirrors.ParseOption(raw.RegistryMirrors);
-            options.LayerCache = OptionsParser.ParseBool("EcrCacheLayerCache", raw.LayerCache, true);
-            var cacheFrom = Blank(raw.CacheFrom);
-            if (cacheFrom != null)
-            {
-                cacheFrom = cacheFrom.Trim();
-                if (!TagPattern.IsMatch(cacheFrom))
-                {
-                    throw new EcrCacheException(DiagnosticIds.BadCacheFrom, cacheFrom);
-                }
-
-                options.CacheFrom = cacheFrom;
-            }
+            options.RegistryMirrors = RegistryMirrors.ParseOption(raw["RegistryMirrors"]);
         }
 
         public static BaseImageDigestMode ParseDigestMode(string? value)
         {
-            var text = Blank(value);
+            var text = Validate.Blank(value);
             if (text == null)
             {
                 return BaseImageDigestMode.On;
@@ -134,7 +97,5 @@ namespace EcrCache.Core
                     throw new EcrCacheException(DiagnosticIds.BadBaseImageDigests, text);
             }
         }
-
-        private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
     }
 }

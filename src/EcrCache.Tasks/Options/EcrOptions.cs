@@ -1,9 +1,9 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
-using EcrCache.Core;
 using EcrCache.Diagnostics;
+using EcrCache.Stores.Ecr;
 
-namespace EcrCache.Stores.Ecr
+namespace EcrCache.Options
 {
     /// <summary>Validates the ECR provider's options (EcrCacheRegion, EcrCacheMaxAgeDays, EcrCachePullAccounts, EcrCacheEcrEndpoint, EcrTag).</summary>
     internal static class EcrOptionsParser
@@ -27,21 +27,21 @@ namespace EcrCache.Stores.Ecr
                 throw new EcrCacheException(DiagnosticIds.EcrInvalidRepositoryName, options.Repository, "ECR allows 2-256 characters, and no '__' or '--'");
             }
 
-            var region = Blank(raw.EcrRegion);
+            var region = Validate.Trimmed(raw["Region"]);
             options.EcrRegion = region == null ? null : ValidateRegion(region);
 
-            var days = Blank(raw.EcrMaxAgeDays);
+            var days = Validate.Trimmed(raw["MaxAgeDays"]);
             if (days != null)
             {
                 options.EcrMaxAgeDays = ParseMaxAgeDays(days);
             }
 
-            foreach (var account in ParsePullAccounts(raw.EcrPullAccounts))
+            foreach (var account in ParsePullAccounts(raw["PullAccounts"]))
             {
                 options.EcrPullAccounts.Add(account);
             }
 
-            var endpoint = Blank(raw.EcrEndpoint);
+            var endpoint = Validate.Trimmed(raw["EcrEndpoint"]);
             options.EcrEndpoint = endpoint == null ? null : ValidateEndpoint(endpoint);
 
             foreach (var tag in ParseTags(raw.EcrTags))
@@ -50,7 +50,7 @@ namespace EcrCache.Stores.Ecr
             }
         }
 
-        // The validators below also check these options for the providers that ignore them (Core/ProviderOptions.cs).
+        // The validators below also check these options for the providers that ignore them (ProviderOptions.cs).
 
         /// <summary>EcrCacheRegion (trimmed, non-empty): the region, or BadEcrRegion.</summary>
         internal static string ValidateRegion(string region)
@@ -66,12 +66,7 @@ namespace EcrCache.Stores.Ecr
         /// <summary>EcrCacheMaxAgeDays (trimmed, non-empty): 0 to <see cref="MaxAgeDaysLimit"/>, or BadEcrMaxAgeDays.</summary>
         internal static int ParseMaxAgeDays(string days)
         {
-            if (!int.TryParse(days, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n < 0 || n > MaxAgeDaysLimit)
-            {
-                throw new EcrCacheException(DiagnosticIds.BadEcrMaxAgeDays, days);
-            }
-
-            return n;
+            return Validate.Integer(days, 0, MaxAgeDaysLimit, DiagnosticIds.BadEcrMaxAgeDays);
         }
 
         /// <summary>EcrCachePullAccounts: the distinct 12-digit account ids, or BadEcrPullAccount.</summary>
@@ -174,7 +169,5 @@ namespace EcrCache.Stores.Ecr
             string.IsNullOrWhiteSpace(text)
                 ? Enumerable.Empty<string>()
                 : text!.Split(new[] { ';', ',', ' ', '\t', '\n', '\r' }, StringSplitOptions.RemoveEmptyEntries).Select(s => s.Trim()).Where(s => s.Length > 0);
-
-        private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value!.Trim();
     }
 }

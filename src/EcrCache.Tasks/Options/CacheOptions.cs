@@ -1,6 +1,6 @@
 using EcrCache.Keys;
 
-namespace EcrCache.Core
+namespace EcrCache.Options
 {
     /// <summary>Where cached images live. Later providers (ecr, gar, s3, directory) add values here.</summary>
     internal enum ProviderKind
@@ -108,13 +108,9 @@ namespace EcrCache.Core
         public IList<KeyValuePair<string, string>> EcrTags { get; } = new List<KeyValuePair<string, string>>();
 
         /// <summary>Artifact Registry (providers gar and gcr): project, location, repository, names; null otherwise.</summary>
-        public Stores.Gar.GarOptions? Gar { get; set; }
+        public GarOptions? Gar { get; set; }
         /// <summary>Providers s3 and directory: their options (null for the others).</summary>
-        public EcrCache.Stores.Tarballs.TarballOptions? Tarball { get; set; }
-
-        public bool SkipPull { get; set; }
-
-        public bool PushLatest { get; set; } = true;
+        public TarballOptions? Tarball { get; set; }
 
         public string ExportEnvVariable { get; set; } = "BUILDKITE_PLUGIN_DOCKER_IMAGE";
 
@@ -127,7 +123,7 @@ namespace EcrCache.Core
         public string BuildkiteAgentPath { get; set; } = "buildkite-agent";
 
         /// <summary>How long <c>buildkite-agent meta-data set</c> may run before it is killed (EcrCacheMetadataTimeout, default 1 min).</summary>
-        public TimeSpan MetadataTimeout { get; set; } = EcrCache.Exports.ExportOptionsParser.DefaultMetadataTimeout;
+        public TimeSpan MetadataTimeout { get; set; } = ExportOptions.DefaultMetadataTimeout;
 
         /// <summary>Extra attempts for a docker push/pull that failed transiently (EcrCacheDockerRetries, default 3).</summary>
         public int DockerRetries { get; set; } = 3;
@@ -139,31 +135,4 @@ namespace EcrCache.Core
         public Func<string, string?> Environment { get; set; } = System.Environment.GetEnvironmentVariable;
     }
 
-    /// <summary>What EnsureCachedImage resolved.</summary>
-    internal sealed class CacheResult
-    {
-        public const string HitLocal = "hit-local";
-        public const string HitPulled = "hit-pulled";
-        public const string HitNotPulled = "hit-not-pulled";
-        public const string Built = "built";
-
-        public CacheResult(string image, string tag, string result, CacheKey key)
-        {
-            Image = image;
-            Tag = tag;
-            Result = result;
-            Key = key;
-        }
-
-        public string Image { get; }
-
-        public string Tag { get; }
-
-        public string Reference => Image + ":" + Tag;
-
-        /// <summary>hit-local, hit-pulled, hit-not-pulled or built.</summary>
-        public string Result { get; }
-
-        public CacheKey Key { get; }
-    }
 }

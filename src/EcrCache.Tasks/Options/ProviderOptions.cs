@@ -4,26 +4,8 @@ using EcrCache.Stores.Ecr;
 using EcrCache.Stores.Gar;
 using EcrCache.Stores.Tarballs;
 
-namespace EcrCache.Core
+namespace EcrCache.Options
 {
-    /// <summary>The raw values of the provider checks (<see cref="ProviderOptions"/>).</summary>
-    internal sealed partial class RawOptions
-    {
-        /// <summary>
-        /// The EcrCache* properties Sdk.targets filled in with its own default because nothing else set them
-        /// (';'-separated names). Such a value was not chosen by the user, so it never makes a warning.
-        /// </summary>
-        public string? SdkDefaults { get; set; }
-
-        /// <summary>EcrCacheWarnOnLocalInBuildkite (default true).</summary>
-        public string? WarnOnLocalInBuildkite { get; set; }
-
-        /// <summary>True when Sdk.targets supplied the value of <paramref name="property"/> (see <see cref="SdkDefaults"/>).</summary>
-        public bool IsSdkDefault(string property) =>
-            !string.IsNullOrEmpty(SdkDefaults)
-            && SdkDefaults!.Split(';').Any(name => string.Equals(name.Trim(), property, StringComparison.OrdinalIgnoreCase));
-    }
-
     /// <summary>The parsed values of the provider checks.</summary>
     internal sealed partial class CacheOptions
     {
@@ -58,11 +40,14 @@ namespace EcrCache.Core
 
             public Func<RawOptions, bool> IsSet { get; }
 
-            /// <summary>Provider names (<see cref="OptionsParser.Providers"/>) that read the option.</summary>
+            /// <summary>Provider names (<see cref="StoreOptions.Providers"/>) that read the option.</summary>
             public string[] UsedBy { get; }
 
             /// <summary>Throws the option's coded error for a malformed value; null when it is validated for every provider elsewhere.</summary>
             public Action<RawOptions>? Validate { get; }
+
+            /// <summary>The step whose task takes the option, and so checks it (the store step, unless said otherwise).</summary>
+            public OptionsParser.Step Step { get; set; } = OptionsParser.Step.Store;
 
             /// <summary>Optional reason shown in ECRC1029, given the provider's name.</summary>
             public Func<string, string>? WhyIgnored { get; }
@@ -77,41 +62,41 @@ namespace EcrCache.Core
         internal static readonly IReadOnlyList<Row> Rows = new[]
         {
             // Validated for all providers by OptionsParser (host[:port], booleans, the tag grammar): only the warning here.
-            new Row("EcrCacheRegistry", r => Set(r.Registry), Registries, null, p => p + " talks to no registry"),
-            new Row("EcrCacheRegistryInsecure", r => Set(r.RegistryInsecure), Registries, null, p => p + " talks to no registry"),
-            new Row("EcrCacheSkipPull", r => Set(r.SkipPull), Remotes, null, p => p + " has no remote store to pull from"),
-            new Row("EcrCacheCacheFrom", r => Set(r.CacheFrom), Remotes, null, p => p + " reuses the daemon's own build cache"),
+            new Row("EcrCacheRegistry", r => Set(r["Registry"]), Registries, null, p => p + " talks to no registry"),
+            new Row("EcrCacheRegistryInsecure", r => Set(r["RegistryInsecure"]), Registries, null, p => p + " talks to no registry"),
+            new Row("EcrCacheSkipPull", r => Set(r["SkipPull"]), Remotes, null, p => p + " has no remote store to pull from") { Step = OptionsParser.Step.Build },
+            new Row("EcrCacheCacheFrom", r => Set(r["CacheFrom"]), Remotes, null, p => p + " reuses the daemon's own build cache") { Step = OptionsParser.Step.Build },
 
-            new Row("EcrCacheRegion", r => Set(r.EcrRegion), new[] { "ecr", "s3" }, r => EcrOptionsParser.ValidateRegion(Trim(r.EcrRegion))),
-            new Row("EcrCacheMaxAgeDays", r => Set(r.EcrMaxAgeDays), Expiring, r => EcrOptionsParser.ParseMaxAgeDays(Trim(r.EcrMaxAgeDays)), p => p + " does not expire images"),
-            new Row("EcrCachePullAccounts", r => Set(r.EcrPullAccounts), new[] { "ecr" }, r => EcrOptionsParser.ParsePullAccounts(r.EcrPullAccounts)),
-            new Row("EcrCacheEcrEndpoint", r => Set(r.EcrEndpoint), new[] { "ecr" }, r => EcrOptionsParser.ValidateEndpoint(Trim(r.EcrEndpoint))),
+            new Row("EcrCacheRegion", r => Set(r["Region"]), new[] { "ecr", "s3" }, r => EcrOptionsParser.ValidateRegion(Trim(r["Region"]))),
+            new Row("EcrCacheMaxAgeDays", r => Set(r["MaxAgeDays"]), Expiring, r => EcrOptionsParser.ParseMaxAgeDays(Trim(r["MaxAgeDays"])), p => p + " does not expire images"),
+            new Row("EcrCachePullAccounts", r => Set(r["PullAccounts"]), new[] { "ecr" }, r => EcrOptionsParser.ParsePullAccounts(r["PullAccounts"])),
+            new Row("EcrCacheEcrEndpoint", r => Set(r["EcrEndpoint"]), new[] { "ecr" }, r => EcrOptionsParser.ValidateEndpoint(Trim(r["EcrEndpoint"]))),
             new Row("EcrTag items", r => r.EcrTags.Count > 0, new[] { "ecr", "gar", "gcr" }, r => EcrOptionsParser.ParseTags(r.EcrTags)),
 
-            new Row("EcrCacheGcpProject", r => Set(r.GcpProject), ArtifactRegistry, r => GarOptionsParser.ValidateProject(Trim(r.GcpProject))),
-            new Row("EcrCacheGarLocation", r => Set(r.GarLocation), ArtifactRegistry, r => GarOptionsParser.ValidateLocation(Trim(r.GarLocation).ToLowerInvariant())),
-            new Row("EcrCacheGarRepository", r => Set(r.GarRepository), ArtifactRegistry, r => GarOptionsParser.ValidateRepositoryId(Trim(r.GarRepository))),
-            new Row("EcrCacheGarEndpoint", r => Set(r.GarEndpoint), ArtifactRegistry, r => GarOptionsParser.ParseEndpoint(Trim(r.GarEndpoint))),
+            new Row("EcrCacheGcpProject", r => Set(r["GcpProject"]), ArtifactRegistry, r => GarOptionsParser.ValidateProject(Trim(r["GcpProject"]))),
+            new Row("EcrCacheGarLocation", r => Set(r["GarLocation"]), ArtifactRegistry, r => GarOptionsParser.ValidateLocation(Trim(r["GarLocation"]).ToLowerInvariant())),
+            new Row("EcrCacheGarRepository", r => Set(r["GarRepository"]), ArtifactRegistry, r => GarOptionsParser.ValidateRepositoryId(Trim(r["GarRepository"]))),
+            new Row("EcrCacheGarEndpoint", r => Set(r["GarEndpoint"]), ArtifactRegistry, r => GarOptionsParser.ParseEndpoint(Trim(r["GarEndpoint"]))),
 
-            new Row("EcrCacheS3Bucket", r => Set(r.S3Bucket), new[] { "s3" }, r => TarballOptionsParser.ValidateBucket(Trim(r.S3Bucket))),
-            new Row("EcrCacheS3Prefix", r => Set(r.S3Prefix), new[] { "s3" }, r => TarballOptionsParser.NormalizePrefix(r.S3Prefix, r.Repository ?? "")),
-            new Row("EcrCacheDirectory", r => Set(r.CacheDirectory), new[] { "directory" }, null),
-            new Row("EcrCacheDirectoryMaxSizeMB", r => Set(r.DirectoryMaxSizeMB), new[] { "directory" }, r => TarballOptionsParser.ParseDirectoryMaxSizeMB(Trim(r.DirectoryMaxSizeMB))),
+            new Row("EcrCacheS3Bucket", r => Set(r["S3Bucket"]), new[] { "s3" }, r => TarballOptionsParser.ValidateBucket(Trim(r["S3Bucket"]))),
+            new Row("EcrCacheS3Prefix", r => Set(r["S3Prefix"]), new[] { "s3" }, r => TarballOptionsParser.NormalizePrefix(r["S3Prefix"], r["Repository"] ?? "")),
+            new Row("EcrCacheDirectory", r => Set(r["CacheDirectory"]), new[] { "directory" }, null),
+            new Row("EcrCacheDirectoryMaxSizeMB", r => Set(r["DirectoryMaxSizeMB"]), new[] { "directory" }, r => TarballOptionsParser.ParseDirectoryMaxSizeMB(Trim(r["DirectoryMaxSizeMB"]))),
         };
 
         /// <summary>The provider's name as EcrCacheProvider spells it.</summary>
         public static string NameOf(ProviderKind provider) => provider.ToString().ToLowerInvariant();
 
         /// <summary>
-        /// Called once from <see cref="OptionsParser.Parse"/> after the provider's own parser: validates the options the
-        /// provider ignores (coded errors), warns about those the user set (ECRC1029), and decides ECRC1030.
+        /// Called by the store step (after the provider's own parser) and by the build step, each for the rows of its own
+        /// options: validates the options the provider ignores (coded errors) and warns about those the user set (ECRC1029).
         /// </summary>
-        public static void Apply(RawOptions raw, CacheOptions options, IBuildLog log)
+        public static void CheckIgnored(RawOptions raw, CacheOptions options, OptionsParser.Step step, IBuildLog log)
         {
             var provider = NameOf(options.Provider);
             foreach (var row in Rows)
             {
-                if (Array.IndexOf(row.UsedBy, provider) >= 0 || !row.IsSet(raw))
+                if (row.Step != step || Array.IndexOf(row.UsedBy, provider) >= 0 || !row.IsSet(raw))
                 {
                     continue;
                 }
@@ -123,9 +108,13 @@ namespace EcrCache.Core
                     log.Warning(Diagnostic.Create(DiagnosticIds.ProviderOptionIgnored, row.Property, provider, why, JoinNames(row.UsedBy)));
                 }
             }
+        }
 
-            var warnOnLocal = OptionsParser.ParseBool("EcrCacheWarnOnLocalInBuildkite", raw.WarnOnLocalInBuildkite, true);
-            options.ProviderIsDefault = !Set(raw.Provider) || raw.IsSdkDefault("EcrCacheProvider");
+        /// <summary>Decides ECRC1030 (provider local in a Buildkite job) for the store step.</summary>
+        public static void DecideLocalInBuildkite(RawOptions raw, CacheOptions options)
+        {
+            var warnOnLocal = Validate.Bool("EcrCacheWarnOnLocalInBuildkite", raw["WarnOnLocalInBuildkite"], true);
+            options.ProviderIsDefault = !Set(raw["Provider"]) || raw.IsSdkDefault("EcrCacheProvider");
             options.LocalInBuildkite = warnOnLocal
                 && options.Provider == ProviderKind.Local
                 && string.Equals(raw.Environment("BUILDKITE")?.Trim(), "true", StringComparison.OrdinalIgnoreCase);

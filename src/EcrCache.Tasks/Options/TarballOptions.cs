@@ -1,10 +1,9 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
-using EcrCache.Core;
 using EcrCache.Diagnostics;
 using EcrCache.Stores.Ecr;
 
-namespace EcrCache.Stores.Tarballs
+namespace EcrCache.Options
 {
     /// <summary>Options of the tarball stores (EcrCacheProvider=s3 and EcrCacheProvider=directory).</summary>
     internal sealed class TarballOptions
@@ -37,7 +36,7 @@ namespace EcrCache.Stores.Tarballs
         public static void Apply(RawOptions raw, CacheOptions options)
         {
             var tarball = new TarballOptions();
-            var days = Blank(raw.EcrMaxAgeDays);
+            var days = Validate.Trimmed(raw["MaxAgeDays"]);
             if (days != null)
             {
                 tarball.MaxAgeDays = EcrOptionsParser.ParseMaxAgeDays(days);
@@ -45,28 +44,28 @@ namespace EcrCache.Stores.Tarballs
 
             if (options.Provider == ProviderKind.S3)
             {
-                var bucket = Blank(raw.S3Bucket);
+                var bucket = Validate.Trimmed(raw["S3Bucket"]);
                 if (bucket == null)
                 {
                     throw new EcrCacheException(DiagnosticIds.S3BucketRequired);
                 }
 
                 tarball.S3Bucket = ValidateBucket(bucket);
-                tarball.S3Prefix = NormalizePrefix(raw.S3Prefix, options.Repository);
+                tarball.S3Prefix = NormalizePrefix(raw["S3Prefix"], options.Repository);
 
-                var region = Blank(raw.EcrRegion);
+                var region = Validate.Trimmed(raw["Region"]);
                 tarball.Region = region == null ? null : EcrOptionsParser.ValidateRegion(region);
             }
             else
             {
-                var directory = Blank(raw.CacheDirectory);
+                var directory = Validate.Trimmed(raw["CacheDirectory"]);
                 if (directory == null)
                 {
                     throw new EcrCacheException(DiagnosticIds.DirectoryRequired);
                 }
 
-                tarball.Directory = OptionsParser.Resolve(options.ProjectDirectory, directory);
-                var max = Blank(raw.DirectoryMaxSizeMB);
+                tarball.Directory = Validate.FullPath(options.ProjectDirectory, directory);
+                var max = Validate.Trimmed(raw["DirectoryMaxSizeMB"]);
                 if (max != null)
                 {
                     tarball.DirectoryMaxBytes = ParseDirectoryMaxSizeMB(max) * 1024 * 1024;
@@ -107,7 +106,7 @@ namespace EcrCache.Stores.Tarballs
         /// </summary>
         internal static string NormalizePrefix(string? prefix, string repository)
         {
-            var text = Blank(prefix);
+            var text = Validate.Trimmed(prefix);
             if (text == null)
             {
                 return repository.TrimEnd('/') + "/";
@@ -126,7 +125,5 @@ namespace EcrCache.Stores.Tarballs
 
             return text.EndsWith("/", StringComparison.Ordinal) ? text : text + "/";
         }
-
-        private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value!.Trim();
     }
 }

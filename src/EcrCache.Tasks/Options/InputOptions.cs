@@ -1,53 +1,40 @@
 using System.Text;
 using System.Text.RegularExpressions;
+using EcrCache.Core;
 using EcrCache.Diagnostics;
 using EcrCache.Keys;
 using EcrCache.Logging;
 
-namespace EcrCache.Core
+namespace EcrCache.Options
 {
-    /// <summary>Turns what the project wrote into validated <see cref="CacheOptions"/>, with coded errors.</summary>
-    internal static class OptionsParser
+    /// <summary>
+    /// The inputs of the key, which also define the build: Dockerfile (or Compose service), context, target, build
+    /// arguments, secrets, extra docker build arguments, CacheOn files, platform and base-image settings. Parsed by
+    /// ComputeCachedImageKey; the later steps reuse what it parsed.
+    /// </summary>
+    internal static class InputOptions
     {
-        public static readonly IReadOnlyList<string> Providers = new[] { "local", "registry", "ecr", "gar", "gcr", "s3", "directory" };
+        /// <summary>Name fragments that mark a build arg as probably secret (matched case-insensitively).</summary>
+        public static readonly string[] SecretLookingFragments = { "TOKEN", "PASSWORD", "PASSWD", "SECRET", "KEY" };
 
-        private static readonly Regex EnvName = new Regex("^[A-Za-z_][A-Za-z0-9_]*\\z", RegexOptions.CultureInvariant);
+        public const string AllowSecretLookingNameMetadata = "AllowSecretLookingName";
+
         private static readonly Regex SecretId = new Regex("^[A-Za-z0-9_.-]+\\z", RegexOptions.CultureInvariant);
 
-        // The distribution spec's repository name grammar.
-        private static readonly Regex RepositoryName = new Regex(
-            "^[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*)*\\z",
-            RegexOptions.CultureInvariant);
-
-        private static readonly Regex RegistryHost = new Regex(
-            "^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\\[[0-9A-Fa-f:]+\\])(?::[0-9]{1,5})?$",
-            RegexOptions.CultureInvariant);
+        private static readonly Regex FromLine = new Regex(@"^\s*FROM\s+\S", RegexOptions.Multiline | RegexOptions.IgnoreCase | RegexOptions.CultureInvariant);
 
         private static readonly string[] ForbiddenAdditional = { "-t", "--tag", "-f", "--file", "--target" };
 
-        public static CacheOptions Parse(RawOptions raw, IBuildLog log)
+        public static void Apply(RawOptions raw, CacheOptions options, IBuildLog log)
         {
             // A Compose service's build: section fills Dockerfile, context, target and build args (Compose/).
-            var compose = EcrCache.Compose.ComposeOptions.Apply(raw, log);
+            var compose = Compose.ComposeOptions.Apply(raw, log);
             var projectDir = raw.ProjectDirectory;
-            var options = new CacheOptions
-            {
-                ProjectDirectory = projectDir,
-                ProjectName = raw.ProjectName,
-                IntermediateDirectory = Resolve(projectDir, string.IsNullOrWhiteSpace(raw.IntermediateDirectory) ? Path.Combine("obj", "ecrcache") : raw.IntermediateDirectory),
-                Environment = raw.Environment,
-                Target = Blank(raw.Target),
-                MetadataKey = Blank(raw.MetadataKey),
-                DockerPath = Blank(raw.DockerPath) ?? "docker",
-                BuildkiteAgentPath = Blank(raw.BuildkiteAgentPath) ?? "buildkite-agent",
-                SkipPull = ParseBool("EcrCacheSkipPull", raw.SkipPull, false),
-                PushLatest = ParseBool("EcrCachePushLatest", raw.PushLatest, true),
-                RegistryInsecure = ParseBool("EcrCacheRegistryInsecure", raw.RegistryInsecure, false),
-            };
+            options.Target = Validate.Blank(raw["Target"]);
 
             // Dockerfile and context.
-            var inline = string.IsNullOrWhiteSpace(raw.DockerfileInline) ? null : raw.DockerfileInline;
-            var dockerfile = Blank(raw.Dockerfile);
+            var inline = Validate.Blank(raw["DockerfileInline"]);
+            var dockerfile = Validate.Blank(raw["Dockerfile"]);
             if (inline != null && dockerfile != null)
             {
                 throw new EcrCacheException(DiagnosticIds.DockerfileAndInline, dockerfile);
@@ -59,7 +46,7 @@ namespace EcrCache.Core
             }
             else
             {
-                var path = Resolve(projectDir, dockerfile ?? "Dockerfile");
+                var path = Validate.FullPath(projectDir, dockerfile ?? "Dockerfile");
                 if (!File.Exists(path))
                 {
                     throw new EcrCacheException(DiagnosticIds.DockerfileMissing, path);
@@ -68,9 +55,9 @@ namespace EcrCache.Core
                 options.DockerfilePath = path;
             }
 
-            var context = Blank(raw.Context);
+            var context = Validate.Blank(raw["Context"]);
             options.ContextDirectory = context != null
-                ? Resolve(projectDir, context)
+                ? Validate.FullPath(projectDir, context)
                 : options.DockerfilePath != null ? Path.GetDirectoryName(options.DockerfilePath)! : projectDir;
             options.ContextDirectory = TrimSeparator(options.ContextDirectory);
             if (!Directory.Exists(options.ContextDirectory))
@@ -78,127 +65,11 @@ namespace EcrCache.Core
                 throw new EcrCacheException(DiagnosticIds.ContextMissing, options.ContextDirectory);
             }
 
-            // Provider, registry and repository.
-            var provider = (Blank(raw.Provider) ?? "local").Trim().ToLowerInvariant();
-            switch (provider)
-            {
-                case "local":
-                    options.Provider = ProviderKind.Local;
-                    break;
-                case "registry":
-                    options.Provider = ProviderKind.Registry;
-                    break;
-                case "ecr":
-                    options.Provider = ProviderKind.Ecr;
-                    break;
-                case "gar":
-                    options.Provider = ProviderKind.Gar;
-                    break;
-                case "gcr":
-                    options.Provider = ProviderKind.Gcr;
-                    break;
-                case "s3":
-                    options.Provider = ProviderKind.S3;
-                    break;
-                case "directory":
-                    options.Provider = ProviderKind.Directory;
-                    break;
-                default:
-                    throw new EcrCacheException(DiagnosticIds.UnknownProvider, raw.Provider, string.Join(", ", Providers));
-            }
-
-            var registry = Blank(raw.Registry);
-            if (registry != null)
-            {
-                registry = registry.Trim().TrimEnd('/');
-                if (!RegistryHost.IsMatch(registry))
-                {
-                    throw new EcrCacheException(DiagnosticIds.BadRegistryHost, registry);
-                }
-
-                options.Registry = registry;
-            }
-
-            if (options.Provider == ProviderKind.Registry && options.Registry == null)
-            {
-                throw new EcrCacheException(DiagnosticIds.RegistryRequired);
-            }
-
-            var repository = Blank(raw.Repository) ?? DefaultRepository(raw.ProjectName, raw.Environment);
-            if (!RepositoryName.IsMatch(repository) || repository.Length > 255)
-            {
-                throw new EcrCacheException(DiagnosticIds.BadRepositoryName, repository);
-            }
-
-            options.Repository = repository;
-            if (options.Provider == ProviderKind.Ecr)
-            {
-                EcrCache.Stores.Ecr.EcrOptionsParser.Apply(raw, options);
-            }
-            else if (options.Provider == ProviderKind.Gar || options.Provider == ProviderKind.Gcr)
-            {
-                options.Gar = EcrCache.Stores.Gar.GarOptionsParser.Parse(raw, options, gcrNaming: options.Provider == ProviderKind.Gcr);
-            }
-            else if (options.Provider == ProviderKind.S3 || options.Provider == ProviderKind.Directory)
-            {
-                EcrCache.Stores.Tarballs.TarballOptionsParser.Apply(raw, options);
-            }
-
-            // Exports.
-            options.ExportEnvVariable = Blank(raw.ExportEnvVariable) ?? "BUILDKITE_PLUGIN_DOCKER_IMAGE";
-            if (!EnvName.IsMatch(options.ExportEnvVariable))
-            {
-                throw new EcrCacheException(DiagnosticIds.BadExportVariable, options.ExportEnvVariable);
-            }
-
-            EcrCache.Exports.ExportOptionsParser.Apply(raw, options);
-
-            options.EnvFile = Resolve(projectDir, Blank(raw.EnvFile) ?? Path.Combine(options.IntermediateDirectory, "image.env"));
-
-            // Build args. A name without Value whose variable is unset stays unset (null): docker then gets
-            // '--build-arg NAME' with NAME not in its environment and keeps the Dockerfile's ARG default, as the
-            // reference plugin did. An empty string would override that default.
-            var seen = new Dictionary<string, string?>(StringComparer.Ordinal);
-            foreach (var item in raw.BuildArgs)
-            {
-                var name = item.ItemSpec.Trim();
-                if (!EnvName.IsMatch(name))
-                {
-                    throw new EcrCacheException(DiagnosticIds.BadBuildArgName, name);
-                }
-
-                string? value;
-                if (item.Has("Value"))
-                {
-                    value = item.Get("Value") ?? "";
-                }
-                else
-                {
-                    value = raw.Environment(name);
-                    if (value == null)
-                    {
-                        log.Warning(Diagnostic.Create(DiagnosticIds.BuildArgUnset, name));
-                    }
-                }
-
-                if (seen.TryGetValue(name, out var previous))
-                {
-                    if (!string.Equals(previous, value, StringComparison.Ordinal))
-                    {
-                        throw new EcrCacheException(DiagnosticIds.DuplicateBuildArg, name);
-                    }
-
-                    continue;
-                }
-
-                seen.Add(name, value);
-                options.BuildArgs.Add(new KeyValuePair<string, string?>(name, value));
-            }
-
-            EcrCache.Reliability.ReliabilityOptionsParser.Apply(raw, options, log);
+            ParseBuildArgs(raw, options, log);
+            CheckDockerfileHasFrom(options);
 
             // Additional docker build arguments (enter the key as written).
-            var additional = Blank(raw.AdditionalBuildArgs);
+            var additional = Validate.Blank(raw["AdditionalBuildArgs"]);
             if (additional != null)
             {
                 options.AdditionalBuildArgs = additional.Trim();
@@ -237,12 +108,92 @@ namespace EcrCache.Core
                 log.Warning(Diagnostic.Create(DiagnosticIds.CacheOnEmpty));
             }
 
-            // Platform, base-image digests, layer cache (Keys/KeyFeatureOptions.cs).
-            KeyFeatureOptionsParser.Apply(raw, options);
+            // Platform, base-image digests and mirrors (KeyFeatureOptions.cs).
+            KeyFeatureOptions.Apply(raw, options);
             options.ComposeFile = compose?.ComposeFile;
             options.ComposeService = compose?.Service;
-            ProviderOptions.Apply(raw, options, log); // options the provider ignores: validated, then warned about
-            return options;
+        }
+
+        /// <summary>
+        /// Build args. A name without Value whose variable is unset stays unset (null): docker then gets
+        /// '--build-arg NAME' with NAME not in its environment and keeps the Dockerfile's ARG default, as the reference
+        /// plugin did. An empty string would override that default. A name that looks like a secret is warned about.
+        /// </summary>
+        private static void ParseBuildArgs(RawOptions raw, CacheOptions options, IBuildLog log)
+        {
+            var seen = new Dictionary<string, string?>(StringComparer.Ordinal);
+            foreach (var item in raw.BuildArgs)
+            {
+                var name = item.ItemSpec.Trim();
+                if (!Validate.EnvironmentName.IsMatch(name))
+                {
+                    throw new EcrCacheException(DiagnosticIds.BadBuildArgName, name);
+                }
+
+                string? value;
+                if (item.Has("Value"))
+                {
+                    value = item.Get("Value") ?? "";
+                }
+                else
+                {
+                    value = raw.Environment(name);
+                    if (value == null)
+                    {
+                        log.Warning(Diagnostic.Create(DiagnosticIds.BuildArgUnset, name));
+                    }
+                }
+
+                if (seen.TryGetValue(name, out var previous))
+                {
+                    if (!string.Equals(previous, value, StringComparison.Ordinal))
+                    {
+                        throw new EcrCacheException(DiagnosticIds.DuplicateBuildArg, name);
+                    }
+
+                    continue;
+                }
+
+                seen.Add(name, value);
+                options.BuildArgs.Add(new KeyValuePair<string, string?>(name, value));
+            }
+
+            foreach (var item in raw.BuildArgs)
+            {
+                var name = item.ItemSpec.Trim();
+                var allowed = Validate.Bool("AllowSecretLookingName metadata of BuildArg '" + name + "'", item.Get(AllowSecretLookingNameMetadata), false);
+                var fragment = SecretLookingFragment(name);
+                if (fragment != null && !allowed)
+                {
+                    log.Warning(Diagnostic.Create(DiagnosticIds.SecretLookingBuildArg, name, fragment));
+                }
+            }
+        }
+
+        /// <summary>The fragment that makes <paramref name="name"/> look like a secret, or null.</summary>
+        public static string? SecretLookingFragment(string name) =>
+            SecretLookingFragments.FirstOrDefault(fragment => name.IndexOf(fragment, StringComparison.OrdinalIgnoreCase) >= 0);
+
+        /// <summary>A Dockerfile without any FROM can only fail in docker build: say so before anything runs.</summary>
+        internal static void CheckDockerfileHasFrom(CacheOptions options)
+        {
+            var text = options.DockerfileInline;
+            if (text == null && options.DockerfilePath != null)
+            {
+                try
+                {
+                    text = File.ReadAllText(options.DockerfilePath);
+                }
+                catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+                {
+                    return; // ECRC1109 reports it where the Dockerfile is hashed.
+                }
+            }
+
+            if (text != null && !FromLine.IsMatch(text))
+            {
+                throw new EcrCacheException(DiagnosticIds.DockerfileNoFrom, options.DockerfilePath ?? "EcrCacheDockerfileInline");
+            }
         }
 
         /// <summary>
@@ -260,7 +211,7 @@ namespace EcrCache.Core
             var fullPaths = raw.CacheOn.Select(item =>
             {
                 var full = item.Get("FullPath");
-                return string.IsNullOrEmpty(full) ? Resolve(projectDir, item.ItemSpec) : full!;
+                return string.IsNullOrEmpty(full) ? Validate.FullPath(projectDir, item.ItemSpec) : full!;
             }).ToList();
             var stats = FileStat.OfMany(fullPaths); // once per file: the input stamp reuses them
             var projectFile = raw.ProjectFile ?? "the project file";
@@ -270,8 +221,8 @@ namespace EcrCache.Core
                 var full = fullPaths[i];
                 var stat = stats[i];
                 var optionalText = item.Get("Optional");
-                var optional = optionalText != null && ParseBool("Optional (metadata of CacheOn '" + item.ItemSpec + "')", optionalText, false);
-                var jsonPath = Blank(item.Get("JsonPath"));
+                var optional = optionalText != null && Validate.Bool("Optional (metadata of CacheOn '" + item.ItemSpec + "')", optionalText, false);
+                var jsonPath = Validate.Blank(item.Get("JsonPath"));
                 if (!stat.Exists && item.ItemSpec.IndexOf('#') >= 0)
                 {
                     if (CacheOnGlob.HasWildcard(item.ItemSpec))
@@ -295,7 +246,7 @@ namespace EcrCache.Core
 
                         JsonPathSelector.Parse(json, item.ItemSpec); // ECRC1103 now, naming the item as written
                         jsonPath = json;
-                        full = Resolve(projectDir, path);
+                        full = Validate.FullPath(projectDir, path);
                         stat = FileStat.Of(full);
                     }
                 }
@@ -323,18 +274,6 @@ namespace EcrCache.Core
             {
                 CacheOnHashSpecs.ExpandGlobs(projectItems, projectFile, projectDir, raw.CacheOn, relative, options.CacheOn, options.CacheOnStats, log);
             }
-        }
-
-        public static string DefaultRepository(string projectName, Func<string, string?> environment)
-        {
-            var org = environment("BUILDKITE_ORGANIZATION_SLUG");
-            var pipeline = environment("BUILDKITE_PIPELINE_SLUG");
-            if (!string.IsNullOrEmpty(org) && !string.IsNullOrEmpty(pipeline))
-            {
-                return "build-cache/" + org + "/" + pipeline;
-            }
-
-            return "build-cache/" + projectName.ToLowerInvariant();
         }
 
         internal static SecretSpec ParseSecret(RawItem item, string projectDir, Func<string, string?> environment)
@@ -409,8 +348,8 @@ namespace EcrCache.Core
                 throw new EcrCacheException(DiagnosticIds.BadSecretSpec, include);
             }
 
-            var source = Blank(item.Get("Source"));
-            var envName = Blank(item.Get("Env")) ?? Blank(item.Get("EnvironmentVariable"));
+            var source = Validate.Blank(item.Get("Source"));
+            var envName = Validate.Blank(item.Get("Env")) ?? Validate.Blank(item.Get("EnvironmentVariable"));
             if (source != null && envName != null)
             {
                 throw new EcrCacheException(DiagnosticIds.BadSecretSpec, include);
@@ -423,7 +362,7 @@ namespace EcrCache.Core
         {
             if (src != null)
             {
-                var path = Resolve(projectDir, src);
+                var path = Validate.FullPath(projectDir, src);
                 if (!File.Exists(path))
                 {
                     throw new EcrCacheException(DiagnosticIds.SecretFileMissing, id, path);
@@ -432,7 +371,7 @@ namespace EcrCache.Core
                 return new SecretSpec(id, "id=" + id + ",src=" + path, null, path);
             }
 
-            if (!EnvName.IsMatch(env!))
+            if (!Validate.EnvironmentName.IsMatch(env!))
             {
                 throw new EcrCacheException(DiagnosticIds.BadSecretSpec, id);
             }
@@ -443,51 +382,6 @@ namespace EcrCache.Core
             }
 
             return new SecretSpec(id, "id=" + id + ",env=" + env, env, null);
-        }
-
-        /// <summary>
-        /// A duration option: whole minutes ("30") or a TimeSpan with a colon ("00:00:30"). Anything else is
-        /// <paramref name="diagnosticId"/>; the caller checks the range.
-        /// </summary>
-        internal static TimeSpan ParseMinutesOrTimeSpan(string value, string diagnosticId)
-        {
-            var text = value.Trim();
-            if (int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var minutes))
-            {
-                return TimeSpan.FromMinutes(minutes);
-            }
-
-            if (text.IndexOf(':') >= 0 && TimeSpan.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var timeout))
-            {
-                return timeout;
-            }
-
-            throw new EcrCacheException(diagnosticId, value);
-        }
-
-        public static bool ParseBool(string property, string? value, bool defaultValue)
-        {
-            var text = Blank(value);
-            if (text == null)
-            {
-                return defaultValue;
-            }
-
-            switch (text.Trim().ToLowerInvariant())
-            {
-                case "true":
-                case "1":
-                case "yes":
-                case "on":
-                    return true;
-                case "false":
-                case "0":
-                case "no":
-                case "off":
-                    return false;
-                default:
-                    throw new EcrCacheException(DiagnosticIds.BadBoolean, property, value);
-            }
         }
 
         /// <summary>Splits a command line like a POSIX shell does for words and quotes (no expansion).</summary>
@@ -587,12 +481,7 @@ namespace EcrCache.Core
             return PathNormalizer.Normalize(relative);
         }
 
-        internal static string Resolve(string baseDirectory, string path) =>
-            Path.GetFullPath(Path.IsPathRooted(path) ? path : Path.Combine(baseDirectory, path));
-
         private static string TrimSeparator(string path) =>
             path.Length > 1 ? path.TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar) : path;
-
-        private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
     }
 }

@@ -1,0 +1,42 @@
+using EcrCache.Diagnostics;
+using EcrCache.Logging;
+
+namespace EcrCache.Options
+{
+    /// <summary>
+    /// How PullOrBuildCachedImage behaves on a hit and on a miss: pull or not, push latest, the layer cache. The retry
+    /// and lease settings are in ReliabilityOptions.
+    /// </summary>
+    internal static class BuildOptions
+    {
+        public static void Apply(RawOptions raw, CacheOptions options, IBuildLog log)
+        {
+            options.SkipPull = Validate.Bool("EcrCacheSkipPull", raw["SkipPull"], false);
+            options.PushLatest = Validate.Bool("EcrCachePushLatest", raw["PushLatest"], true);
+            options.LayerCache = Validate.Bool("EcrCacheLayerCache", raw["LayerCache"], true);
+            var cacheFrom = Validate.Trimmed(raw["CacheFrom"]);
+            if (cacheFrom != null && !Validate.Tag.IsMatch(cacheFrom))
+            {
+                throw new EcrCacheException(DiagnosticIds.BadCacheFrom, cacheFrom);
+            }
+
+            options.CacheFrom = cacheFrom;
+            ReliabilityOptions.Apply(raw, options);
+            ProviderOptions.CheckIgnored(raw, options, OptionsParser.Step.Build, log);
+        }
+    }
+
+    /// <summary>The parsed build options.</summary>
+    internal sealed partial class CacheOptions
+    {
+        public bool SkipPull { get; set; }
+
+        public bool PushLatest { get; set; } = true;
+
+        /// <summary>EcrCacheLayerCache: on a miss, build with --cache-from and inline cache metadata.</summary>
+        public bool LayerCache { get; set; } = true;
+
+        /// <summary>EcrCacheCacheFrom: the store tag (or object name) to take layers from on a miss; null = the store's latest.</summary>
+        public string? CacheFrom { get; set; }
+    }
+}
