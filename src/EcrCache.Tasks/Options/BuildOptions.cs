@@ -1,15 +1,14 @@
 using EcrCache.Diagnostics;
-using EcrCache.Logging;
 
 namespace EcrCache.Options
 {
     /// <summary>
-    /// How PullOrBuildCachedImage behaves on a hit and on a miss: pull or not, push latest, the layer cache. The retry
-    /// and lease settings are in ReliabilityOptions.
+    /// How the pull-or-build step behaves on a hit and on a miss: pull or not, push latest, the layer cache. The retry
+    /// and lease settings are in ReliabilityOptions.cs.
     /// </summary>
     internal static class BuildOptions
     {
-        public static void Apply(RawOptions raw, CacheOptions options, IBuildLog log)
+        public static void Apply(RawOptions raw, CacheOptions options)
         {
             options.SkipPull = Validate.Bool("EcrCacheSkipPull", raw["SkipPull"], false);
             options.PushLatest = Validate.Bool("EcrCachePushLatest", raw["PushLatest"], true);
@@ -22,7 +21,6 @@ namespace EcrCache.Options
 
             options.CacheFrom = cacheFrom;
             ReliabilityOptions.Apply(raw, options);
-            ProviderOptions.CheckIgnored(raw, options, OptionsParser.Step.Build, log);
         }
     }
 

@@ -56,6 +56,9 @@ namespace EcrCache.Options
 
         public string ProjectName { get; set; } = "";
 
+        /// <summary>The project file, which diagnostics point at.</summary>
+        public string? ProjectFile { get; set; }
+
         /// <summary>Folder for the key, the key manifest and the stamp (obj/ecrcache/).</summary>
         public string IntermediateDirectory { get; set; } = "";
 

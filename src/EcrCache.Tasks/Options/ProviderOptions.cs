@@ -46,9 +46,6 @@ namespace EcrCache.Options
             /// <summary>Throws the option's coded error for a malformed value; null when it is validated for every provider elsewhere.</summary>
             public Action<RawOptions>? Validate { get; }
 
-            /// <summary>The step whose task takes the option, and so checks it (the store step, unless said otherwise).</summary>
-            public OptionsParser.Step Step { get; set; } = OptionsParser.Step.Store;
-
             /// <summary>Optional reason shown in ECRC1029, given the provider's name.</summary>
             public Func<string, string>? WhyIgnored { get; }
         }
@@ -64,8 +61,8 @@ namespace EcrCache.Options
             // Validated for all providers by OptionsParser (host[:port], booleans, the tag grammar): only the warning here.
             new Row("EcrCacheRegistry", r => Set(r["Registry"]), Registries, null, p => p + " talks to no registry"),
             new Row("EcrCacheRegistryInsecure", r => Set(r["RegistryInsecure"]), Registries, null, p => p + " talks to no registry"),
-            new Row("EcrCacheSkipPull", r => Set(r["SkipPull"]), Remotes, null, p => p + " has no remote store to pull from") { Step = OptionsParser.Step.Build },
-            new Row("EcrCacheCacheFrom", r => Set(r["CacheFrom"]), Remotes, null, p => p + " reuses the daemon's own build cache") { Step = OptionsParser.Step.Build },
+            new Row("EcrCacheSkipPull", r => Set(r["SkipPull"]), Remotes, null, p => p + " has no remote store to pull from"),
+            new Row("EcrCacheCacheFrom", r => Set(r["CacheFrom"]), Remotes, null, p => p + " reuses the daemon's own build cache"),
 
             new Row("EcrCacheRegion", r => Set(r["Region"]), new[] { "ecr", "s3" }, r => EcrOptionsParser.ValidateRegion(Trim(r["Region"]))),
             new Row("EcrCacheMaxAgeDays", r => Set(r["MaxAgeDays"]), Expiring, r => EcrOptionsParser.ParseMaxAgeDays(Trim(r["MaxAgeDays"])), p => p + " does not expire images"),
@@ -88,15 +85,15 @@ namespace EcrCache.Options
         public static string NameOf(ProviderKind provider) => provider.ToString().ToLowerInvariant();
 
         /// <summary>
-        /// Called by the store step (after the provider's own parser) and by the build step, each for the rows of its own
-        /// options: validates the options the provider ignores (coded errors) and warns about those the user set (ECRC1029).
+        /// Called once from <see cref="OptionsParser.Parse"/> after every concern's parser: validates the options the
+        /// provider ignores (coded errors), warns about those the user set (ECRC1029), and decides ECRC1030.
         /// </summary>
-        public static void CheckIgnored(RawOptions raw, CacheOptions options, OptionsParser.Step step, IBuildLog log)
+        public static void Apply(RawOptions raw, CacheOptions options, IBuildLog log)
         {
             var provider = NameOf(options.Provider);
             foreach (var row in Rows)
             {
-                if (row.Step != step || Array.IndexOf(row.UsedBy, provider) >= 0 || !row.IsSet(raw))
+                if (Array.IndexOf(row.UsedBy, provider) >= 0 || !row.IsSet(raw))
                 {
                     continue;
                 }
@@ -108,11 +105,7 @@ namespace EcrCache.Options
                     log.Warning(Diagnostic.Create(DiagnosticIds.ProviderOptionIgnored, row.Property, provider, why, JoinNames(row.UsedBy)));
                 }
             }
-        }
 
-        /// <summary>Decides ECRC1030 (provider local in a Buildkite job) for the store step.</summary>
-        public static void DecideLocalInBuildkite(RawOptions raw, CacheOptions options)
-        {
             var warnOnLocal = Validate.Bool("EcrCacheWarnOnLocalInBuildkite", raw["WarnOnLocalInBuildkite"], true);
             options.ProviderIsDefault = !Set(raw["Provider"]) || raw.IsSdkDefault("EcrCacheProvider");
             options.LocalInBuildkite = warnOnLocal

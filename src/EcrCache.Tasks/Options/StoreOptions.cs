@@ -1,18 +1,16 @@
 using EcrCache.Diagnostics;
-using EcrCache.Logging;
 
 namespace EcrCache.Options
 {
     /// <summary>
-    /// Where images are cached (ResolveCachedImageStore): the provider, the registry and repository, and the options of
-    /// the provider chosen (EcrOptions, GarOptions, TarballOptions). ProviderOptions then checks the options the provider
-    /// ignores.
+    /// Where images are cached: the provider, the registry and repository, and the options of the provider chosen
+    /// (EcrOptions.cs, GarOptions.cs, TarballOptions.cs). ProviderOptions then checks the options the provider ignores.
     /// </summary>
     internal static class StoreOptions
     {
         public static readonly string[] Providers = new[] { "local", "registry", "ecr", "gar", "gcr", "s3", "directory" };
 
-        public static void Apply(RawOptions raw, CacheOptions options, IBuildLog log)
+        public static void Apply(RawOptions raw, CacheOptions options)
         {
             var provider = (Validate.Trimmed(raw["Provider"]) ?? "local").ToLowerInvariant();
             var index = Array.IndexOf(Providers, provider);
@@ -61,8 +59,6 @@ namespace EcrCache.Options
                     break;
             }
 
-            ProviderOptions.CheckIgnored(raw, options, OptionsParser.Step.Store, log);
-            ProviderOptions.DecideLocalInBuildkite(raw, options);
         }
 
         public static string DefaultRepository(string projectName, Func<string, string?> environment)

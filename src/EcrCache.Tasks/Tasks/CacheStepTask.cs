@@ -8,37 +8,23 @@ using Microsoft.Build.Framework;
 namespace EcrCache.Tasks
 {
     /// <summary>
-    /// What the step tasks share: the project's identity, docker, cancellation, the mapping of failures to coded errors,
-    /// and the hand-over between steps. A step's string parameters reach the parsers in Options/ under their own names
-    /// (see <see cref="RawOptions"/>): a task declares a parameter and nothing copies it by hand.
+    /// What the pipeline's tasks share: cancellation, the mapping of failures to coded errors, and the hand-over between
+    /// steps (the engine, registered for the build under the name in the Pipeline parameter).
     /// </summary>
     public abstract class CacheStepTask : Microsoft.Build.Utilities.Task, ICancelableTask
     {
         private const string PipelineKeyPrefix = "EcrCache.Pipeline:";
 
         /// <summary>Not option values: the project's identity (typed in <see cref="RawOptions"/>) and the hand-over.</summary>
-        private static readonly string[] NotOptions = { nameof(ProjectDirectory), nameof(ProjectName), nameof(ProjectFile), nameof(IntermediateDirectory), "Pipeline" };
+        private static readonly string[] NotOptions = { "ProjectDirectory", "ProjectName", "ProjectFile", "IntermediateDirectory", "Pipeline" };
 
         private readonly CancellationTokenSource _cancel = new CancellationTokenSource();
-
-        [Required]
-        public string ProjectDirectory { get; set; } = "";
-
-        public string ProjectName { get; set; } = "";
-
-        public string? ProjectFile { get; set; }
-
-        [Required]
-        public string IntermediateDirectory { get; set; } = "";
-
-        /// <summary>EcrCacheDockerPath.</summary>
-        public string? DockerPath { get; set; }
 
         public void Cancel() => _cancel.Cancel();
 
         public sealed override bool Execute()
         {
-            var log = new TaskBuildLog(Log, ProjectFile);
+            var log = new TaskBuildLog(Log, ProjectFileForDiagnostics);
             try
             {
                 Run(log, _cancel.Token);
@@ -60,22 +46,19 @@ namespace EcrCache.Tasks
             return !log.HasLoggedErrors;
         }
 
+        /// <summary>The file that errors and warnings point at: the project (the step tasks learn it from the pipeline).</summary>
+        private protected virtual string? ProjectFileForDiagnostics => null;
+
         /// <summary>The step's work; failures are thrown as <see cref="EcrCacheException"/>.</summary>
         private protected abstract void Run(IBuildLog log, CancellationToken cancellationToken);
 
         /// <summary>
-        /// This task's parameters as the parsers read them: the project, and every public string parameter by its name.
-        /// Item parameters are copied by the task that has them (they are MSBuild types).
+        /// This task's option values as the parsers read them: every public string parameter by its name. The project's
+        /// identity and the items are copied by the task that has them (items are MSBuild types).
         /// </summary>
         private protected RawOptions ReadParameters()
         {
-            var raw = new RawOptions
-            {
-                ProjectDirectory = ProjectDirectory,
-                ProjectName = ProjectName,
-                ProjectFile = ProjectFile,
-                IntermediateDirectory = IntermediateDirectory,
-            };
+            var raw = new RawOptions();
             foreach (var property in StringParameters(GetType()))
             {
                 raw[property.Name] = (string?)property.GetValue(this);
@@ -107,6 +90,11 @@ namespace EcrCache.Tasks
             if (engine == null)
             {
                 throw new EcrCacheException(DiagnosticIds.PipelineStepMissing, GetType().Name, previousStep);
+            }
+
+            if (log is TaskBuildLog taskLog)
+            {
+                taskLog.File = engine.Options.ProjectFile;
             }
 
             engine.Log = log;

@@ -1,32 +1,15 @@
 using EcrCache.Logging;
-using EcrCache.Options;
 using Microsoft.Build.Framework;
 
 namespace EcrCache.Tasks
 {
     /// <summary>
-    /// PullOrBuildCachedImage: parses the build options (Options/BuildOptions.cs, ReliabilityOptions.cs), then a local
-    /// hit, a pull on a remote hit, or a build and push on a miss (one build per key, layer cache, retries), and records
-    /// the result in obj/ecrcache/ensured.json.
+    /// PullOrBuildCachedImage: a local hit, a pull on a remote hit, or a build and push on a miss (one build per key,
+    /// layer cache, retries), recorded in obj/ecrcache/ensured.json.
     /// </summary>
     public sealed class PullOrBuildCachedImage : CacheStepTask
     {
         public string? Pipeline { get; set; }
-
-        public string? SkipPull { get; set; }
-
-        public string? PushLatest { get; set; }
-
-        public string? LayerCache { get; set; }
-
-        public string? CacheFrom { get; set; }
-
-        public string? DockerRetries { get; set; }
-
-        public string? LeaseTimeout { get; set; }
-
-        /// <summary>The EcrCache* properties Sdk.targets defaulted (';'-separated): values the user did not choose.</summary>
-        public string? SdkDefaults { get; set; }
 
         /// <summary>hit-local, hit-pulled, hit-not-pulled or built.</summary>
         [Output]
@@ -46,7 +29,6 @@ namespace EcrCache.Tasks
         private protected override void Run(IBuildLog log, CancellationToken cancellationToken)
         {
             var engine = Resume(Pipeline, "ResolveCachedImageStore", log);
-            OptionsParser.Apply(ReadParameters(), engine.Options, OptionsParser.Step.Build, log);
             var result = engine.PullOrBuildStepAsync(cancellationToken).GetAwaiter().GetResult();
             Result = result.Result;
             ImageReference = result.Reference;

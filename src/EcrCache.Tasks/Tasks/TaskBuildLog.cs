@@ -9,14 +9,16 @@ namespace EcrCache.Tasks
     internal sealed class TaskBuildLog : IBuildLog
     {
         private readonly TaskLoggingHelper _log;
-        private readonly string? _file;
         private readonly object _gate = new object();
 
         public TaskBuildLog(TaskLoggingHelper log, string? file)
         {
             _log = log;
-            _file = file;
+            File = file;
         }
+
+        /// <summary>The file errors and warnings point at.</summary>
+        public string? File { get; set; }
 
         public bool HasLoggedErrors
         {
@@ -39,7 +41,7 @@ namespace EcrCache.Tasks
         {
             lock (_gate)
             {
-                _log.LogWarning(null, diagnostic.Code, null, _file, diagnostic.Line, 0, 0, 0, diagnostic.Message);
+                _log.LogWarning(null, diagnostic.Code, null, File, diagnostic.Line, 0, 0, 0, diagnostic.Message);
             }
         }
 
@@ -47,7 +49,7 @@ namespace EcrCache.Tasks
         {
             lock (_gate)
             {
-                _log.LogError(null, diagnostic.Code, null, _file, diagnostic.Line, 0, 0, 0, diagnostic.Message);
+                _log.LogError(null, diagnostic.Code, null, File, diagnostic.Line, 0, 0, 0, diagnostic.Message);
             }
         }
 

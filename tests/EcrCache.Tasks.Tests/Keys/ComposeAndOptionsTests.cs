@@ -8,6 +8,7 @@ using EcrCache.Diagnostics;
 using EcrCache.Keys;
 using EcrCache.Keys.BaseImages;
 using EcrCache.Keys.Explain;
+using EcrCache.Logging;
 using EcrCache.Options;
 using EcrCache.Tasks.Tests.Core;
 
@@ -197,8 +198,9 @@ services:
         {
             var raw = new RawOptions();
             configure(raw);
-            var options = new CacheOptions();
+            var options = new CacheOptions { Provider = ProviderKind.Registry };
             KeyFeatureOptions.Apply(raw, options);
+            BuildOptions.Apply(raw, options); // the layer-cache options are the build step's
             return options;
         }
 

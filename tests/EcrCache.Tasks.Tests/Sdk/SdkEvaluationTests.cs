@@ -188,8 +188,8 @@ namespace EcrCache.Tasks.Tests.Sdk
         public void AddingAProperty_CostsThreeEdits()
         {
             // EcrCacheLayerCache as the sample: its guarded default and its one task attribute (Sdk.targets), its task
-            // parameter (the step task), its typed option and parser line (the concern's file in Options/). Nothing
-            // copies it between the three.
+            // parameter (ReadCachedImageOptions), its typed option and parser line (the concern's file in Options/).
+            // Nothing copies it between the three.
             var src = Path.Combine(TestPaths.RepoRoot, "src");
             var mentions = new[] { "EcrCacheLayerCache", "raw[\"LayerCache\"]", "string? LayerCache {", "bool LayerCache {" };
             var files = Directory.EnumerateFiles(src, "*.*", SearchOption.AllDirectories)
@@ -201,7 +201,7 @@ namespace EcrCache.Tasks.Tests.Sdk
                 .OrderBy(f => f, StringComparer.Ordinal)
                 .ToList();
             CollectionAssert.AreEqual(
-                new[] { "EcrCache.Sdk/Sdk/Sdk.targets", "EcrCache.Tasks/Options/BuildOptions.cs", "EcrCache.Tasks/Tasks/PullOrBuildCachedImage.cs" },
+                new[] { "EcrCache.Sdk/Sdk/Sdk.targets", "EcrCache.Tasks/Options/BuildOptions.cs", "EcrCache.Tasks/Tasks/ReadCachedImageOptions.cs" },
                 files,
                 string.Join(", ", files));
 
@@ -355,7 +355,7 @@ namespace EcrCache.Tasks.Tests.Sdk
             foreach (var name in new[]
             {
                 "EnsureCachedImage", "ComputeCachedImageKey", "ResolveCachedImageStore", "PullOrBuildCachedImage", "ExportCachedImage", "ExplainCachedImageKey",
-                "_EcrCacheClean", "_EcrCacheComputeKey", "_EcrCacheResolveStore", "_EcrCachePrepareExport", "_EcrCachePullOrBuild", "_EcrCacheExport",
+                "_EcrCacheClean", "_EcrCacheReadOptions", "_EcrCacheComputeKey", "_EcrCacheResolveStore", "_EcrCachePullOrBuild", "_EcrCacheExport",
                 "_EcrCacheCheckDesignTime", "_EcrCacheEnsureOnBuild",
             })
             {
@@ -525,7 +525,7 @@ namespace EcrCache.Tasks.Tests.Sdk
         /// <summary>None of the targets that run a task started (their conditions held them back).</summary>
         private static void AssertNoStepRan(IEnumerable<string> targetsRun)
         {
-            foreach (var step in new[] { "_EcrCacheComputeKey", "_EcrCacheResolveStore", "_EcrCachePrepareExport", "_EcrCachePullOrBuild", "_EcrCacheExport" })
+            foreach (var step in new[] { "_EcrCacheReadOptions", "_EcrCacheComputeKey", "_EcrCacheResolveStore", "_EcrCachePullOrBuild", "_EcrCacheExport" })
             {
                 CollectionAssert.DoesNotContain(targetsRun.ToList(), step);
             }
@@ -536,17 +536,16 @@ namespace EcrCache.Tasks.Tests.Sdk
         {
             File.WriteAllText(Dir("Dockerfile"), "FROM busybox\n");
             var project = Project();
-            // The provider is the store step's option: the key step before it asks docker for the daemon's platform.
-            var docker = Environment.GetEnvironmentVariable("ECRCACHE_TEST_DOCKER") ?? "docker";
-            var globals = NoBuildkite(("EcrCacheProvider", "nope"), ("EcrCacheTasksAssembly", SdkHarness.TasksAssembly), ("EcrCacheDockerPath", docker), ("EcrCacheBaseImageDigests", "false"));
+            // Options are read before any step works: no docker is needed to report a bad one.
+            var globals = NoBuildkite(("EcrCacheProvider", "nope"), ("EcrCacheTasksAssembly", SdkHarness.TasksAssembly), ("EcrCacheDockerPath", "/nonexistent/docker"));
             var outcome = SdkHarness.Build(project, globals, new[] { "EnsureCachedImage" });
             Assert.IsFalse(outcome.Success, outcome.Log);
             var error = outcome.Errors.Single();
             Assert.AreEqual("ECRC1008", error.Code, outcome.Log);
             StringAssert.Contains(error.Message, "'nope'");
             Assert.AreEqual(project, error.File);
-            CollectionAssert.Contains(outcome.TargetsRun, "_EcrCacheResolveStore");
-            CollectionAssert.DoesNotContain(outcome.TargetsRun, "_EcrCachePullOrBuild", "nothing is looked up or built");
+            CollectionAssert.Contains(outcome.TargetsRun, "_EcrCacheReadOptions");
+            CollectionAssert.DoesNotContain(outcome.TargetsRun, "_EcrCacheComputeKey", "no step runs after a bad option");
         }
 
         [TestMethod]
