@@ -18,9 +18,6 @@ namespace EcrCache.Tasks
         /// </summary>
         public bool TrustEnsuredPlatform { get; set; }
 
-        /// <summary>ExplainCachedImageKey: print the manifest and the changes; no docker, no registry, nothing written.</summary>
-        public bool Explain { get; set; }
-
         [Output]
         public string? Key { get; private set; }
 
@@ -34,14 +31,6 @@ namespace EcrCache.Tasks
         private protected override void Run(IBuildLog log, CancellationToken cancellationToken)
         {
             var engine = Resume(Pipeline, "ReadCachedImageOptions", log);
-            if (Explain)
-            {
-                var explained = engine.ExplainAsync(cancellationToken).GetAwaiter().GetResult();
-                Key = explained.Hash;
-                Tag = explained.Tag;
-                return;
-            }
-
             var key = engine.ComputeKeyStepAsync(TrustEnsuredPlatform, cancellationToken).GetAwaiter().GetResult();
             Key = key.Hash;
             Tag = key.Tag;

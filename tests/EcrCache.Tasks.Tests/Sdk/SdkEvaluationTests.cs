@@ -152,7 +152,7 @@ namespace EcrCache.Tasks.Tests.Sdk
             // that silently does nothing; one passed but not declared fails every build.
             var targets = XDocument.Load(SdkHarness.SdkTargets);
             var tasks = StepTasks();
-            Assert.AreEqual(5, tasks.Count, string.Join(", ", tasks.Keys));
+            Assert.AreEqual(6, tasks.Count, string.Join(", ", tasks.Keys));
             foreach (var (name, inputs) in tasks)
             {
                 var invocations = targets.Descendants().Where(e => e.Name.LocalName == name).ToList();
@@ -355,7 +355,7 @@ namespace EcrCache.Tasks.Tests.Sdk
             foreach (var name in new[]
             {
                 "EnsureCachedImage", "ComputeCachedImageKey", "ResolveCachedImageStore", "PullOrBuildCachedImage", "ExportCachedImage", "ExplainCachedImageKey",
-                "_EcrCacheClean", "_EcrCacheReadOptions", "_EcrCacheComputeKey", "_EcrCacheResolveStore", "_EcrCachePullOrBuild", "_EcrCacheExport",
+                "_EcrCacheClean", "_EcrCacheReadOptions", "_EcrCacheTrustEnsuredPlatform",
                 "_EcrCacheCheckDesignTime", "_EcrCacheEnsureOnBuild",
             })
             {
@@ -502,7 +502,7 @@ namespace EcrCache.Tasks.Tests.Sdk
                 Assert.AreEqual(0, outcome.Errors.Count + outcome.Warnings.Count, outcome.Log);
                 CollectionAssert.Contains(outcome.Messages, SkipMessage, outcome.Log);
                 CollectionAssert.Contains(outcome.TargetsRun, target, outcome.Log);
-                AssertNoStepRan(outcome.TargetsRun);
+                AssertNoTaskRan(outcome);
                 Assert.AreEqual("", outcome.Properties["EcrCacheImageReference"]);
                 Assert.AreEqual("", outcome.Properties["EcrCacheKey"]);
             }
@@ -519,16 +519,14 @@ namespace EcrCache.Tasks.Tests.Sdk
             Assert.IsTrue(outcome.Success, outcome.Log);
             CollectionAssert.Contains(outcome.Messages, "EcrCache: disabled (EcrCacheEnabled=false).");
             CollectionAssert.Contains(outcome.TargetsRun, "EnsureCachedImage", outcome.Log);
-            AssertNoStepRan(outcome.TargetsRun);
+            AssertNoTaskRan(outcome);
         }
 
-        /// <summary>None of the targets that run a task started (their conditions held them back).</summary>
-        private static void AssertNoStepRan(IEnumerable<string> targetsRun)
+        /// <summary>No EcrCache task started (their conditions held them back), while the targets themselves ran.</summary>
+        private static void AssertNoTaskRan(BuildOutcome outcome)
         {
-            foreach (var step in new[] { "_EcrCacheReadOptions", "_EcrCacheComputeKey", "_EcrCacheResolveStore", "_EcrCachePullOrBuild", "_EcrCacheExport" })
-            {
-                CollectionAssert.DoesNotContain(targetsRun.ToList(), step);
-            }
+            var ours = outcome.TasksRun.Where(t => StepTasks().ContainsKey(t)).ToList();
+            Assert.AreEqual(0, ours.Count, "tasks that ran: " + string.Join(", ", ours) + outcome.Log);
         }
 
         [TestMethod]
@@ -544,8 +542,8 @@ namespace EcrCache.Tasks.Tests.Sdk
             Assert.AreEqual("ECRC1008", error.Code, outcome.Log);
             StringAssert.Contains(error.Message, "'nope'");
             Assert.AreEqual(project, error.File);
-            CollectionAssert.Contains(outcome.TargetsRun, "_EcrCacheReadOptions");
-            CollectionAssert.DoesNotContain(outcome.TargetsRun, "_EcrCacheComputeKey", "no step runs after a bad option");
+            CollectionAssert.Contains(outcome.TasksRun, "ReadCachedImageOptions");
+            CollectionAssert.DoesNotContain(outcome.TasksRun, "ComputeCachedImageKey", "no step runs after a bad option");
         }
 
         [TestMethod]

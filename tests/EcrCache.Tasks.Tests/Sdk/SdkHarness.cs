@@ -26,6 +26,9 @@ namespace EcrCache.Tasks.Tests.Sdk
 
         public List<string> TargetsRun { get; } = new List<string>();
 
+        /// <summary>The tasks that started (a task whose Condition is false does not).</summary>
+        public List<string> TasksRun { get; } = new List<string>();
+
         /// <summary>Property values after the build (only the ones asked for).</summary>
         public Dictionary<string, string> Properties { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
 
@@ -149,6 +152,7 @@ namespace EcrCache.Tasks.Tests.Sdk
                 outcome.Warnings.AddRange(logger.Warnings);
                 outcome.Messages.AddRange(logger.Messages);
                 outcome.TargetsRun.AddRange(logger.TargetsRun);
+                outcome.TasksRun.AddRange(logger.TasksRun);
             }
 
             foreach (var name in propertiesAfter)
@@ -178,6 +182,7 @@ namespace EcrCache.Tasks.Tests.Sdk
             public readonly List<LoggedDiagnostic> Warnings = new List<LoggedDiagnostic>();
             public readonly List<string> Messages = new List<string>();
             public readonly List<string> TargetsRun = new List<string>();
+            public readonly List<string> TasksRun = new List<string>();
             private object? _verbosity;
             private string? _parameters;
 
@@ -223,6 +228,7 @@ namespace EcrCache.Tasks.Tests.Sdk
                 eventSource.WarningRaised += (_, e) => Add(Warnings, new LoggedDiagnostic(e.Code, e.Message ?? "", e.File));
                 eventSource.MessageRaised += (_, e) => Add(Messages, e.Message ?? "");
                 eventSource.TargetStarted += (_, e) => Add(TargetsRun, e.TargetName);
+                eventSource.TaskStarted += (_, e) => Add(TasksRun, e.TaskName);
             }
 
             private void Add<T>(List<T> list, T value)
