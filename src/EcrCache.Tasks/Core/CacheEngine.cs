@@ -86,7 +86,8 @@ namespace EcrCache.Core
         }
 
         /// <summary>ExplainCachedImageKey: prints the manifest and the changes since the last ensured key; no docker, no network.</summary>
-        public Task<CacheKey> ExplainAsync(CancellationToken cancellationToken) => KeyExplainer.ExplainAsync(_options, _log, cancellationToken);
+        public async Task<CacheKey> ExplainAsync(CancellationToken cancellationToken) =>
+            _key = await KeyExplainer.ExplainAsync(_options, _log, cancellationToken).ConfigureAwait(false);
 
         /// <summary>The whole job in one call, as the four step targets run it: key, store, pull or build, export.</summary>
         public async Task<CacheResult> EnsureAsync(CancellationToken cancellationToken)

@@ -8,9 +8,9 @@ namespace EcrCache.Tasks
     /// ComputeCachedImageKey: hashes the inputs into the content key and writes key.txt and key-manifest.json; unchanged
     /// inputs are not hashed again (the input stamp).
     /// </summary>
-    public sealed class ComputeCachedImageKey : CacheStepTask
+    public sealed class ComputeCachedImageKey : PipelineStepTask
     {
-        public string? Pipeline { get; set; }
+        private protected override string PreviousStep => "ReadCachedImageOptions";
 
         /// <summary>
         /// Key with the daemon platform the last ensured run saw on the same daemon (no 'docker version'): set when the
@@ -18,22 +18,13 @@ namespace EcrCache.Tasks
         /// </summary>
         public bool TrustEnsuredPlatform { get; set; }
 
-        [Output]
-        public string? Key { get; private set; }
-
-        [Output]
-        public string? Tag { get; private set; }
-
         /// <summary>obj/ecrcache/key-manifest.json: every input of the key.</summary>
         [Output]
         public string? KeyManifest { get; private set; }
 
-        private protected override void Run(IBuildLog log, CancellationToken cancellationToken)
+        private protected override void Run(CacheEngine engine, IBuildLog log, CancellationToken cancellationToken)
         {
-            var engine = Resume(Pipeline, "ReadCachedImageOptions", log);
             var key = engine.ComputeKeyStepAsync(TrustEnsuredPlatform, cancellationToken).GetAwaiter().GetResult();
-            Key = key.Hash;
-            Tag = key.Tag;
             KeyManifest = Path.Combine(engine.Options.IntermediateDirectory, CacheEngine.ManifestFileName);
             if (!TrustEnsuredPlatform)
             {

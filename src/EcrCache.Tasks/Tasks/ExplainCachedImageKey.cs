@@ -1,5 +1,5 @@
+using EcrCache.Core;
 using EcrCache.Logging;
-using Microsoft.Build.Framework;
 
 namespace EcrCache.Tasks
 {
@@ -7,28 +7,19 @@ namespace EcrCache.Tasks
     /// ExplainCachedImageKey: prints the whole key manifest and what changed since the last key EnsureCachedImage ensured
     /// from this project. No docker, no registry, nothing written.
     /// </summary>
-    public sealed class ExplainCachedImageKey : CacheStepTask
+    public sealed class ExplainCachedImageKey : PipelineStepTask
     {
-        public string? Pipeline { get; set; }
+        private protected override string PreviousStep => "ReadCachedImageOptions";
 
-        [Output]
-        public string? Key { get; private set; }
-
-        [Output]
-        public string? Tag { get; private set; }
-
-        private protected override void Run(IBuildLog log, CancellationToken cancellationToken)
+        private protected override void Run(CacheEngine engine, IBuildLog log, CancellationToken cancellationToken)
         {
-            var engine = Resume(Pipeline, "ReadCachedImageOptions", log);
             try
             {
-                var key = engine.ExplainAsync(cancellationToken).GetAwaiter().GetResult();
-                Key = key.Hash;
-                Tag = key.Tag;
+                engine.ExplainAsync(cancellationToken).GetAwaiter().GetResult();
             }
             finally
             {
-                Finish(Pipeline!, engine);
+                Finish(engine);
             }
         }
     }

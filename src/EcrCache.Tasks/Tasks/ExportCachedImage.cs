@@ -1,3 +1,4 @@
+using EcrCache.Core;
 using EcrCache.Logging;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
@@ -9,9 +10,9 @@ namespace EcrCache.Tasks
     /// Buildkite Job API and meta-data (on every run: each job needs them, even when obj/ survived from the last one).
     /// Ends the pipeline.
     /// </summary>
-    public sealed class ExportCachedImage : CacheStepTask
+    public sealed class ExportCachedImage : PipelineStepTask
     {
-        public string? Pipeline { get; set; }
+        private protected override string PreviousStep => "PullOrBuildCachedImage";
 
         /// <summary>
         /// The repository reference without tag, with metadata Tag, Reference, Key, Result and Registry (empty for the
@@ -20,9 +21,8 @@ namespace EcrCache.Tasks
         [Output]
         public ITaskItem? Image { get; private set; }
 
-        private protected override void Run(IBuildLog log, CancellationToken cancellationToken)
+        private protected override void Run(CacheEngine engine, IBuildLog log, CancellationToken cancellationToken)
         {
-            var engine = Resume(Pipeline, "PullOrBuildCachedImage", log);
             try
             {
                 engine.ExportStepAsync(cancellationToken).GetAwaiter().GetResult();
@@ -37,7 +37,7 @@ namespace EcrCache.Tasks
             }
             finally
             {
-                Finish(Pipeline!, engine);
+                Finish(engine);
             }
         }
     }

@@ -1,3 +1,4 @@
+using EcrCache.Core;
 using EcrCache.Logging;
 using EcrCache.Options;
 using Microsoft.Build.Framework;
@@ -8,11 +9,11 @@ namespace EcrCache.Tasks
     /// ResolveCachedImageStore: names the image. A store whose name the last run resolved for the same settings is not
     /// contacted: it is created when PullOrBuildCachedImage needs it.
     /// </summary>
-    public sealed class ResolveCachedImageStore : CacheStepTask
+    public sealed class ResolveCachedImageStore : PipelineStepTask
     {
         private static readonly object OncePerBuildGate = new object();
 
-        public string? Pipeline { get; set; }
+        private protected override string PreviousStep => "ComputeCachedImageKey";
 
         /// <summary>The repository reference without tag, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/build-cache/app.</summary>
         [Output]
@@ -26,9 +27,8 @@ namespace EcrCache.Tasks
         [Output]
         public string? ResolvedRegistry { get; private set; }
 
-        private protected override void Run(IBuildLog log, CancellationToken cancellationToken)
+        private protected override void Run(CacheEngine engine, IBuildLog log, CancellationToken cancellationToken)
         {
-            var engine = Resume(Pipeline, "ComputeCachedImageKey", log);
             WarnLocalInBuildkite(engine.Options, log);
             Image = engine.ResolveStoreStepAsync(cancellationToken).GetAwaiter().GetResult();
             ResolvedProvider = ProviderOptions.NameOf(engine.Options.Provider);

@@ -1,0 +1,39 @@
+using EcrCache.Core;
+using EcrCache.Logging;
+using Microsoft.Build.Framework;
+
+namespace EcrCache.Tasks
+{
+    /// <summary>
+    /// A step of the pipeline that ReadCachedImageOptions started: it continues the engine named by
+    /// <see cref="Pipeline"/>, and reports the key and tag as they are after it (a step may compute the key again, when
+    /// the daemon changed platform).
+    /// </summary>
+    public abstract class PipelineStepTask : CacheStepTask
+    {
+        /// <summary>$(_EcrCachePipeline): the engine of this build of the project.</summary>
+        public string? Pipeline { get; set; }
+
+        [Output]
+        public string? Key { get; private set; }
+
+        [Output]
+        public string? Tag { get; private set; }
+
+        /// <summary>The step that must have run before this one (named in ECRC1903).</summary>
+        private protected abstract string PreviousStep { get; }
+
+        private protected sealed override void Run(IBuildLog log, CancellationToken cancellationToken)
+        {
+            var engine = Resume(Pipeline, PreviousStep, log);
+            Run(engine, log, cancellationToken);
+            Key = engine.Key?.Hash;
+            Tag = engine.Key?.Tag;
+        }
+
+        private protected abstract void Run(CacheEngine engine, IBuildLog log, CancellationToken cancellationToken);
+
+        /// <summary>Ends the pipeline: the engine leaves the registry and lets go of what it holds.</summary>
+        private protected void Finish(CacheEngine engine) => Finish(Pipeline!, engine);
+    }
+}
