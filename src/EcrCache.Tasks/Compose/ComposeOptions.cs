@@ -102,6 +102,6 @@ namespace EcrCache.Compose
             Path.GetFullPath(Path.IsPathRooted(path) ? path : Path.Combine(baseDirectory, path)).TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar);
 
         private static bool SamePath(string a, string b) =>
-            string.Equals(a.TrimEnd('/', '\\'), b.TrimEnd('/', '\\'), Path.DirectorySeparatorChar == '\\' ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal);
+            string.Equals(a.TrimEnd('/', '\\'), b.TrimEnd('/', '\\'), Validate.PathComparison);
     }
 }

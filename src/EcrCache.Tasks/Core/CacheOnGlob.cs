@@ -13,9 +13,6 @@ namespace EcrCache.Core
     /// </summary>
     internal sealed class CacheOnGlob
     {
-        private static readonly StringComparison PathComparison =
-            Path.DirectorySeparatorChar == '\\' ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
-
         private readonly string _basePrefix;
         private readonly Regex _rest;
         private readonly int _maxDepth; // folder levels below the base a match can be in; -1: any
@@ -78,7 +75,7 @@ namespace EcrCache.Core
         /// <summary>True when <paramref name="fullPath"/> (a file or folder) is matched by this glob.</summary>
         public bool Matches(string fullPath)
         {
-            if (fullPath.Length <= _basePrefix.Length || !fullPath.StartsWith(_basePrefix, PathComparison))
+            if (fullPath.Length <= _basePrefix.Length || !fullPath.StartsWith(_basePrefix, Validate.PathComparison))
             {
                 return false;
             }
@@ -166,7 +163,7 @@ namespace EcrCache.Core
         {
             foreach (var glob in prune)
             {
-                if (glob.Matches(folder) || (glob.Rest == "**" && string.Equals(folder, glob.BaseDirectory, PathComparison)))
+                if (glob.Matches(folder) || (glob.Rest == "**" && string.Equals(folder, glob.BaseDirectory, Validate.PathComparison)))
                 {
                     return true;
                 }

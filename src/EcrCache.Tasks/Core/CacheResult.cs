@@ -10,13 +10,7 @@ namespace EcrCache.Core
         public const string HitNotPulled = "hit-not-pulled";
         public const string Built = "built";
 
-        public CacheResult(string image, string tag, string result, CacheKey key)
-        {
-            Image = image;
-            Tag = tag;
-            Result = result;
-            Key = key;
-        }
+        public CacheResult(string image, string tag, string result, CacheKey key) => (Image, Tag, Result, Key) = (image, tag, result, key);
 
         public string Image { get; }
 

@@ -10,9 +10,6 @@ namespace EcrCache.Core
     /// </summary>
     internal sealed class RelativePathResolver
     {
-        private static readonly StringComparison Comparison =
-            Path.DirectorySeparatorChar == '\\' ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
-
         private readonly string _baseDirectory;
         private readonly string _basePrefix;
 
@@ -26,7 +23,7 @@ namespace EcrCache.Core
         [System.Runtime.CompilerServices.MethodImpl(JitHints.OptimizeNow)]
         public string Of(string fullPath)
         {
-            if (fullPath.Length > _basePrefix.Length && fullPath.StartsWith(_basePrefix, Comparison) && IsFullAndNormal(fullPath))
+            if (fullPath.Length > _basePrefix.Length && fullPath.StartsWith(_basePrefix, Validate.PathComparison) && IsFullAndNormal(fullPath))
             {
                 return PathNormalizer.Normalize(fullPath.Substring(_basePrefix.Length));
             }

@@ -14,12 +14,7 @@ namespace EcrCache.Options
             options.PushLatest = Validate.Bool("EcrCachePushLatest", raw["PushLatest"], true);
             options.LayerCache = Validate.Bool("EcrCacheLayerCache", raw["LayerCache"], true);
             var cacheFrom = Validate.Trimmed(raw["CacheFrom"]);
-            if (cacheFrom != null && !Validate.Tag.IsMatch(cacheFrom))
-            {
-                throw new EcrCacheException(DiagnosticIds.BadCacheFrom, cacheFrom);
-            }
-
-            options.CacheFrom = cacheFrom;
+            options.CacheFrom = cacheFrom == null ? null : Validate.Grammar(cacheFrom, Validate.Tag, DiagnosticIds.BadCacheFrom);
             ReliabilityOptions.Apply(raw, options);
         }
     }

@@ -19,11 +19,7 @@ namespace EcrCache.Options
 
         public static void Apply(RawOptions raw, CacheOptions options)
         {
-            options.ExportEnvVariable = Validate.Blank(raw["ExportEnvVariable"]) ?? "BUILDKITE_PLUGIN_DOCKER_IMAGE";
-            if (!Validate.EnvironmentName.IsMatch(options.ExportEnvVariable))
-            {
-                throw new EcrCacheException(DiagnosticIds.BadExportVariable, options.ExportEnvVariable);
-            }
+            options.ExportEnvVariable = Validate.Grammar(Validate.Blank(raw["ExportEnvVariable"]) ?? "BUILDKITE_PLUGIN_DOCKER_IMAGE", Validate.EnvironmentName, DiagnosticIds.BadExportVariable);
 
             if (BuildkiteProtectedVariables.IsProtected(options.ExportEnvVariable))
             {

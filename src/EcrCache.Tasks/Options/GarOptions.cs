@@ -129,18 +129,10 @@ namespace EcrCache.Options
             return gar;
         }
 
-        // The validators below also check these options for the providers that ignore them (Core/ProviderOptions.cs).
+        // The validators below also check these options for the providers that ignore them (ProviderOptions.cs).
 
         /// <summary>EcrCacheGcpProject (trimmed, non-empty): a project id, or BadGcpProject.</summary>
-        internal static string ValidateProject(string project)
-        {
-            if (!ProjectId.IsMatch(project))
-            {
-                throw new EcrCacheException(DiagnosticIds.BadGcpProject, project);
-            }
-
-            return project;
-        }
+        internal static string ValidateProject(string project) => Validate.Grammar(project, ProjectId, DiagnosticIds.BadGcpProject);
 
         /// <summary>EcrCacheGarLocation (trimmed, lower-cased): a location name, or BadGarLocation.</summary>
         internal static string ValidateLocation(string location)
@@ -154,15 +146,7 @@ namespace EcrCache.Options
         }
 
         /// <summary>EcrCacheGarRepository (trimmed, non-empty): a repository id, or BadGarRepository.</summary>
-        internal static string ValidateRepositoryId(string repositoryId)
-        {
-            if (!RepositoryId.IsMatch(repositoryId))
-            {
-                throw new EcrCacheException(DiagnosticIds.BadGarRepository, repositoryId);
-            }
-
-            return repositoryId;
-        }
+        internal static string ValidateRepositoryId(string repositoryId) => Validate.Grammar(repositoryId, RepositoryId, DiagnosticIds.BadGarRepository);
 
         /// <summary>EcrCacheGarEndpoint (trimmed, non-empty): the API base URL ending with '/', or BadGarEndpoint.</summary>
         internal static Uri ParseEndpoint(string endpoint)

@@ -124,11 +124,7 @@ namespace EcrCache.Options
             var seen = new Dictionary<string, string?>(StringComparer.Ordinal);
             foreach (var item in raw.BuildArgs)
             {
-                var name = item.ItemSpec.Trim();
-                if (!Validate.EnvironmentName.IsMatch(name))
-                {
-                    throw new EcrCacheException(DiagnosticIds.BadBuildArgName, name);
-                }
+                var name = Validate.Grammar(item.ItemSpec.Trim(), Validate.EnvironmentName, DiagnosticIds.BadBuildArgName);
 
                 string? value;
                 if (item.Has("Value"))
@@ -470,7 +466,7 @@ namespace EcrCache.Options
         {
             var baseFull = TrimSeparator(Path.GetFullPath(baseDirectory)) + Path.DirectorySeparatorChar;
             var target = Path.GetFullPath(fullPath);
-            var comparison = Path.DirectorySeparatorChar == '\\' ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+            var comparison = Validate.PathComparison;
             if (target.StartsWith(baseFull, comparison))
             {
                 return PathNormalizer.Normalize(target.Substring(baseFull.Length));

@@ -22,15 +22,7 @@ namespace EcrCache.Options
             options.Provider = (ProviderKind)index;
             options.RegistryInsecure = Validate.Bool("EcrCacheRegistryInsecure", raw["RegistryInsecure"], false);
             var registry = Validate.Trimmed(raw["Registry"])?.TrimEnd('/');
-            if (registry != null)
-            {
-                if (!Validate.RegistryHost.IsMatch(registry))
-                {
-                    throw new EcrCacheException(DiagnosticIds.BadRegistryHost, registry);
-                }
-
-                options.Registry = registry;
-            }
+            options.Registry = registry == null ? null : Validate.Grammar(registry, Validate.RegistryHost, DiagnosticIds.BadRegistryHost);
 
             if (options.Provider == ProviderKind.Registry && options.Registry == null)
             {

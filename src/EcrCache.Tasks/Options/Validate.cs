@@ -26,6 +26,24 @@ namespace EcrCache.Options
         /// <summary>An environment variable (and build argument) name.</summary>
         public static readonly Regex EnvironmentName = new Regex("^[A-Za-z_][A-Za-z0-9_]*\\z", RegexOptions.CultureInvariant);
 
+        /// <summary>How this file system compares paths: ignoring case on Windows, exactly elsewhere.</summary>
+        public static readonly StringComparison PathComparison =
+            Path.DirectorySeparatorChar == '\\' ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+
+        /// <summary>
+        /// <paramref name="value"/> when <paramref name="grammar"/> matches it, else <paramref name="diagnosticId"/> with
+        /// <paramref name="args"/> (the value itself when none are given).
+        /// </summary>
+        public static string Grammar(string value, Regex grammar, string diagnosticId, params object?[] args)
+        {
+            if (!grammar.IsMatch(value))
+            {
+                throw new EcrCacheException(diagnosticId, args.Length == 0 ? new object?[] { value } : args);
+            }
+
+            return value;
+        }
+
         /// <summary>Null for a missing or white-space value, else the value as written.</summary>
         public static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
 
