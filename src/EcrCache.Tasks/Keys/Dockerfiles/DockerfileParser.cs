@@ -377,90 +377,18 @@ namespace EcrCache.Keys.Dockerfiles
         internal static string Substitute(string text, IReadOnlyDictionary<string, string> values, LogicalLine instruction) =>
             Substitute(text, values, instruction.Escape, instruction.Line, instruction.Text);
 
-        internal static string Substitute(string text, IReadOnlyDictionary<string, string> values, char escape = '\\', int line = 0, string? instructionText = null)
-        {
-            var sb = new StringBuilder(text.Length);
-            for (var i = 0; i < text.Length; i++)
-            {
-                var c = text[i];
-                if (c == escape && i + 1 < text.Length && text[i + 1] == '$')
-                {
-                    sb.Append('$');
-                    i++;
-                    continue;
-                }
-
-                if (c != '$' || i + 1 >= text.Length)
-                {
-                    sb.Append(c);
-                    continue;
-                }
-
-                if (text[i + 1] == '{')
-                {
-                    var close = FindClose(text, i + 2);
-                    if (close < 0)
-                    {
-                        throw new EcrCacheException(DiagnosticIds.DockerfileFromInvalid, line, instructionText ?? text, "a ${ has no closing }");
-                    }
-
-                    var inner = text.Substring(i + 2, close - i - 2);
-                    sb.Append(Expand(inner, values, escape, line, instructionText ?? text));
-                    i = close;
-                    continue;
-                }
-
-                var j = i + 1;
-                while (j < text.Length && (char.IsLetterOrDigit(text[j]) || text[j] == '_'))
-                {
-                    j++;
-                }
-
-                if (j == i + 1)
-                {
-                    sb.Append(c);
-                    continue;
-                }
-
-                var name = text.Substring(i + 1, j - i - 1);
-                sb.Append(values.TryGetValue(name, out var v) ? v : "");
-                i = j - 1;
-            }
-
-            return sb.ToString();
-        }
-
-        private static int FindClose(string text, int from)
-        {
-            var depth = 0;
-            for (var k = from; k < text.Length; k++)
-            {
-                if (text[k] == '{')
-                {
-                    depth++;
-                }
-                else if (text[k] == '}')
-                {
-                    if (depth == 0)
-                    {
-                        return k;
-                    }
-
-                    depth--;
-                }
-            }
-
-            return -1;
-        }
+        internal static string Substitute(string text, IReadOnlyDictionary<string, string> values, char escape = '\\', int line = 0, string? instructionText = null) =>
+            VariableReferences.Substitute(
+                text,
+                dollarEscape: escape,
+                nestedBraces: true,
+                name => values.TryGetValue(name, out var value) ? value : null,
+                inner => Expand(inner, values, escape, line, instructionText ?? text),
+                () => new EcrCacheException(DiagnosticIds.DockerfileFromInvalid, line, instructionText ?? text, "a ${ has no closing }"));
 
         private static string Expand(string inner, IReadOnlyDictionary<string, string> values, char escape, int line, string instructionText)
         {
-            var n = 0;
-            while (n < inner.Length && (char.IsLetterOrDigit(inner[n]) || inner[n] == '_'))
-            {
-                n++;
-            }
-
+            var n = VariableReferences.NameEnd(inner, 0);
             var name = inner.Substring(0, n);
             if (name.Length == 0)
             {
