@@ -119,37 +119,17 @@ namespace EcrCache.Stores.Ecr
             result.Document?.Dispose();
         }
 
-        public async Task<string?> GetLifecyclePolicyAsync(string name, string registryId, CancellationToken cancellationToken)
-        {
-            var result = await CallAsync("GetLifecyclePolicy", name, w => WriteRepository(w, name, registryId), new[] { "LifecyclePolicyNotFoundException" }, cancellationToken).ConfigureAwait(false);
-            return ReadString(result, "lifecyclePolicyText");
-        }
+        public Task<string?> GetLifecyclePolicyAsync(string name, string registryId, CancellationToken cancellationToken) =>
+            GetPolicyAsync("GetLifecyclePolicy", "LifecyclePolicyNotFoundException", "lifecyclePolicyText", name, registryId, cancellationToken);
 
-        public async Task PutLifecyclePolicyAsync(string name, string registryId, string policyText, CancellationToken cancellationToken)
-        {
-            var result = await CallAsync("PutLifecyclePolicy", name, w =>
-            {
-                WriteRepository(w, name, registryId);
-                w.WriteString("lifecyclePolicyText", policyText);
-            }, null, cancellationToken).ConfigureAwait(false);
-            result.Document?.Dispose();
-        }
+        public Task PutLifecyclePolicyAsync(string name, string registryId, string policyText, CancellationToken cancellationToken) =>
+            SetPolicyAsync("PutLifecyclePolicy", "lifecyclePolicyText", name, registryId, policyText, cancellationToken);
 
-        public async Task<string?> GetRepositoryPolicyAsync(string name, string registryId, CancellationToken cancellationToken)
-        {
-            var result = await CallAsync("GetRepositoryPolicy", name, w => WriteRepository(w, name, registryId), new[] { "RepositoryPolicyNotFoundException" }, cancellationToken).ConfigureAwait(false);
-            return ReadString(result, "policyText");
-        }
+        public Task<string?> GetRepositoryPolicyAsync(string name, string registryId, CancellationToken cancellationToken) =>
+            GetPolicyAsync("GetRepositoryPolicy", "RepositoryPolicyNotFoundException", "policyText", name, registryId, cancellationToken);
 
-        public async Task SetRepositoryPolicyAsync(string name, string registryId, string policyText, CancellationToken cancellationToken)
-        {
-            var result = await CallAsync("SetRepositoryPolicy", name, w =>
-            {
-                WriteRepository(w, name, registryId);
-                w.WriteString("policyText", policyText);
-            }, null, cancellationToken).ConfigureAwait(false);
-            result.Document?.Dispose();
-        }
+        public Task SetRepositoryPolicyAsync(string name, string registryId, string policyText, CancellationToken cancellationToken) =>
+            SetPolicyAsync("SetRepositoryPolicy", "policyText", name, registryId, policyText, cancellationToken);
 
         public async Task<EcrAuthorization> GetAuthorizationTokenAsync(CancellationToken cancellationToken)
         {
@@ -258,15 +238,27 @@ namespace EcrCache.Stores.Ecr
             return (code, message);
         }
 
-        private static string? ReadString(CallResult result, string property)
+        /// <summary>A repository's lifecycle or repository policy: its text, or null when the repository has none.</summary>
+        private async Task<string?> GetPolicyAsync(string operation, string notFoundCode, string textProperty, string name, string registryId, CancellationToken cancellationToken)
         {
+            var result = await CallAsync(operation, name, w => WriteRepository(w, name, registryId), new[] { notFoundCode }, cancellationToken).ConfigureAwait(false);
             if (result.ErrorCode != null)
             {
                 return null;
             }
 
             using var document = result.Document!;
-            return GetString(document.RootElement, property);
+            return GetString(document.RootElement, textProperty);
+        }
+
+        private async Task SetPolicyAsync(string operation, string textProperty, string name, string registryId, string policyText, CancellationToken cancellationToken)
+        {
+            var result = await CallAsync(operation, name, w =>
+            {
+                WriteRepository(w, name, registryId);
+                w.WriteString(textProperty, policyText);
+            }, null, cancellationToken).ConfigureAwait(false);
+            result.Document?.Dispose();
         }
 
         private static void WriteRepository(Utf8JsonWriter writer, string name, string registryId)
