@@ -175,30 +175,11 @@ namespace EcrCache.Http
     }
 
     /// <summary>One attempt of a <see cref="RetryingApiClient{TCall}"/> call: the answer, or why there was none (status 0).</summary>
-    internal sealed class ApiResponse
+    /// <param name="Status">The HTTP status, or 0 when no answer came (refused, reset, timed out).</param>
+    /// <param name="Body">The body, cut at 1 MiB; null without an answer.</param>
+    /// <param name="TransportError">The transport failure in a few words when <paramref name="Status"/> is 0.</param>
+    internal sealed record ApiResponse(int Status, byte[]? Body, HttpResponseHeaders? Headers, string? TransportError, long ElapsedMilliseconds)
     {
-        public ApiResponse(int status, byte[]? body, HttpResponseHeaders? headers, string? transportError, long elapsedMilliseconds)
-        {
-            Status = status;
-            Body = body;
-            Headers = headers;
-            TransportError = transportError;
-            ElapsedMilliseconds = elapsedMilliseconds;
-        }
-
-        /// <summary>The HTTP status, or 0 when no answer came (refused, reset, timed out).</summary>
-        public int Status { get; }
-
         public bool IsSuccess => Status >= 200 && Status < 300;
-
-        /// <summary>The body, cut at 1 MiB; null without an answer.</summary>
-        public byte[]? Body { get; }
-
-        public HttpResponseHeaders? Headers { get; }
-
-        /// <summary>The transport failure in a few words when <see cref="Status"/> is 0.</summary>
-        public string? TransportError { get; }
-
-        public long ElapsedMilliseconds { get; }
     }
 }

@@ -287,24 +287,8 @@ namespace EcrCache.Keys
         }
 
         /// <summary>One distinct (Kind, Name, FullPath) to hash; sorted by Name, Kind, FullPath.</summary>
-        private sealed class Target
+        private sealed record Target(string Kind, string Name, CacheOnInput Input, IReadOnlyList<JsonPathSegment>? Segments)
         {
-            public Target(string kind, string name, CacheOnInput input, IReadOnlyList<JsonPathSegment>? segments)
-            {
-                Kind = kind;
-                Name = name;
-                Input = input;
-                Segments = segments;
-            }
-
-            public string Kind { get; }
-
-            public string Name { get; }
-
-            public CacheOnInput Input { get; }
-
-            public IReadOnlyList<JsonPathSegment>? Segments { get; }
-
             public string? Hash { get; set; }
         }
 

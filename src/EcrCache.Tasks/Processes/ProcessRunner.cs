@@ -38,21 +38,7 @@ namespace EcrCache.Processes
         public string DisplayText => FileName + " " + string.Join(" ", Arguments);
     }
 
-    internal sealed class ProcessResult
-    {
-        public ProcessResult(int exitCode, string standardOutput, string standardError)
-        {
-            ExitCode = exitCode;
-            StandardOutput = standardOutput;
-            StandardError = standardError;
-        }
-
-        public int ExitCode { get; }
-
-        public string StandardOutput { get; }
-
-        public string StandardError { get; }
-    }
+    internal sealed record ProcessResult(int ExitCode, string StandardOutput, string StandardError);
 
     /// <summary>Thrown when the executable itself cannot be started (not found, not executable).</summary>
     internal sealed class ProcessStartException : Exception

@@ -4,36 +4,14 @@ using EcrCache.Diagnostics;
 namespace EcrCache.Keys.Dockerfiles
 {
     /// <summary>One <c>FROM</c> instruction after ARG substitution.</summary>
-    internal sealed class FromInstruction
+    /// <param name="Line">1-based line of the instruction in the Dockerfile.</param>
+    /// <param name="Text">The instruction as written (continuations joined), for messages.</param>
+    /// <param name="Image">The image (or stage name) after ARG substitution, e.g. <c>node:20</c>, <c>build</c> or <c>scratch</c>.</param>
+    /// <param name="Platform">The <c>--platform=</c> value after substitution, or null when the flag is absent.</param>
+    /// <param name="StageName">The <c>AS name</c> of this stage (lower case), or null.</param>
+    /// <param name="IsStageReference">True when <paramref name="Image"/> names an earlier stage, not an image.</param>
+    internal sealed record FromInstruction(int Line, string Text, string Image, string? Platform, string? StageName, bool IsStageReference)
     {
-        public FromInstruction(int line, string text, string image, string? platform, string? stageName, bool isStageReference)
-        {
-            Line = line;
-            Text = text;
-            Image = image;
-            Platform = platform;
-            StageName = stageName;
-            IsStageReference = isStageReference;
-        }
-
-        /// <summary>1-based line of the instruction in the Dockerfile.</summary>
-        public int Line { get; }
-
-        /// <summary>The instruction as written (continuations joined), for messages.</summary>
-        public string Text { get; }
-
-        /// <summary>The image (or stage name) after ARG substitution, e.g. <c>node:20</c>, <c>build</c> or <c>scratch</c>.</summary>
-        public string Image { get; }
-
-        /// <summary>The <c>--platform=</c> value after substitution, or null when the flag is absent.</summary>
-        public string? Platform { get; }
-
-        /// <summary>The <c>AS name</c> of this stage (lower case), or null.</summary>
-        public string? StageName { get; }
-
-        /// <summary>True when <see cref="Image"/> names an earlier stage, not an image.</summary>
-        public bool IsStageReference { get; }
-
         public bool IsScratch => string.Equals(Image, "scratch", StringComparison.OrdinalIgnoreCase);
 
         /// <summary>True for an image that has to come from a registry (not a stage, not scratch).</summary>
@@ -193,21 +171,7 @@ namespace EcrCache.Keys.Dockerfiles
             args[prefix + "VARIANT"] = parts.Length > 2 ? parts[2] : "";
         }
 
-        internal sealed class LogicalLine
-        {
-            public LogicalLine(int line, string text, char escape)
-            {
-                Line = line;
-                Text = text;
-                Escape = escape;
-            }
-
-            public int Line { get; }
-
-            public string Text { get; }
-
-            public char Escape { get; }
-        }
+        internal sealed record LogicalLine(int Line, string Text, char Escape);
 
         /// <summary>The instructions of the file: directives read, comments dropped, continuations joined.</summary>
         internal static IEnumerable<LogicalLine> LogicalLines(string text)
