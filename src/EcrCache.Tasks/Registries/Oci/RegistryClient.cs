@@ -945,18 +945,8 @@ namespace EcrCache.Registries.Oci
             }
         }
 
-        private sealed class CachedToken
+        private sealed record CachedToken(string Token, DateTime ExpiresAt)
         {
-            public CachedToken(string token, DateTime expiresAt)
-            {
-                Token = token;
-                ExpiresAt = expiresAt;
-            }
-
-            public string Token { get; }
-
-            public DateTime ExpiresAt { get; }
-
             public override string ToString() => "CachedToken(<redacted>, " + ExpiresAt.ToString("o", CultureInfo.InvariantCulture) + ")";
         }
 
