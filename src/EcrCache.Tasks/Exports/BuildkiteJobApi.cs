@@ -1,9 +1,7 @@
-using System.Text;
 using System.Text.Json;
 using EcrCache.Diagnostics;
 
 #if !NETFRAMEWORK
-using System.Net.Http;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
 #endif

@@ -84,15 +84,10 @@
 // errors or dropped before, so no other key changed. The manifest (KeyManifest.ToJson) is kept beside cached images
 // to explain cache misses (KeyManifest.Diff).
 
-using System;
-using System.Collections.Generic;
 using System.Globalization;
-using System.IO;
 using System.Runtime.ExceptionServices;
 using System.Security;
 using System.Text.Json;
-using System.Threading;
-using System.Threading.Tasks;
 using EcrCache.Diagnostics;
 
 namespace EcrCache.Keys

@@ -3,7 +3,6 @@ using EcrCache.Diagnostics;
 using EcrCache.Docker;
 using EcrCache.IO;
 using EcrCache.Logging;
-using EcrCache.Stores;
 
 namespace EcrCache.Stores.Tarballs
 {

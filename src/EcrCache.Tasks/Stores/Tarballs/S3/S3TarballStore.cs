@@ -4,7 +4,6 @@ using EcrCache.Core;
 using EcrCache.Diagnostics;
 using EcrCache.Docker;
 using EcrCache.Logging;
-using EcrCache.Stores;
 using EcrCache.Stores.Ecr;
 
 namespace EcrCache.Stores.Tarballs.S3
