@@ -13,13 +13,13 @@ namespace EcrCache.Stores.Ecr
         public string Repository { get; set; } = "";
 
         /// <summary>Resource tags to create the repository with, or to apply to it when it exists.</summary>
-        public IList<KeyValuePair<string, string>> Tags { get; } = new List<KeyValuePair<string, string>>();
+        public IList<KeyValuePair<string, string>> Tags { get; set; } = new List<KeyValuePair<string, string>>();
 
         /// <summary>Days after push when images expire; 0 leaves the lifecycle policy alone.</summary>
         public int MaxAgeDays { get; set; } = 7;
 
         /// <summary>Accounts that may pull (a repository policy statement); empty leaves the policy alone.</summary>
-        public IList<string> PullAccounts { get; } = new List<string>();
+        public IList<string> PullAccounts { get; set; } = new List<string>();
 
         /// <summary>host[:port] that docker pushes to and pulls from instead of the repository's own registry host.</summary>
         public string? RegistryOverride { get; set; }
@@ -71,17 +71,9 @@ namespace EcrCache.Stores.Ecr
                 RegistryOverride = options.Registry,
                 RegistryInsecure = options.RegistryInsecure,
                 Environment = options.Environment,
+                Tags = options.EcrTags.ToList(),
+                PullAccounts = options.EcrPullAccounts.ToList(),
             };
-            foreach (var tag in options.EcrTags)
-            {
-                storeOptions.Tags.Add(tag);
-            }
-
-            foreach (var account in options.EcrPullAccounts)
-            {
-                storeOptions.PullAccounts.Add(account);
-            }
-
             try
             {
                 return await CreateAsync(client, storeOptions, docker, runner, log, cancellationToken).ConfigureAwait(false);
