@@ -1,5 +1,6 @@
 using System.Text;
 using EcrCache.Diagnostics;
+using EcrCache.Keys;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -216,66 +217,18 @@ namespace EcrCache.Compose
         }
 
         /// <summary>Compose interpolation of one value.</summary>
-        public static string Interpolate(string text, Func<string, string?> lookup, string service = "", string file = "")
-        {
-            var sb = new StringBuilder(text.Length);
-            for (var i = 0; i < text.Length; i++)
-            {
-                var c = text[i];
-                if (c != '$' || i + 1 >= text.Length)
-                {
-                    sb.Append(c);
-                    continue;
-                }
-
-                var next = text[i + 1];
-                if (next == '$')
-                {
-                    sb.Append('$');
-                    i++;
-                    continue;
-                }
-
-                if (next == '{')
-                {
-                    var close = text.IndexOf('}', i + 2);
-                    if (close < 0)
-                    {
-                        throw new EcrCacheException(DiagnosticIds.ComposeBuildInvalid, service, file, "'" + text + "' has a ${ without }");
-                    }
-
-                    sb.Append(Expand(text.Substring(i + 2, close - i - 2), lookup, service, file));
-                    i = close;
-                    continue;
-                }
-
-                var j = i + 1;
-                while (j < text.Length && (char.IsLetterOrDigit(text[j]) || text[j] == '_'))
-                {
-                    j++;
-                }
-
-                if (j == i + 1)
-                {
-                    sb.Append(c);
-                    continue;
-                }
-
-                sb.Append(lookup(text.Substring(i + 1, j - i - 1)) ?? "");
-                i = j - 1;
-            }
-
-            return sb.ToString();
-        }
+        public static string Interpolate(string text, Func<string, string?> lookup, string service = "", string file = "") =>
+            VariableReferences.Substitute(
+                text,
+                dollarEscape: '$',
+                nestedBraces: false,
+                lookup,
+                inner => Expand(inner, lookup, service, file),
+                () => new EcrCacheException(DiagnosticIds.ComposeBuildInvalid, service, file, "'" + text + "' has a ${ without }"));
 
         private static string Expand(string inner, Func<string, string?> lookup, string service, string file)
         {
-            var n = 0;
-            while (n < inner.Length && (char.IsLetterOrDigit(inner[n]) || inner[n] == '_'))
-            {
-                n++;
-            }
-
+            var n = VariableReferences.NameEnd(inner, 0);
             var name = inner.Substring(0, n);
             var value = name.Length > 0 ? lookup(name) : null;
             if (n == inner.Length)

@@ -8,24 +8,8 @@ using EcrCache.Processes;
 namespace EcrCache.Docker
 {
     /// <summary>What 'docker version' told us about the client and the daemon.</summary>
-    internal sealed class DockerVersionInfo
+    internal sealed record DockerVersionInfo(string ClientVersion, string ServerVersion, string Os, string Architecture)
     {
-        public DockerVersionInfo(string clientVersion, string serverVersion, string os, string architecture)
-        {
-            ClientVersion = clientVersion;
-            ServerVersion = serverVersion;
-            Os = os;
-            Architecture = architecture;
-        }
-
-        public string ClientVersion { get; }
-
-        public string ServerVersion { get; }
-
-        public string Os { get; }
-
-        public string Architecture { get; }
-
         /// <summary>The daemon's platform, e.g. linux/amd64: the default platform of what it builds.</summary>
         public string Platform => Os + "/" + Architecture;
 

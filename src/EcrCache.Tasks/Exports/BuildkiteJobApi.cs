@@ -1,9 +1,8 @@
-using System.Text;
 using System.Text.Json;
 using EcrCache.Diagnostics;
+using EcrCache.Http;
 
 #if !NETFRAMEWORK
-using System.Net.Http;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
 #endif
@@ -273,17 +272,7 @@ namespace EcrCache.Exports
             return true;
         }
 
-        private static string Describe(HttpRequestException ex)
-        {
-            // Prefer the socket error ("No such file or directory", "Connection refused") over the generic wrapper.
-            Exception inner = ex;
-            while (inner.InnerException != null)
-            {
-                inner = inner.InnerException;
-            }
-
-            return (ReferenceEquals(inner, ex) ? ex.Message : inner.Message).TrimEnd('.', ' ');
-        }
+        private static string Describe(HttpRequestException ex) => HttpMessages.Innermost(ex).Message.TrimEnd('.', ' ');
 #endif
 
         private EcrCacheException Failed(string detail, Exception? inner = null) =>

@@ -1,5 +1,4 @@
 using EcrCache.Diagnostics;
-using EcrCache.Docker;
 using EcrCache.Options;
 using EcrCache.Processes;
 

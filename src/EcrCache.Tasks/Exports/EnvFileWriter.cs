@@ -121,27 +121,28 @@ namespace EcrCache.Exports
         }
 
         /// <summary>The exact text <see cref="Write(string, IReadOnlyList{KeyValuePair{string, string}})"/> puts in the file at <paramref name="fullPath"/>.</summary>
-        internal static string Render(string fullPath, IReadOnlyList<KeyValuePair<string, string>> variables)
-        {
-            var sb = new StringBuilder();
-            sb.Append("# Written by EcrCache. Source this file: . ").Append(CommentSafe(ShellQuoting.QuoteIfNeeded(fullPath))).Append('\n');
-            foreach (var pair in Checked(variables))
-            {
-                sb.Append("export ").Append(pair.Key).Append('=').Append(ShellQuoting.SingleQuote(pair.Value)).Append('\n');
-            }
-
-            return sb.ToString();
-        }
+        internal static string Render(string fullPath, IReadOnlyList<KeyValuePair<string, string>> variables) =>
+            Render(
+                "Source this file: . " + CommentSafe(ShellQuoting.QuoteIfNeeded(fullPath)),
+                variables,
+                (name, value) => "export " + name + "=" + ShellQuoting.SingleQuote(value));
 
         /// <summary>The exact text <see cref="WritePowerShell"/> puts in the file at <paramref name="fullPath"/> (after the BOM).</summary>
-        internal static string RenderPowerShell(string fullPath, IReadOnlyList<KeyValuePair<string, string>> variables)
+        internal static string RenderPowerShell(string fullPath, IReadOnlyList<KeyValuePair<string, string>> variables) =>
+            Render(
+                "Dot-source this file in PowerShell: . " + CommentSafe(PowerShellQuoting.SingleQuote(fullPath)),
+                variables,
+                // A shell variable name is also a plain $env: name: no braces or quoting needed.
+                (name, value) => "$env:" + name + " = " + PowerShellQuoting.SingleQuote(value));
+
+        /// <summary>A comment that says how to load the file, then one assignment line per (checked) variable.</summary>
+        private static string Render(string howToLoad, IReadOnlyList<KeyValuePair<string, string>> variables, Func<string, string, string> assignment)
         {
             var sb = new StringBuilder();
-            sb.Append("# Written by EcrCache. Dot-source this file in PowerShell: . ").Append(CommentSafe(PowerShellQuoting.SingleQuote(fullPath))).Append('\n');
+            sb.Append("# Written by EcrCache. ").Append(howToLoad).Append('\n');
             foreach (var pair in Checked(variables))
             {
-                // A shell variable name is also a plain $env: name: no braces or quoting needed.
-                sb.Append("$env:").Append(pair.Key).Append(" = ").Append(PowerShellQuoting.SingleQuote(pair.Value)).Append('\n');
+                sb.Append(assignment(pair.Key, pair.Value)).Append('\n');
             }
 
             return sb.ToString();

@@ -1,46 +1,11 @@
-using System.Text;
-
 namespace EcrCache.Exports
 {
     /// <summary>Quoting of values for POSIX shells (sh, dash, bash, zsh, ksh).</summary>
     internal static class ShellQuoting
     {
-        /// <summary>
-        /// Returns <paramref name="value"/> in POSIX single quotes: <c>'…'</c>, with every <c>'</c> written as
-        /// <c>'\''</c> (close the quote, an escaped quote, reopen). Inside single quotes a shell interprets nothing:
-        /// <c>$</c>, <c>`</c>, <c>\</c>, <c>"</c> and newlines are all literal, so the value reads back byte for byte.
-        /// The empty string becomes <c>''</c>.
-        /// </summary>
+        /// <summary><paramref name="value"/> in POSIX single quotes (<see cref="SingleQuoting.Posix"/>).</summary>
         /// <exception cref="ArgumentException">The value contains a NUL character, which no shell variable can hold.</exception>
-        public static string SingleQuote(string value)
-        {
-            if (value == null)
-            {
-                throw new ArgumentNullException(nameof(value));
-            }
-
-            if (value.IndexOf('\0') >= 0)
-            {
-                throw new ArgumentException("A shell value cannot contain a NUL character.", nameof(value));
-            }
-
-            var sb = new StringBuilder(value.Length + 2);
-            sb.Append('\'');
-            foreach (var c in value)
-            {
-                if (c == '\'')
-                {
-                    sb.Append("'\\''");
-                }
-                else
-                {
-                    sb.Append(c);
-                }
-            }
-
-            sb.Append('\'');
-            return sb.ToString();
-        }
+        public static string SingleQuote(string value) => SingleQuoting.Posix.Quote(value);
 
         /// <summary>
         /// Like <see cref="SingleQuote"/> but leaves words made only of characters no shell treats specially

@@ -15,12 +15,7 @@ namespace EcrCache.Http
         /// </summary>
         public static string Describe(Exception ex)
         {
-            var innermost = ex;
-            while (innermost.InnerException != null)
-            {
-                innermost = innermost.InnerException;
-            }
-
+            var innermost = Innermost(ex);
             for (var e = (Exception?)ex; e != null; e = e.InnerException)
             {
                 if (e is AuthenticationException)
@@ -30,6 +25,21 @@ namespace EcrCache.Http
             }
 
             return innermost.Message;
+        }
+
+        /// <summary>
+        /// The exception at the bottom of the InnerException chain: for a transport failure, the socket's own words
+        /// ("Connection refused", "No such file or directory") rather than the generic wrapper's.
+        /// </summary>
+        public static Exception Innermost(Exception ex)
+        {
+            var innermost = ex;
+            while (innermost.InnerException != null)
+            {
+                innermost = innermost.InnerException;
+            }
+
+            return innermost;
         }
     }
 }

@@ -84,15 +84,10 @@
 // errors or dropped before, so no other key changed. The manifest (KeyManifest.ToJson) is kept beside cached images
 // to explain cache misses (KeyManifest.Diff).
 
-using System;
-using System.Collections.Generic;
 using System.Globalization;
-using System.IO;
 using System.Runtime.ExceptionServices;
 using System.Security;
 using System.Text.Json;
-using System.Threading;
-using System.Threading.Tasks;
 using EcrCache.Diagnostics;
 
 namespace EcrCache.Keys
@@ -287,24 +282,8 @@ namespace EcrCache.Keys
         }
 
         /// <summary>One distinct (Kind, Name, FullPath) to hash; sorted by Name, Kind, FullPath.</summary>
-        private sealed class Target
+        private sealed record Target(string Kind, string Name, CacheOnInput Input, IReadOnlyList<JsonPathSegment>? Segments)
         {
-            public Target(string kind, string name, CacheOnInput input, IReadOnlyList<JsonPathSegment>? segments)
-            {
-                Kind = kind;
-                Name = name;
-                Input = input;
-                Segments = segments;
-            }
-
-            public string Kind { get; }
-
-            public string Name { get; }
-
-            public CacheOnInput Input { get; }
-
-            public IReadOnlyList<JsonPathSegment>? Segments { get; }
-
             public string? Hash { get; set; }
         }
 

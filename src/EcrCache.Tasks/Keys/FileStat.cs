@@ -7,38 +7,10 @@ namespace EcrCache.Keys
     /// change time (ctime), inode and device. ctime cannot be set by tools (touch -d, tar, rsync -t set only mtime), so
     /// a content change that keeps the size and mtime still changes the stamp. Elsewhere only size and mtime are known.
     /// </summary>
-    internal readonly struct FileStat
+    /// <param name="CtimeSeconds">0 where the platform does not report it.</param>
+    internal readonly record struct FileStat(bool Exists, long Size, long MtimeSeconds, long MtimeNanoseconds, long CtimeSeconds, long CtimeNanoseconds, ulong Inode, ulong Device)
     {
-        public FileStat(bool exists, long size, long mtimeSeconds, long mtimeNanoseconds, long ctimeSeconds, long ctimeNanoseconds, ulong inode, ulong device)
-        {
-            Exists = exists;
-            Size = size;
-            MtimeSeconds = mtimeSeconds;
-            MtimeNanoseconds = mtimeNanoseconds;
-            CtimeSeconds = ctimeSeconds;
-            CtimeNanoseconds = ctimeNanoseconds;
-            Inode = inode;
-            Device = device;
-        }
-
         public static FileStat Missing => default;
-
-        public bool Exists { get; }
-
-        public long Size { get; }
-
-        public long MtimeSeconds { get; }
-
-        public long MtimeNanoseconds { get; }
-
-        /// <summary>0 where the platform does not report it.</summary>
-        public long CtimeSeconds { get; }
-
-        public long CtimeNanoseconds { get; }
-
-        public ulong Inode { get; }
-
-        public ulong Device { get; }
 
         /// <summary>The later of mtime and ctime, in seconds since the Unix epoch (fractional).</summary>
         public double LatestChangeSeconds =>

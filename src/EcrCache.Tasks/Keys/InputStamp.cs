@@ -314,16 +314,5 @@ namespace EcrCache.Keys
     }
 
     /// <summary>What an input stamp remembers: the platform the key was computed for, and the key.</summary>
-    internal sealed class StampedKey
-    {
-        public StampedKey(string platform, string keyHash)
-        {
-            Platform = platform;
-            KeyHash = keyHash;
-        }
-
-        public string Platform { get; }
-
-        public string KeyHash { get; }
-    }
+    internal sealed record StampedKey(string Platform, string KeyHash);
 }

@@ -311,24 +311,8 @@ namespace EcrCache.Keys
     }
 
     /// <summary>An entry present in both manifests with a different <see cref="KeyManifestEntry.Hash"/>.</summary>
-    internal sealed class KeyManifestChange
+    internal sealed record KeyManifestChange(string Kind, string Name, string PreviousHash, string CurrentHash)
     {
-        public KeyManifestChange(string kind, string name, string previousHash, string currentHash)
-        {
-            Kind = kind;
-            Name = name;
-            PreviousHash = previousHash;
-            CurrentHash = currentHash;
-        }
-
-        public string Kind { get; }
-
-        public string Name { get; }
-
-        public string PreviousHash { get; }
-
-        public string CurrentHash { get; }
-
         public override string ToString() => Kind + " " + Name + " " + PreviousHash + " -> " + CurrentHash;
     }
 

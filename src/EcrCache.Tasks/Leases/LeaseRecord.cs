@@ -9,31 +9,9 @@ namespace EcrCache.Leases
     /// manifest annotations, an S3 object, a lock file's sidecar). <see cref="Id"/> is unique per attempt, so a
     /// read-back proves whose write won.
     /// </summary>
-    internal sealed class LeaseRecord
+    /// <param name="Released">The owner finished (or gave up) and let go: free for anyone.</param>
+    internal sealed record LeaseRecord(string Id, string Host, int Pid, DateTimeOffset Acquired, DateTimeOffset Expires, bool Released = false)
     {
-        public LeaseRecord(string id, string host, int pid, DateTimeOffset acquired, DateTimeOffset expires, bool released = false)
-        {
-            Id = id;
-            Host = host;
-            Pid = pid;
-            Acquired = acquired;
-            Expires = expires;
-            Released = released;
-        }
-
-        public string Id { get; }
-
-        public string Host { get; }
-
-        public int Pid { get; }
-
-        public DateTimeOffset Acquired { get; }
-
-        public DateTimeOffset Expires { get; }
-
-        /// <summary>The owner finished (or gave up) and let go: free for anyone.</summary>
-        public bool Released { get; }
-
         public static LeaseRecord ForThisProcess(TimeSpan timeout)
         {
             var now = DateTimeOffset.UtcNow;
@@ -49,7 +27,7 @@ namespace EcrCache.Leases
             }
         }
 
-        public LeaseRecord AsReleased() => new LeaseRecord(Id, Host, Pid, Acquired, DateTimeOffset.UtcNow, released: true);
+        public LeaseRecord AsReleased() => this with { Expires = DateTimeOffset.UtcNow, Released = true };
 
         /// <summary>Held by someone (not released, not expired) at <paramref name="now"/>.</summary>
         public bool IsHeldAt(DateTimeOffset now) => !Released && Expires > now;

@@ -38,21 +38,7 @@ namespace EcrCache.Processes
         public string DisplayText => FileName + " " + string.Join(" ", Arguments);
     }
 
-    internal sealed class ProcessResult
-    {
-        public ProcessResult(int exitCode, string standardOutput, string standardError)
-        {
-            ExitCode = exitCode;
-            StandardOutput = standardOutput;
-            StandardError = standardError;
-        }
-
-        public int ExitCode { get; }
-
-        public string StandardOutput { get; }
-
-        public string StandardError { get; }
-    }
+    internal sealed record ProcessResult(int ExitCode, string StandardOutput, string StandardError);
 
     /// <summary>Thrown when the executable itself cannot be started (not found, not executable).</summary>
     internal sealed class ProcessStartException : Exception
@@ -95,41 +81,27 @@ namespace EcrCache.Processes
             var stderrDone = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
 
             using var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
-            process.OutputDataReceived += (_, e) =>
+            process.OutputDataReceived += LineReader(stdout, stdoutDone, spec.OnStandardOutput);
+            process.ErrorDataReceived += LineReader(stderr, stderrDone, spec.OnStandardError);
+
+            // One stream's lines: kept when the output is captured, passed on as they arrive; null marks the end.
+            DataReceivedEventHandler LineReader(StringBuilder captured, TaskCompletionSource<bool> done, Action<string>? onLine) => (_, e) =>
             {
                 if (e.Data == null)
                 {
-                    stdoutDone.TrySetResult(true);
+                    done.TrySetResult(true);
                     return;
                 }
 
                 if (spec.CaptureOutput)
                 {
-                    lock (stdout)
+                    lock (captured)
                     {
-                        stdout.Append(e.Data).Append('\n');
+                        captured.Append(e.Data).Append('\n');
                     }
                 }
 
-                spec.OnStandardOutput?.Invoke(e.Data);
-            };
-            process.ErrorDataReceived += (_, e) =>
-            {
-                if (e.Data == null)
-                {
-                    stderrDone.TrySetResult(true);
-                    return;
-                }
-
-                if (spec.CaptureOutput)
-                {
-                    lock (stderr)
-                    {
-                        stderr.Append(e.Data).Append('\n');
-                    }
-                }
-
-                spec.OnStandardError?.Invoke(e.Data);
+                onLine?.Invoke(e.Data);
             };
 
             try

@@ -22,7 +22,10 @@ namespace EcrCache.Keys.BaseImages
     }
 
     /// <summary>How one base image entered the key.</summary>
-    internal sealed class ResolvedBaseImage
+    /// <param name="Name">The key entry name: the normalised reference and the platform, e.g. <c>docker.io/library/node:20 linux/amd64</c>.</param>
+    /// <param name="Value">The key entry value: <c>sha256:...</c>, <c>image-id sha256:...</c> or <c>unresolved</c>.</param>
+    /// <param name="Source">registry, cache, pinned, local or unresolved.</param>
+    internal sealed record ResolvedBaseImage(string Name, string Value, string Source)
     {
         public const string FromRegistry = "registry";
         public const string FromCache = "cache";
@@ -30,22 +33,6 @@ namespace EcrCache.Keys.BaseImages
         public const string LocalImage = "local";
         public const string Unresolved = "unresolved";
         public const string LastKey = "last-key";
-
-        public ResolvedBaseImage(string name, string value, string source)
-        {
-            Name = name;
-            Value = value;
-            Source = source;
-        }
-
-        /// <summary>The key entry name: the normalised reference and the platform, e.g. <c>docker.io/library/node:20 linux/amd64</c>.</summary>
-        public string Name { get; }
-
-        /// <summary>The key entry value: <c>sha256:...</c>, <c>image-id sha256:...</c> or <c>unresolved</c>.</summary>
-        public string Value { get; }
-
-        /// <summary>registry, cache, pinned, local or unresolved.</summary>
-        public string Source { get; }
 
         /// <summary>True when the value is a digest a registry gave (now or within the cache window).</summary>
         internal bool IsRegistryDigest => Source == FromRegistry || Source == FromCache;

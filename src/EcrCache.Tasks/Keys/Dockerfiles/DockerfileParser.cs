@@ -4,36 +4,14 @@ using EcrCache.Diagnostics;
 namespace EcrCache.Keys.Dockerfiles
 {
     /// <summary>One <c>FROM</c> instruction after ARG substitution.</summary>
-    internal sealed class FromInstruction
+    /// <param name="Line">1-based line of the instruction in the Dockerfile.</param>
+    /// <param name="Text">The instruction as written (continuations joined), for messages.</param>
+    /// <param name="Image">The image (or stage name) after ARG substitution, e.g. <c>node:20</c>, <c>build</c> or <c>scratch</c>.</param>
+    /// <param name="Platform">The <c>--platform=</c> value after substitution, or null when the flag is absent.</param>
+    /// <param name="StageName">The <c>AS name</c> of this stage (lower case), or null.</param>
+    /// <param name="IsStageReference">True when <paramref name="Image"/> names an earlier stage, not an image.</param>
+    internal sealed record FromInstruction(int Line, string Text, string Image, string? Platform, string? StageName, bool IsStageReference)
     {
-        public FromInstruction(int line, string text, string image, string? platform, string? stageName, bool isStageReference)
-        {
-            Line = line;
-            Text = text;
-            Image = image;
-            Platform = platform;
-            StageName = stageName;
-            IsStageReference = isStageReference;
-        }
-
-        /// <summary>1-based line of the instruction in the Dockerfile.</summary>
-        public int Line { get; }
-
-        /// <summary>The instruction as written (continuations joined), for messages.</summary>
-        public string Text { get; }
-
-        /// <summary>The image (or stage name) after ARG substitution, e.g. <c>node:20</c>, <c>build</c> or <c>scratch</c>.</summary>
-        public string Image { get; }
-
-        /// <summary>The <c>--platform=</c> value after substitution, or null when the flag is absent.</summary>
-        public string? Platform { get; }
-
-        /// <summary>The <c>AS name</c> of this stage (lower case), or null.</summary>
-        public string? StageName { get; }
-
-        /// <summary>True when <see cref="Image"/> names an earlier stage, not an image.</summary>
-        public bool IsStageReference { get; }
-
         public bool IsScratch => string.Equals(Image, "scratch", StringComparison.OrdinalIgnoreCase);
 
         /// <summary>True for an image that has to come from a registry (not a stage, not scratch).</summary>
@@ -193,21 +171,7 @@ namespace EcrCache.Keys.Dockerfiles
             args[prefix + "VARIANT"] = parts.Length > 2 ? parts[2] : "";
         }
 
-        internal sealed class LogicalLine
-        {
-            public LogicalLine(int line, string text, char escape)
-            {
-                Line = line;
-                Text = text;
-                Escape = escape;
-            }
-
-            public int Line { get; }
-
-            public string Text { get; }
-
-            public char Escape { get; }
-        }
+        internal sealed record LogicalLine(int Line, string Text, char Escape);
 
         /// <summary>The instructions of the file: directives read, comments dropped, continuations joined.</summary>
         internal static IEnumerable<LogicalLine> LogicalLines(string text)
@@ -377,90 +341,18 @@ namespace EcrCache.Keys.Dockerfiles
         internal static string Substitute(string text, IReadOnlyDictionary<string, string> values, LogicalLine instruction) =>
             Substitute(text, values, instruction.Escape, instruction.Line, instruction.Text);
 
-        internal static string Substitute(string text, IReadOnlyDictionary<string, string> values, char escape = '\\', int line = 0, string? instructionText = null)
-        {
-            var sb = new StringBuilder(text.Length);
-            for (var i = 0; i < text.Length; i++)
-            {
-                var c = text[i];
-                if (c == escape && i + 1 < text.Length && text[i + 1] == '$')
-                {
-                    sb.Append('$');
-                    i++;
-                    continue;
-                }
-
-                if (c != '$' || i + 1 >= text.Length)
-                {
-                    sb.Append(c);
-                    continue;
-                }
-
-                if (text[i + 1] == '{')
-                {
-                    var close = FindClose(text, i + 2);
-                    if (close < 0)
-                    {
-                        throw new EcrCacheException(DiagnosticIds.DockerfileFromInvalid, line, instructionText ?? text, "a ${ has no closing }");
-                    }
-
-                    var inner = text.Substring(i + 2, close - i - 2);
-                    sb.Append(Expand(inner, values, escape, line, instructionText ?? text));
-                    i = close;
-                    continue;
-                }
-
-                var j = i + 1;
-                while (j < text.Length && (char.IsLetterOrDigit(text[j]) || text[j] == '_'))
-                {
-                    j++;
-                }
-
-                if (j == i + 1)
-                {
-                    sb.Append(c);
-                    continue;
-                }
-
-                var name = text.Substring(i + 1, j - i - 1);
-                sb.Append(values.TryGetValue(name, out var v) ? v : "");
-                i = j - 1;
-            }
-
-            return sb.ToString();
-        }
-
-        private static int FindClose(string text, int from)
-        {
-            var depth = 0;
-            for (var k = from; k < text.Length; k++)
-            {
-                if (text[k] == '{')
-                {
-                    depth++;
-                }
-                else if (text[k] == '}')
-                {
-                    if (depth == 0)
-                    {
-                        return k;
-                    }
-
-                    depth--;
-                }
-            }
-
-            return -1;
-        }
+        internal static string Substitute(string text, IReadOnlyDictionary<string, string> values, char escape = '\\', int line = 0, string? instructionText = null) =>
+            VariableReferences.Substitute(
+                text,
+                dollarEscape: escape,
+                nestedBraces: true,
+                name => values.TryGetValue(name, out var value) ? value : null,
+                inner => Expand(inner, values, escape, line, instructionText ?? text),
+                () => new EcrCacheException(DiagnosticIds.DockerfileFromInvalid, line, instructionText ?? text, "a ${ has no closing }"));
 
         private static string Expand(string inner, IReadOnlyDictionary<string, string> values, char escape, int line, string instructionText)
         {
-            var n = 0;
-            while (n < inner.Length && (char.IsLetterOrDigit(inner[n]) || inner[n] == '_'))
-            {
-                n++;
-            }
-
+            var n = VariableReferences.NameEnd(inner, 0);
             var name = inner.Substring(0, n);
             if (name.Length == 0)
             {

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using EcrCache.Diagnostics;
-using EcrCache.Docker;
 using EcrCache.Logging;
 using EcrCache.Processes;
 

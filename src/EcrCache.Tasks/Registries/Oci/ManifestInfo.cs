@@ -1,24 +1,11 @@
 namespace EcrCache.Registries.Oci
 {
     /// <summary>What a registry says about a manifest without sending it (HEAD).</summary>
-    internal sealed class ManifestInfo
+    /// <param name="Digest">The content digest, e.g. <c>sha256:1c32...</c> (from Docker-Content-Digest).</param>
+    /// <param name="MediaType">The manifest's media type (Content-Type); empty if the registry did not say.</param>
+    /// <param name="Size">The manifest's size in bytes (Content-Length), or -1 if unknown.</param>
+    internal sealed record ManifestInfo(string Digest, string MediaType, long Size)
     {
-        public ManifestInfo(string digest, string mediaType, long size)
-        {
-            Digest = digest ?? throw new ArgumentNullException(nameof(digest));
-            MediaType = mediaType ?? string.Empty;
-            Size = size;
-        }
-
-        /// <summary>The content digest, e.g. <c>sha256:1c32...</c> (from Docker-Content-Digest).</summary>
-        public string Digest { get; }
-
-        /// <summary>The manifest's media type (Content-Type); empty if the registry did not say.</summary>
-        public string MediaType { get; }
-
-        /// <summary>The manifest's size in bytes (Content-Length), or -1 if unknown.</summary>
-        public long Size { get; }
-
         public override string ToString() => Digest + " (" + MediaType + ", " + Size + " bytes)";
     }
 

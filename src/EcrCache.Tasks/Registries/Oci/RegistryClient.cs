@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
 using System.Net.Http.Headers;
-using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -945,18 +943,8 @@ namespace EcrCache.Registries.Oci
             }
         }
 
-        private sealed class CachedToken
+        private sealed record CachedToken(string Token, DateTime ExpiresAt)
         {
-            public CachedToken(string token, DateTime expiresAt)
-            {
-                Token = token;
-                ExpiresAt = expiresAt;
-            }
-
-            public string Token { get; }
-
-            public DateTime ExpiresAt { get; }
-
             public override string ToString() => "CachedToken(<redacted>, " + ExpiresAt.ToString("o", CultureInfo.InvariantCulture) + ")";
         }
 

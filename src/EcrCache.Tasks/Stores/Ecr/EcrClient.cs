@@ -1,8 +1,5 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Http.Headers;
-using System.Security.Authentication;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -21,14 +18,11 @@ namespace EcrCache.Stores.Ecr
     /// to a coded diagnostic. Each call is logged at detail level as
     /// <c>ECR DescribeRepositories (eu-west-1) -> 200 (35 ms)</c>; bodies and headers are never logged.
     /// </summary>
-    internal sealed class EcrClient : IEcrClient
+    internal sealed class EcrClient : RetryingApiClient<EcrCall>, IEcrClient
     {
         public const string TargetPrefix = "AmazonEC2ContainerRegistry_V20150921.";
         public const string ContentType = "application/x-amz-json-1.1";
         public const string SigningService = "ecr";
-
-        private const int MaxBodyBytes = 1024 * 1024;
-        private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(20);
 
         private static readonly HashSet<string> ThrottlingCodes = new HashSet<string>(StringComparer.Ordinal)
         {
@@ -55,42 +49,16 @@ namespace EcrCache.Stores.Ecr
         };
 
         private readonly IAwsCredentialSource _credentials;
-        private readonly IBuildLog _log;
-        private readonly HttpClient _http;
-        private readonly object _gate = new object();
-        private readonly List<EcrCall> _calls = new List<EcrCall>();
-        private readonly Random _random = new Random();
-        private bool _disposed;
 
+        // ECR retries itself (AWS "standard" mode, which also knows throttling error codes sent with HTTP 400).
         public EcrClient(EcrSettings settings, IAwsCredentialSource credentials, IBuildLog log, HttpMessageHandler? handler = null)
+            : base("ECR", log, handler, decompress: false)
         {
             Settings = settings ?? throw new ArgumentNullException(nameof(settings));
             _credentials = credentials ?? throw new ArgumentNullException(nameof(credentials));
-            _log = log ?? throw new ArgumentNullException(nameof(log));
-            // ECR retries itself (CallAsync: AWS "standard" mode, which also knows throttling error codes sent with HTTP 400);
-            // a second layer of retries below it would multiply the attempts.
-            _http = HttpClients.Create(handler, decompress: false, retry: HttpRetryPolicy.None);
         }
 
         public EcrSettings Settings { get; }
-
-        /// <summary>Limit for one attempt (default 30 s).</summary>
-        public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(30);
-
-        /// <summary>The base of the exponential backoff (default 1 s, as the AWS SDKs' standard mode); tests lower it.</summary>
-        public TimeSpan BackoffBase { get; set; } = TimeSpan.FromSeconds(1);
-
-        /// <summary>Every HTTP attempt made so far, in order.</summary>
-        public IReadOnlyList<EcrCall> Calls
-        {
-            get
-            {
-                lock (_gate)
-                {
-                    return _calls.ToArray();
-                }
-            }
-        }
 
         public async Task<EcrRepository?> DescribeRepositoryAsync(string name, CancellationToken cancellationToken)
         {
@@ -151,37 +119,17 @@ namespace EcrCache.Stores.Ecr
             result.Document?.Dispose();
         }
 
-        public async Task<string?> GetLifecyclePolicyAsync(string name, string registryId, CancellationToken cancellationToken)
-        {
-            var result = await CallAsync("GetLifecyclePolicy", name, w => WriteRepository(w, name, registryId), new[] { "LifecyclePolicyNotFoundException" }, cancellationToken).ConfigureAwait(false);
-            return ReadString(result, "lifecyclePolicyText");
-        }
+        public Task<string?> GetLifecyclePolicyAsync(string name, string registryId, CancellationToken cancellationToken) =>
+            GetPolicyAsync("GetLifecyclePolicy", "LifecyclePolicyNotFoundException", "lifecyclePolicyText", name, registryId, cancellationToken);
 
-        public async Task PutLifecyclePolicyAsync(string name, string registryId, string policyText, CancellationToken cancellationToken)
-        {
-            var result = await CallAsync("PutLifecyclePolicy", name, w =>
-            {
-                WriteRepository(w, name, registryId);
-                w.WriteString("lifecyclePolicyText", policyText);
-            }, null, cancellationToken).ConfigureAwait(false);
-            result.Document?.Dispose();
-        }
+        public Task PutLifecyclePolicyAsync(string name, string registryId, string policyText, CancellationToken cancellationToken) =>
+            SetPolicyAsync("PutLifecyclePolicy", "lifecyclePolicyText", name, registryId, policyText, cancellationToken);
 
-        public async Task<string?> GetRepositoryPolicyAsync(string name, string registryId, CancellationToken cancellationToken)
-        {
-            var result = await CallAsync("GetRepositoryPolicy", name, w => WriteRepository(w, name, registryId), new[] { "RepositoryPolicyNotFoundException" }, cancellationToken).ConfigureAwait(false);
-            return ReadString(result, "policyText");
-        }
+        public Task<string?> GetRepositoryPolicyAsync(string name, string registryId, CancellationToken cancellationToken) =>
+            GetPolicyAsync("GetRepositoryPolicy", "RepositoryPolicyNotFoundException", "policyText", name, registryId, cancellationToken);
 
-        public async Task SetRepositoryPolicyAsync(string name, string registryId, string policyText, CancellationToken cancellationToken)
-        {
-            var result = await CallAsync("SetRepositoryPolicy", name, w =>
-            {
-                WriteRepository(w, name, registryId);
-                w.WriteString("policyText", policyText);
-            }, null, cancellationToken).ConfigureAwait(false);
-            result.Document?.Dispose();
-        }
+        public Task SetRepositoryPolicyAsync(string name, string registryId, string policyText, CancellationToken cancellationToken) =>
+            SetPolicyAsync("SetRepositoryPolicy", "policyText", name, registryId, policyText, cancellationToken);
 
         public async Task<EcrAuthorization> GetAuthorizationTokenAsync(CancellationToken cancellationToken)
         {
@@ -227,17 +175,6 @@ namespace EcrCache.Stores.Ecr
             }
 
             throw new EcrCacheException(DiagnosticIds.EcrAuthorizationTokenInvalid, Settings.Region, "it holds no token");
-        }
-
-        public void Dispose()
-        {
-            if (_disposed)
-            {
-                return;
-            }
-
-            _disposed = true;
-            _http.Dispose();
         }
 
         /// <summary>
@@ -301,15 +238,27 @@ namespace EcrCache.Stores.Ecr
             return (code, message);
         }
 
-        private static string? ReadString(CallResult result, string property)
+        /// <summary>A repository's lifecycle or repository policy: its text, or null when the repository has none.</summary>
+        private async Task<string?> GetPolicyAsync(string operation, string notFoundCode, string textProperty, string name, string registryId, CancellationToken cancellationToken)
         {
+            var result = await CallAsync(operation, name, w => WriteRepository(w, name, registryId), new[] { notFoundCode }, cancellationToken).ConfigureAwait(false);
             if (result.ErrorCode != null)
             {
                 return null;
             }
 
             using var document = result.Document!;
-            return GetString(document.RootElement, property);
+            return GetString(document.RootElement, textProperty);
+        }
+
+        private async Task SetPolicyAsync(string operation, string textProperty, string name, string registryId, string policyText, CancellationToken cancellationToken)
+        {
+            var result = await CallAsync(operation, name, w =>
+            {
+                WriteRepository(w, name, registryId);
+                w.WriteString(textProperty, policyText);
+            }, null, cancellationToken).ConfigureAwait(false);
+            result.Document?.Dispose();
         }
 
         private static void WriteRepository(Utf8JsonWriter writer, string name, string registryId)
@@ -368,92 +317,86 @@ namespace EcrCache.Stores.Ecr
         /// </summary>
         private async Task<CallResult> CallAsync(string operation, string resource, Action<Utf8JsonWriter> writeBody, string[]? expectedErrors, CancellationToken cancellationToken)
         {
-            if (_disposed)
+            ThrowIfDisposed();
+            var body = JsonObject(writeBody);
+            var ((outcome, code, errorMessage), attempts) = await SendWithRetriesAsync(
+                operation,
+                Settings.MaxAttempts,
+                async token => CreateRequest(operation, body, await _credentials.GetAsync(token).ConfigureAwait(false)),
+                response => Read(operation, response),
+                answer => RetryReason(answer.response, answer.code, answer.message, expectedErrors),
+                cancellationToken).ConfigureAwait(false);
+            if (outcome.IsSuccess)
             {
-                throw new ObjectDisposedException(nameof(EcrClient));
+                try
+                {
+                    return new CallResult(ParseAnswer(outcome.Body), null);
+                }
+                catch (JsonException ex)
+                {
+                    throw new EcrCacheException(DiagnosticIds.EcrRequestFailed, operation, Settings.Region, outcome.Status, "MalformedResponse", "the answer is not JSON: " + ex.Message);
+                }
             }
 
-            byte[] body;
-            using (var buffer = new MemoryStream())
+            var message = errorMessage ?? outcome.TransportError ?? "no message";
+            if (IsExpected(code, expectedErrors))
             {
-                using (var writer = new Utf8JsonWriter(buffer))
-                {
-                    writer.WriteStartObject();
-                    writeBody(writer);
-                    writer.WriteEndObject();
-                }
-
-                body = buffer.ToArray();
+                return new CallResult(null, code);
             }
 
-            for (var attempt = 1; ; attempt++)
+            if (IsThrottled(outcome.Status, code))
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                var credentials = await _credentials.GetAsync(cancellationToken).ConfigureAwait(false);
-                var outcome = await SendOnceAsync(operation, body, credentials, cancellationToken).ConfigureAwait(false);
-                if (outcome.Status >= 200 && outcome.Status < 300)
-                {
-                    try
-                    {
-                        var document = outcome.Body == null || outcome.Body.Length == 0 ? JsonDocument.Parse("{}") : JsonDocument.Parse(outcome.Body);
-                        return new CallResult(document, null);
-                    }
-                    catch (JsonException ex)
-                    {
-                        throw new EcrCacheException(DiagnosticIds.EcrRequestFailed, operation, Settings.Region, outcome.Status, "MalformedResponse", "the answer is not JSON: " + ex.Message);
-                    }
-                }
-
-                var code = outcome.ErrorCode;
-                var message = outcome.ErrorMessage ?? outcome.TransportError ?? "no message";
-                if (code != null && expectedErrors != null && Array.IndexOf(expectedErrors, code) >= 0)
-                {
-                    return new CallResult(null, code);
-                }
-
-                var throttled = outcome.Status == 429 || (code != null && ThrottlingCodes.Contains(code));
-                var transient = outcome.Status == 0 || outcome.Status >= 500 || (code != null && TransientCodes.Contains(code));
-                if ((throttled || transient) && attempt < Settings.MaxAttempts)
-                {
-                    var delay = Backoff(attempt);
-                    _log.Detail("ECR " + operation + ": " + (throttled ? "throttled" : "transient failure") + " (" + (code ?? message) + "); retrying in " + delay.TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture) + " ms (attempt " + (attempt + 1).ToString(CultureInfo.InvariantCulture) + " of " + Settings.MaxAttempts.ToString(CultureInfo.InvariantCulture) + ").");
-                    await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-                    continue;
-                }
-
-                if (throttled)
-                {
-                    throw new EcrCacheException(DiagnosticIds.EcrThrottled, operation, Settings.Region, attempt, (code ?? "HTTP 429") + ": " + message);
-                }
-
-                if (outcome.Status == 0)
-                {
-                    throw new EcrCacheException(DiagnosticIds.EcrUnreachable, Display(Settings.Endpoint), operation, message, Settings.Region);
-                }
-
-                if (code != null && AccessDeniedCodes.Contains(code))
-                {
-                    throw new EcrCacheException(DiagnosticIds.EcrAccessDenied, operation, resource, Settings.Region, TrimPeriod(message));
-                }
-
-                if (code != null && CredentialCodes.Contains(code))
-                {
-                    throw new EcrCacheException(DiagnosticIds.EcrCredentialsRejected, operation, Settings.Region, code, TrimPeriod(message) + "; credentials from " + _credentials.Description);
-                }
-
-                if (code == "InvalidParameterException" && message.IndexOf("repositoryName", StringComparison.OrdinalIgnoreCase) >= 0)
-                {
-                    throw new EcrCacheException(DiagnosticIds.EcrInvalidRepositoryName, resource, TrimPeriod(message));
-                }
-
-                throw new EcrCacheException(DiagnosticIds.EcrRequestFailed, operation, Settings.Region, outcome.Status, code ?? "Unknown", TrimPeriod(message));
+                throw new EcrCacheException(DiagnosticIds.EcrThrottled, operation, Settings.Region, attempts, (code ?? "HTTP 429") + ": " + message);
             }
+
+            if (outcome.Status == 0)
+            {
+                throw new EcrCacheException(DiagnosticIds.EcrUnreachable, Display(Settings.Endpoint), operation, message, Settings.Region);
+            }
+
+            if (code != null && AccessDeniedCodes.Contains(code))
+            {
+                throw new EcrCacheException(DiagnosticIds.EcrAccessDenied, operation, resource, Settings.Region, TrimPeriod(message));
+            }
+
+            if (code != null && CredentialCodes.Contains(code))
+            {
+                throw new EcrCacheException(DiagnosticIds.EcrCredentialsRejected, operation, Settings.Region, code, TrimPeriod(message) + "; credentials from " + _credentials.Description);
+            }
+
+            if (code == "InvalidParameterException" && message.IndexOf("repositoryName", StringComparison.OrdinalIgnoreCase) >= 0)
+            {
+                throw new EcrCacheException(DiagnosticIds.EcrInvalidRepositoryName, resource, TrimPeriod(message));
+            }
+
+            throw new EcrCacheException(DiagnosticIds.EcrRequestFailed, operation, Settings.Region, outcome.Status, code ?? "Unknown", TrimPeriod(message));
         }
 
-        /// <summary>Full jitter: a random delay in [0, min(20 s, base * 2^(attempt-1))].</summary>
-        internal TimeSpan Backoff(int attempt) => HttpRetryPolicy.FullJitter(BackoffBase, MaxBackoff, attempt, _random);
+        private static bool IsExpected(string? code, string[]? expectedErrors) =>
+            code != null && expectedErrors != null && Array.IndexOf(expectedErrors, code) >= 0;
 
-        private async Task<Outcome> SendOnceAsync(string operation, byte[] body, AwsCredentials credentials, CancellationToken cancellationToken)
+        private static bool IsThrottled(int status, string? code) => status == 429 || (code != null && ThrottlingCodes.Contains(code));
+
+        private static bool IsTransient(int status, string? code) => status == 0 || status >= 500 || (code != null && TransientCodes.Contains(code));
+
+        /// <summary>Why a failed attempt is worth another (for the log), or null: success, an expected error, or a permanent failure.</summary>
+        private static string? RetryReason(ApiResponse response, string? code, string? message, string[]? expectedErrors)
+        {
+            if (response.IsSuccess || IsExpected(code, expectedErrors))
+            {
+                return null;
+            }
+
+            var throttled = IsThrottled(response.Status, code);
+            if (!throttled && !IsTransient(response.Status, code))
+            {
+                return null;
+            }
+
+            return (throttled ? "throttled" : "transient failure") + " (" + (code ?? message ?? response.TransportError ?? "no message") + ")";
+        }
+
+        private HttpRequestMessage CreateRequest(string operation, byte[] body, AwsCredentials credentials)
         {
             var uri = Settings.Endpoint;
             var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
@@ -464,7 +407,7 @@ namespace EcrCache.Stores.Ecr
             };
             var authorization = SigV4.Sign("POST", uri, headers, body, Settings.Region, SigningService, credentials, DateTime.UtcNow);
 
-            using var request = new HttpRequestMessage(HttpMethod.Post, uri);
+            var request = new HttpRequestMessage(HttpMethod.Post, uri);
             var content = new ByteArrayContent(body);
             content.Headers.TryAddWithoutValidation("Content-Type", ContentType);
             request.Content = content;
@@ -479,61 +422,26 @@ namespace EcrCache.Stores.Ecr
             }
 
             request.Headers.TryAddWithoutValidation("Authorization", authorization);
-
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(Timeout);
-            var stopwatch = Stopwatch.StartNew();
-            try
-            {
-                using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
-                var status = (int)response.StatusCode;
-#if NETFRAMEWORK
-                var bytes = await response.Content.ReadAsByteArrayAsync().ConfigureAwait(false);
-#else
-                var bytes = await response.Content.ReadAsByteArrayAsync(timeout.Token).ConfigureAwait(false);
-#endif
-                if (bytes.Length > MaxBodyBytes)
-                {
-                    Array.Resize(ref bytes, MaxBodyBytes);
-                }
-
-                string? code = null;
-                string? message = null;
-                if (status < 200 || status >= 300)
-                {
-                    var header = response.Headers.TryGetValues("x-amzn-ErrorType", out var values) ? string.Join(",", values) : null;
-                    (code, message) = ParseError(header, bytes);
-                }
-
-                Record(operation, uri, status, code, stopwatch);
-                return new Outcome(status, bytes, code, message, null);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                Record(operation, uri, 0, null, stopwatch);
-                return new Outcome(0, null, null, null, "no answer within " + Timeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture) + " s");
-            }
-            catch (HttpRequestException ex)
-            {
-                Record(operation, uri, 0, null, stopwatch);
-                return new Outcome(0, null, null, null, Describe(ex));
-            }
-            catch (IOException ex)
-            {
-                Record(operation, uri, 0, null, stopwatch);
-                return new Outcome(0, null, null, null, Describe(ex));
-            }
+            return request;
         }
 
-        private void Record(string operation, Uri uri, int status, string? code, Stopwatch stopwatch)
+        /// <summary>The AWS error code and message of a failed attempt; records the attempt.</summary>
+        private (ApiResponse response, string? code, string? message) Read(string operation, ApiResponse response)
         {
-            var call = new EcrCall(operation, Settings.Region, uri.Authority, status, code);
-            lock (_gate)
+            string? code = null;
+            string? message = null;
+            if (response.Status != 0 && !response.IsSuccess)
             {
-                _calls.Add(call);
+                var header = response.Headers!.TryGetValues("x-amzn-ErrorType", out var values) ? string.Join(",", values) : null;
+                (code, message) = ParseError(header, response.Body);
             }
 
-            _log.Detail("ECR " + operation + " (" + Settings.Region + ") " + Display(uri) + " -> " + (status == 0 ? "failed" : status.ToString(CultureInfo.InvariantCulture)) + (code != null ? " " + code : string.Empty) + " (" + stopwatch.ElapsedMilliseconds.ToString(CultureInfo.InvariantCulture) + " ms)");
+            var uri = Settings.Endpoint;
+            var status = response.Status;
+            Record(
+                new EcrCall(operation, Settings.Region, uri.Authority, status, code),
+                "ECR " + operation + " (" + Settings.Region + ") " + Display(uri) + " -> " + (status == 0 ? "failed" : status.ToString(CultureInfo.InvariantCulture)) + (code != null ? " " + code : string.Empty) + " (" + response.ElapsedMilliseconds.ToString(CultureInfo.InvariantCulture) + " ms)");
+            return (response, code, message);
         }
 
         private static string TrimPeriod(string message) => message.Trim().TrimEnd('.');
@@ -550,28 +458,6 @@ namespace EcrCache.Stores.Ecr
 
             /// <summary>Set when the call failed with one of the expected error codes (for example a "not found").</summary>
             public string? ErrorCode { get; }
-        }
-
-        private sealed class Outcome
-        {
-            public Outcome(int status, byte[]? body, string? errorCode, string? errorMessage, string? transportError)
-            {
-                Status = status;
-                Body = body;
-                ErrorCode = errorCode;
-                ErrorMessage = errorMessage;
-                TransportError = transportError;
-            }
-
-            public int Status { get; }
-
-            public byte[]? Body { get; }
-
-            public string? ErrorCode { get; }
-
-            public string? ErrorMessage { get; }
-
-            public string? TransportError { get; }
         }
     }
 }

@@ -5,7 +5,6 @@ using EcrCache.Logging;
 using EcrCache.Options;
 using EcrCache.Processes;
 using EcrCache.Registries.Auth;
-using EcrCache.Registries.Oci;
 
 namespace EcrCache.Stores.Ecr
 {
@@ -15,13 +14,13 @@ namespace EcrCache.Stores.Ecr
         public string Repository { get; set; } = "";
 
         /// <summary>Resource tags to create the repository with, or to apply to it when it exists.</summary>
-        public IList<KeyValuePair<string, string>> Tags { get; } = new List<KeyValuePair<string, string>>();
+        public IList<KeyValuePair<string, string>> Tags { get; set; } = new List<KeyValuePair<string, string>>();
 
         /// <summary>Days after push when images expire; 0 leaves the lifecycle policy alone.</summary>
         public int MaxAgeDays { get; set; } = 7;
 
         /// <summary>Accounts that may pull (a repository policy statement); empty leaves the policy alone.</summary>
-        public IList<string> PullAccounts { get; } = new List<string>();
+        public IList<string> PullAccounts { get; set; } = new List<string>();
 
         /// <summary>host[:port] that docker pushes to and pulls from instead of the repository's own registry host.</summary>
         public string? RegistryOverride { get; set; }
@@ -43,47 +42,22 @@ namespace EcrCache.Stores.Ecr
     /// when the user's docker config routes the host to a credential helper (ecr-login), else with a
     /// GetAuthorizationToken token in a private DOCKER_CONFIG. Existence is one registry HEAD of the manifest.
     /// </summary>
-    internal sealed class EcrStore : IImageStore, Leases.ILeaseCapableStore
+    internal sealed class EcrStore : CloudRegistryStore
     {
         private readonly IEcrClient _client;
         private readonly EcrStoreOptions _options;
-        private readonly IProcessRunner _runner;
-        private readonly IBuildLog _log;
         private readonly EcrRepository _repository;
-        private readonly CloudRegistrySession _session;
-        private bool _prepared;
-        private bool _disposed;
 
-        private EcrStore(IEcrClient client, EcrStoreOptions options, DockerCli docker, IProcessRunner runner, IBuildLog log, EcrRepository repository)
+        private EcrStore(IEcrClient client, EcrStoreOptions options, DockerCli docker, IProcessRunner runner, IBuildLog log, EcrRepository repository, string registryHost)
+            : base(registryHost, options.RegistryInsecure, repository.Name, "ECR " + registryHost + " (" + client.Settings.Region + ")", docker, runner, log, options.Environment, "ecr-login")
         {
             _client = client;
             _options = options;
-            _runner = runner;
-            _log = log;
             _repository = repository;
-            RegistryHost = string.IsNullOrEmpty(options.RegistryOverride) ? repository.Host : options.RegistryOverride!;
-            _session = new CloudRegistrySession(docker, RegistryEndpoint.Parse(RegistryHost, options.RegistryInsecure), log);
-            Image = RegistryHost + "/" + repository.Name;
-            Description = "ECR " + RegistryHost + " (" + client.Settings.Region + ")";
         }
-
-        public string Image { get; }
-
-        public string Description { get; }
-
-        public bool HasRemote => true;
-
-        /// <summary>The data-plane host docker talks to (the repository's, or EcrCacheRegistry).</summary>
-        public string RegistryHost { get; }
 
         /// <summary>The repository as ECR describes it.</summary>
         public EcrRepository Repository => _repository;
-
-        /// <summary>True when docker was logged in through a private DOCKER_CONFIG (false when a credential helper does it).</summary>
-        public bool LoggedIn => _session.PrivateConfig != null;
-
-        /// <summary>The private DOCKER_CONFIG folder while the store lives, or null.</summary>
-        public string? PrivateDockerConfigDirectory => _session.PrivateConfig?.Directory;
 
         /// <summary>Builds the store for the engine from <see cref="CacheOptions"/>, with the default credential chain.</summary>
         public static async Task<EcrStore> CreateAsync(CacheOptions options, DockerCli docker, IProcessRunner runner, IBuildLog log, CancellationToken cancellationToken)
@@ -98,17 +72,9 @@ namespace EcrCache.Stores.Ecr
                 RegistryOverride = options.Registry,
                 RegistryInsecure = options.RegistryInsecure,
                 Environment = options.Environment,
+                Tags = options.EcrTags.ToList(),
+                PullAccounts = options.EcrPullAccounts.ToList(),
             };
-            foreach (var tag in options.EcrTags)
-            {
-                storeOptions.Tags.Add(tag);
-            }
-
-            foreach (var account in options.EcrPullAccounts)
-            {
-                storeOptions.PullAccounts.Add(account);
-            }
-
             try
             {
                 return await CreateAsync(client, storeOptions, docker, runner, log, cancellationToken).ConfigureAwait(false);
@@ -155,62 +121,26 @@ namespace EcrCache.Stores.Ecr
                 await ApplyTagsAsync(client, repository, tags, log, cancellationToken).ConfigureAwait(false);
             }
 
-            return new EcrStore(client, options, docker, runner, log, repository);
+            var registryHost = string.IsNullOrEmpty(options.RegistryOverride) ? repository.Host : options.RegistryOverride!;
+            return new EcrStore(client, options, docker, runner, log, repository, registryHost);
         }
 
-        /// <summary>Lease tags in the repository through the data-plane client (which has push rights); after PrepareAsync.</summary>
-        public Leases.ILeaseBackend? LeaseBackend =>
-            _session.Registry == null ? null : new Leases.RegistryLeaseBackend(_session.Registry, _repository.Name, Description);
-
-        public async Task PrepareAsync(CancellationToken cancellationToken)
+        protected override async Task PrepareRepositoryAsync(CancellationToken cancellationToken)
         {
-            if (_prepared)
-            {
-                return;
-            }
-
             await EnsureLifecyclePolicyAsync(cancellationToken).ConfigureAwait(false);
             await EnsurePullAccountsAsync(cancellationToken).ConfigureAwait(false);
-            await LoginAsync(cancellationToken).ConfigureAwait(false);
-            _prepared = true;
         }
 
-        public async Task<bool> ExistsAsync(string tag, CancellationToken cancellationToken)
+        protected override async Task<IRegistryCredentialProvider> LogInWithTokenAsync(DockerConfig config, CancellationToken cancellationToken)
         {
-            await PrepareAsync(cancellationToken).ConfigureAwait(false);
-            return await _session.ExistsAsync(_repository.Name, tag, cancellationToken).ConfigureAwait(false);
+            var authorization = await _client.GetAuthorizationTokenAsync(cancellationToken).ConfigureAwait(false);
+            var privateConfig = PrivateDockerConfig.Create(config.Path, RegistryHost, authorization.Username, authorization.Password, _options.PrivateConfigParent);
+            Session.UsePrivateConfig(privateConfig);
+            Log.Detail("Logged docker in to " + RegistryHost + " with an ECR authorization token, in the private DOCKER_CONFIG " + privateConfig.Directory + " (removed at the end of this build).");
+            return new StaticCredentialProvider(RegistryHost, RegistryCredential.Basic(authorization.Username, authorization.Password), "ECR GetAuthorizationToken (" + _client.Settings.Region + ")");
         }
 
-        public async Task FetchAsync(string tag, CancellationToken cancellationToken)
-        {
-            await PrepareAsync(cancellationToken).ConfigureAwait(false);
-            await _session.PullAsync(Image, tag, cancellationToken).ConfigureAwait(false);
-        }
-
-        public async Task PublishAsync(string tag, bool updateLatest, CancellationToken cancellationToken)
-        {
-            await PrepareAsync(cancellationToken).ConfigureAwait(false);
-            await _session.PushAsync(Image, tag, updateLatest, cancellationToken).ConfigureAwait(false);
-        }
-
-        /// <summary>The remote tag (latest by default) when it exists (one HEAD, after login); the engine pulls it for the legacy builder.</summary>
-        public async Task<string?> PrepareCacheFromAsync(string? cacheFrom, CancellationToken cancellationToken)
-        {
-            await PrepareAsync(cancellationToken).ConfigureAwait(false);
-            return await _session.CacheFromAsync(Image, _repository.Name, cacheFrom, cancellationToken).ConfigureAwait(false);
-        }
-
-        public void Dispose()
-        {
-            if (_disposed)
-            {
-                return;
-            }
-
-            _disposed = true;
-            _session.Dispose();
-            _client.Dispose();
-        }
+        protected override void DisposeClient() => _client.Dispose();
 
         private static async Task ApplyTagsAsync(IEcrClient client, EcrRepository repository, IReadOnlyList<KeyValuePair<string, string>> tags, IBuildLog log, CancellationToken cancellationToken)
         {
@@ -228,7 +158,7 @@ namespace EcrCache.Stores.Ecr
             var days = _options.MaxAgeDays;
             if (days <= 0)
             {
-                _log.Detail("EcrCacheMaxAgeDays=0: the lifecycle policy of " + _repository.Name + " is left alone.");
+                Log.Detail("EcrCacheMaxAgeDays=0: the lifecycle policy of " + _repository.Name + " is left alone.");
                 return;
             }
 
@@ -237,17 +167,17 @@ namespace EcrCache.Stores.Ecr
                 var current = await _client.GetLifecyclePolicyAsync(_repository.Name, _repository.RegistryId, cancellationToken).ConfigureAwait(false);
                 if (EcrPolicies.LifecyclePolicyMatches(current, days))
                 {
-                    _log.Detail("The lifecycle policy of " + _repository.Name + " already expires images " + days + " days after push.");
+                    Log.Detail("The lifecycle policy of " + _repository.Name + " already expires images " + days + " days after push.");
                     return;
                 }
 
                 await _client.PutLifecyclePolicyAsync(_repository.Name, _repository.RegistryId, EcrPolicies.LifecyclePolicy(days), cancellationToken).ConfigureAwait(false);
-                _log.Info("Set the lifecycle policy of ECR repository " + _repository.Name + ": images expire " + days + " days after push.");
+                Log.Info("Set the lifecycle policy of ECR repository " + _repository.Name + ": images expire " + days + " days after push.");
             }
             catch (EcrCacheException ex)
             {
                 // The cache works without expiry; say so loudly instead of failing the build (or staying silent).
-                _log.Warning(Diagnostic.Create(DiagnosticIds.EcrLifecyclePolicyFailed, _repository.Name, days, ex.Diagnostic.ToString()));
+                Log.Warning(Diagnostic.Create(DiagnosticIds.EcrLifecyclePolicyFailed, _repository.Name, days, ex.Diagnostic.ToString()));
             }
         }
 
@@ -265,42 +195,17 @@ namespace EcrCache.Stores.Ecr
                 var desired = EcrPolicies.RepositoryPolicyWithPullAccounts(current, _options.PullAccounts.ToList(), _client.Settings.Region);
                 if (desired == null)
                 {
-                    _log.Detail("The repository policy of " + _repository.Name + " already lets " + accounts + " pull.");
+                    Log.Detail("The repository policy of " + _repository.Name + " already lets " + accounts + " pull.");
                     return;
                 }
 
                 await _client.SetRepositoryPolicyAsync(_repository.Name, _repository.RegistryId, desired, cancellationToken).ConfigureAwait(false);
-                _log.Info("Set the repository policy of ECR repository " + _repository.Name + ": accounts " + accounts + " may pull.");
+                Log.Info("Set the repository policy of ECR repository " + _repository.Name + ": accounts " + accounts + " may pull.");
             }
             catch (EcrCacheException ex)
             {
                 throw new EcrCacheException(Diagnostic.Create(DiagnosticIds.EcrRepositoryPolicyFailed, _repository.Name, accounts, ex.Diagnostic.ToString()), ex);
             }
-        }
-
-        private async Task LoginAsync(CancellationToken cancellationToken)
-        {
-            var config = DockerConfig.Load(_options.Environment);
-            var helper = config.GetHostCredentialHelper(RegistryHost)
-                ?? (string.Equals(config.CredentialsStore, "ecr-login", StringComparison.Ordinal) ? config.CredentialsStore : null);
-            IRegistryCredentialProvider credentials;
-            if (helper != null)
-            {
-                // The reference plugin ran 'docker login' here, which fails with "Error saving credentials ... not
-                // implemented" under the ecr-login helper. Docker and the HEAD use the helper instead.
-                _log.Info("Your docker config (" + config.Path + ") routes " + RegistryHost + " to docker-credential-" + helper + "; not logging in.");
-                credentials = new DockerConfigCredentialProvider(config, _runner, _options.Environment, _log);
-            }
-            else
-            {
-                var authorization = await _client.GetAuthorizationTokenAsync(cancellationToken).ConfigureAwait(false);
-                var privateConfig = PrivateDockerConfig.Create(config.Path, RegistryHost, authorization.Username, authorization.Password, _options.PrivateConfigParent);
-                _session.UsePrivateConfig(privateConfig);
-                _log.Detail("Logged docker in to " + RegistryHost + " with an ECR authorization token, in the private DOCKER_CONFIG " + privateConfig.Directory + " (removed at the end of this build).");
-                credentials = new StaticCredentialProvider(RegistryHost, RegistryCredential.Basic(authorization.Username, authorization.Password), "ECR GetAuthorizationToken (" + _client.Settings.Region + ")");
-            }
-
-            _session.Connect(credentials);
         }
     }
 }

@@ -3,26 +3,10 @@ using System.Globalization;
 namespace EcrCache.Stores.Ecr
 {
     /// <summary>An ECR repository as DescribeRepositories/CreateRepository return it.</summary>
-    internal sealed class EcrRepository
+    /// <param name="RegistryId">The account id that owns the registry.</param>
+    /// <param name="Uri">host/name, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/build-cache/org/pipeline.</param>
+    internal sealed record EcrRepository(string Name, string Arn, string RegistryId, string Uri)
     {
-        public EcrRepository(string name, string arn, string registryId, string uri)
-        {
-            Name = name;
-            Arn = arn;
-            RegistryId = registryId;
-            Uri = uri;
-        }
-
-        public string Name { get; }
-
-        public string Arn { get; }
-
-        /// <summary>The account id that owns the registry.</summary>
-        public string RegistryId { get; }
-
-        /// <summary>host/name, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/build-cache/org/pipeline.</summary>
-        public string Uri { get; }
-
         /// <summary>The registry host part of <see cref="Uri"/>.</summary>
         public string Host
         {
@@ -37,54 +21,19 @@ namespace EcrCache.Stores.Ecr
     }
 
     /// <summary>A docker login for an ECR registry (GetAuthorizationToken). Redacted in <see cref="ToString"/>.</summary>
-    internal sealed class EcrAuthorization
+    /// <param name="Username">Always "AWS" for ECR.</param>
+    /// <param name="Password">The token. Never log it.</param>
+    /// <param name="ProxyEndpoint">https://&lt;account&gt;.dkr.ecr.&lt;region&gt;.amazonaws.com</param>
+    internal sealed record EcrAuthorization(string Username, string Password, string ProxyEndpoint, DateTimeOffset? ExpiresAt)
     {
-        public EcrAuthorization(string username, string password, string proxyEndpoint, DateTimeOffset? expiresAt)
-        {
-            Username = username;
-            Password = password;
-            ProxyEndpoint = proxyEndpoint;
-            ExpiresAt = expiresAt;
-        }
-
-        /// <summary>Always "AWS" for ECR.</summary>
-        public string Username { get; }
-
-        /// <summary>The token. Never log it.</summary>
-        public string Password { get; }
-
-        /// <summary>https://&lt;account&gt;.dkr.ecr.&lt;region&gt;.amazonaws.com</summary>
-        public string ProxyEndpoint { get; }
-
-        public DateTimeOffset? ExpiresAt { get; }
-
         public override string ToString() =>
             "EcrAuthorization(" + ProxyEndpoint + ", <redacted>" + (ExpiresAt.HasValue ? ", expires " + ExpiresAt.Value.ToString("o", CultureInfo.InvariantCulture) : string.Empty) + ")";
     }
 
-    /// <summary>One control-plane call, as recorded by <see cref="EcrClient.Calls"/> (no bodies, no secrets).</summary>
-    internal sealed class EcrCall
+    /// <summary>One control-plane call, as recorded by <see cref="RetryingApiClient{TCall}.Calls"/> (no bodies, no secrets).</summary>
+    /// <param name="Status">The HTTP status, or 0 when the endpoint could not be reached.</param>
+    internal sealed record EcrCall(string Operation, string Region, string Host, int Status, string? ErrorCode)
     {
-        public EcrCall(string operation, string region, string host, int status, string? errorCode)
-        {
-            Operation = operation;
-            Region = region;
-            Host = host;
-            Status = status;
-            ErrorCode = errorCode;
-        }
-
-        public string Operation { get; }
-
-        public string Region { get; }
-
-        public string Host { get; }
-
-        /// <summary>The HTTP status, or 0 when the endpoint could not be reached.</summary>
-        public int Status { get; }
-
-        public string? ErrorCode { get; }
-
         public override string ToString() => Operation + " (" + Region + ") -> " + Status.ToString(CultureInfo.InvariantCulture) + (ErrorCode != null ? " " + ErrorCode : string.Empty);
     }
 

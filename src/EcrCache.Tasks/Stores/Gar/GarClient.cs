@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
-using System.Security.Authentication;
-using System.Text;
 using System.Text.Json;
 using EcrCache.Diagnostics;
 using EcrCache.Http;
@@ -20,30 +18,19 @@ namespace EcrCache.Stores.Gar
     /// Each attempt is logged at detail level as <c>GAR GetRepository projects/p/locations/l/repositories/r -> 200 (35 ms)</c>;
     /// bodies and headers never are.
     /// </summary>
-    internal sealed class GarClient : IDisposable
+    internal sealed class GarClient : RetryingApiClient<string>
     {
         public const int MaxAttempts = 3;
 
-        private const int MaxBodyBytes = 1024 * 1024;
-
-        private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(20);
-
         private readonly IGoogleAccessTokenSource _tokens;
-        private readonly IBuildLog _log;
-        private readonly HttpClient _http;
-        private readonly Random _random = new Random();
-        private readonly object _gate = new object();
-        private readonly List<string> _calls = new List<string>();
-        private bool _disposed;
 
+        // GAR retries itself (429/5xx/transport, see CallAsync).
         public GarClient(Uri endpoint, string project, IGoogleAccessTokenSource tokens, IBuildLog log, HttpMessageHandler? handler = null)
+            : base("GAR", log, handler, decompress: true)
         {
             Endpoint = endpoint ?? throw new ArgumentNullException(nameof(endpoint));
             Project = project ?? throw new ArgumentNullException(nameof(project));
             _tokens = tokens ?? throw new ArgumentNullException(nameof(tokens));
-            _log = log ?? throw new ArgumentNullException(nameof(log));
-            // GAR retries itself (429/5xx/transport, see CallAsync); a second layer below it would multiply the attempts.
-            _http = HttpClients.Create(handler, decompress: true, retry: HttpRetryPolicy.None);
         }
 
         /// <summary>The API root, e.g. https://artifactregistry.googleapis.com/ (v1/... is appended).</summary>
@@ -52,28 +39,10 @@ namespace EcrCache.Stores.Gar
         /// <summary>The project, for the "enable the API" message.</summary>
         public string Project { get; }
 
-        /// <summary>Limit for one attempt (default 30 s).</summary>
-        public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(30);
-
-        /// <summary>Backoff base (default 1 s); tests lower it.</summary>
-        public TimeSpan BackoffBase { get; set; } = TimeSpan.FromSeconds(1);
-
         /// <summary>How often a create operation is polled, and for how long at most.</summary>
         public TimeSpan OperationPollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
         public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromMinutes(2);
-
-        /// <summary>"Operation -> status" of every attempt so far (tests).</summary>
-        public IReadOnlyList<string> Calls
-        {
-            get
-            {
-                lock (_gate)
-                {
-                    return _calls.ToArray();
-                }
-            }
-        }
 
         /// <summary>GET v1/{name}: the repository, or null when it does not exist.</summary>
         public async Task<GarRepository?> GetRepositoryAsync(string name, CancellationToken cancellationToken)
@@ -91,7 +60,7 @@ namespace EcrCache.Stores.Gar
         public async Task<GarRepository?> CreateRepositoryAsync(string parent, string repositoryId, IReadOnlyList<KeyValuePair<string, string>> labels, string imagePath, int maxAgeDays, CancellationToken cancellationToken)
         {
             var name = parent + "/repositories/" + repositoryId;
-            var body = Json(w =>
+            var body = JsonObject(w =>
             {
                 w.WriteString("format", "DOCKER");
                 w.WriteString("description", "Docker images cached by EcrCache (keyed by the content of their inputs).");
@@ -140,20 +109,9 @@ namespace EcrCache.Stores.Gar
         /// <summary>PATCH v1/{name}?updateMask=MASK with the given fields; returns the updated repository.</summary>
         public async Task<GarRepository> UpdateRepositoryAsync(string name, string updateMask, Action<Utf8JsonWriter> writeFields, CancellationToken cancellationToken)
         {
-            var body = Json(writeFields);
+            var body = JsonObject(writeFields);
             using var document = await CallAsync("UpdateRepository", new HttpMethod("PATCH"), name, "v1/" + name + "?updateMask=" + Uri.EscapeDataString(updateMask), body, notFoundIsResult: false, cancellationToken).ConfigureAwait(false);
             return GarRepository.Parse(document!.RootElement);
-        }
-
-        public void Dispose()
-        {
-            if (_disposed)
-            {
-                return;
-            }
-
-            _disposed = true;
-            _http.Dispose();
         }
 
         /// <summary>The permission an operation needs and the predefined role that grants it (for ECRC1608).</summary>
@@ -205,19 +163,6 @@ namespace EcrCache.Stores.Gar
             }
         }
 
-        private static byte[] Json(Action<Utf8JsonWriter> write)
-        {
-            using var buffer = new MemoryStream();
-            using (var writer = new Utf8JsonWriter(buffer))
-            {
-                writer.WriteStartObject();
-                write(writer);
-                writer.WriteEndObject();
-            }
-
-            return buffer.ToArray();
-        }
-
         private async Task WaitForOperationAsync(string operationName, string resource, JsonDocument operation, CancellationToken cancellationToken)
         {
             var current = operation.RootElement.Clone();
@@ -262,47 +207,45 @@ namespace EcrCache.Stores.Gar
         /// <summary>One call with retries: the parsed JSON answer, null for a 404 when <paramref name="notFoundIsResult"/>.</summary>
         private async Task<JsonDocument?> CallAsync(string operation, HttpMethod method, string resource, string relative, byte[]? body, bool notFoundIsResult, CancellationToken cancellationToken)
         {
-            if (_disposed)
-            {
-                throw new ObjectDisposedException(nameof(GarClient));
-            }
-
+            ThrowIfDisposed();
             var uri = new Uri(Endpoint, relative);
-            for (var attempt = 1; ; attempt++)
+            var ((response, errorStatus, message, reason), _) = await SendWithRetriesAsync(
+                operation,
+                MaxAttempts,
+                async token => CreateRequest(method, uri, body, await _tokens.GetAccessTokenAsync(token).ConfigureAwait(false)),
+                attempt => Read(operation, resource, attempt),
+                answer => RetryReason(answer.response, answer.message),
+                cancellationToken).ConfigureAwait(false);
+            if (response.IsSuccess)
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                var token = await _tokens.GetAccessTokenAsync(cancellationToken).ConfigureAwait(false);
-                var (status, bytes, transportError) = await SendOnceAsync(operation, method, uri, resource, body, token, cancellationToken).ConfigureAwait(false);
-                if (status >= 200 && status < 300)
+                try
                 {
-                    try
-                    {
-                        return bytes == null || bytes.Length == 0 ? JsonDocument.Parse("{}") : JsonDocument.Parse(bytes);
-                    }
-                    catch (JsonException ex)
-                    {
-                        throw new EcrCacheException(DiagnosticIds.GarRequestFailed, operation, resource, status, "MALFORMED_RESPONSE", "the answer is not JSON: " + ex.Message);
-                    }
+                    return ParseAnswer(response.Body);
                 }
-
-                if (status == 404 && notFoundIsResult)
+                catch (JsonException ex)
                 {
-                    return null;
+                    throw new EcrCacheException(DiagnosticIds.GarRequestFailed, operation, resource, response.Status, "MALFORMED_RESPONSE", "the answer is not JSON: " + ex.Message);
                 }
-
-                var (errorStatus, message, reason) = ParseError(bytes);
-                message = TrimPeriod(message ?? transportError ?? "no message");
-                var retryable = status == 0 || status == 429 || status >= 500;
-                if (retryable && attempt < MaxAttempts)
-                {
-                    var delay = Backoff(attempt);
-                    _log.Detail("GAR " + operation + ": " + (status == 0 ? "transport failure" : "HTTP " + status.ToString(CultureInfo.InvariantCulture)) + " (" + message + "); retrying in " + delay.TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture) + " ms (attempt " + (attempt + 1).ToString(CultureInfo.InvariantCulture) + " of " + MaxAttempts.ToString(CultureInfo.InvariantCulture) + ").");
-                    await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-                    continue;
-                }
-
-                throw Map(operation, resource, status, errorStatus, reason, message);
             }
+
+            if (response.Status == 404 && notFoundIsResult)
+            {
+                return null;
+            }
+
+            throw Map(operation, resource, response.Status, errorStatus, reason, message);
+        }
+
+        /// <summary>429, 5xx and transport failures are worth another attempt; returns why (for the log), else null.</summary>
+        private static string? RetryReason(ApiResponse response, string message)
+        {
+            var status = response.Status;
+            if (status != 0 && status != 429 && status < 500)
+            {
+                return null;
+            }
+
+            return (status == 0 ? "transport failure" : "HTTP " + status.ToString(CultureInfo.InvariantCulture)) + " (" + message + ")";
         }
 
         private Exception Map(string operation, string resource, int status, string? errorStatus, string? reason, string message)
@@ -343,12 +286,9 @@ namespace EcrCache.Stores.Gar
             return new EcrCacheException(DiagnosticIds.GarRequestFailed, operation, resource, status, errorStatus ?? reason ?? "UNKNOWN", message);
         }
 
-        /// <summary>Full jitter: a random delay in [0, min(20 s, base * 2^(attempt-1))].</summary>
-        private TimeSpan Backoff(int attempt) => HttpRetryPolicy.FullJitter(BackoffBase, MaxBackoff, attempt, _random);
-
-        private async Task<(int status, byte[]? body, string? transportError)> SendOnceAsync(string operation, HttpMethod method, Uri uri, string resource, byte[]? body, string token, CancellationToken cancellationToken)
+        private HttpRequestMessage CreateRequest(HttpMethod method, Uri uri, byte[]? body, string token)
         {
-            using var request = new HttpRequestMessage(method, uri);
+            var request = new HttpRequestMessage(method, uri);
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
             if (_tokens is IGoogleQuotaProject quota && quota.QuotaProject != null)
             {
@@ -364,46 +304,21 @@ namespace EcrCache.Stores.Gar
                 request.Content = content;
             }
 
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(Timeout);
-            var stopwatch = Stopwatch.StartNew();
-            try
-            {
-                using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
-                var status = (int)response.StatusCode;
-#if NETFRAMEWORK
-                var bytes = await response.Content.ReadAsByteArrayAsync().ConfigureAwait(false);
-#else
-                var bytes = await response.Content.ReadAsByteArrayAsync(timeout.Token).ConfigureAwait(false);
-#endif
-                if (bytes.Length > MaxBodyBytes)
-                {
-                    Array.Resize(ref bytes, MaxBodyBytes);
-                }
-
-                Record(operation, resource, status.ToString(CultureInfo.InvariantCulture), stopwatch);
-                return (status, bytes, null);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                Record(operation, resource, "failed", stopwatch);
-                return (0, null, "no answer within " + Timeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture) + " s");
-            }
-            catch (Exception ex) when (ex is HttpRequestException || ex is IOException)
-            {
-                Record(operation, resource, "failed", stopwatch);
-                return (0, null, Describe(ex));
-            }
+            return request;
         }
 
-        private void Record(string operation, string resource, string status, Stopwatch stopwatch)
+        /// <summary>Google's error status, message and reason of a failed attempt; records the attempt.</summary>
+        private (ApiResponse response, string? errorStatus, string message, string? reason) Read(string operation, string resource, ApiResponse response)
         {
-            lock (_gate)
+            var status = response.Status == 0 ? "failed" : response.Status.ToString(CultureInfo.InvariantCulture);
+            Record(operation + " -> " + status, "GAR " + operation + " " + resource + " -> " + status + " (" + response.ElapsedMilliseconds.ToString(CultureInfo.InvariantCulture) + " ms)");
+            if (response.IsSuccess)
             {
-                _calls.Add(operation + " -> " + status);
+                return (response, null, string.Empty, null);
             }
 
-            _log.Detail("GAR " + operation + " " + resource + " -> " + status + " (" + stopwatch.ElapsedMilliseconds.ToString(CultureInfo.InvariantCulture) + " ms)");
+            var (errorStatus, message, reason) = ParseError(response.Body);
+            return (response, errorStatus, TrimPeriod(message ?? response.TransportError ?? "no message"), reason);
         }
 
         private static string TrimPeriod(string message)

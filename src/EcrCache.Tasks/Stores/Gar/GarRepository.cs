@@ -5,29 +5,10 @@ using System.Text.Json;
 namespace EcrCache.Stores.Gar
 {
     /// <summary>An Artifact Registry repository as the REST API returns it (the fields EcrCache reads).</summary>
-    internal sealed class GarRepository
+    /// <param name="Name">projects/p/locations/l/repositories/r.</param>
+    /// <param name="Format">DOCKER, MAVEN, NPM, ...</param>
+    internal sealed record GarRepository(string Name, string Format, IReadOnlyDictionary<string, string> Labels, IReadOnlyDictionary<string, GarCleanupPolicy> CleanupPolicies, bool CleanupPolicyDryRun)
     {
-        public GarRepository(string name, string format, IReadOnlyDictionary<string, string> labels, IReadOnlyDictionary<string, GarCleanupPolicy> cleanupPolicies, bool cleanupPolicyDryRun)
-        {
-            Name = name;
-            Format = format;
-            Labels = labels;
-            CleanupPolicies = cleanupPolicies;
-            CleanupPolicyDryRun = cleanupPolicyDryRun;
-        }
-
-        /// <summary>projects/p/locations/l/repositories/r.</summary>
-        public string Name { get; }
-
-        /// <summary>DOCKER, MAVEN, NPM, ...</summary>
-        public string Format { get; }
-
-        public IReadOnlyDictionary<string, string> Labels { get; }
-
-        public IReadOnlyDictionary<string, GarCleanupPolicy> CleanupPolicies { get; }
-
-        public bool CleanupPolicyDryRun { get; }
-
         public override string ToString() => Name + " (" + Format + ")";
 
         internal static GarRepository Parse(JsonElement element)
@@ -66,36 +47,12 @@ namespace EcrCache.Stores.Gar
     /// (gcr.io repositories always are) never loses anything else. Other policies are kept as they are (their raw JSON is
     /// written back).
     /// </summary>
-    internal sealed class GarCleanupPolicy
+    /// <param name="OlderThan">A protobuf Duration as JSON has it, e.g. "604800s".</param>
+    /// <param name="HasOtherConditions">True when the condition also filters on something else (tag prefixes, versions, newerThan, ...) or the policy keeps most recent versions.</param>
+    /// <param name="RawJson">The policy as the API sent it, written back unchanged for policies that are not EcrCache's.</param>
+    internal sealed record GarCleanupPolicy(string Id, string? Action, string? TagState, string? OlderThan, IReadOnlyList<string> PackageNamePrefixes, bool HasOtherConditions, string RawJson)
     {
         public const string IdPrefix = "ecrcache-";
-
-        private GarCleanupPolicy(string id, string? action, string? tagState, string? olderThan, IReadOnlyList<string> packageNamePrefixes, bool hasOtherConditions, string rawJson)
-        {
-            Id = id;
-            Action = action;
-            TagState = tagState;
-            OlderThan = olderThan;
-            PackageNamePrefixes = packageNamePrefixes;
-            HasOtherConditions = hasOtherConditions;
-            RawJson = rawJson;
-        }
-
-        public string Id { get; }
-
-        public string? Action { get; }
-
-        public string? TagState { get; }
-
-        /// <summary>A protobuf Duration as JSON has it, e.g. "604800s".</summary>
-        public string? OlderThan { get; }
-
-        public IReadOnlyList<string> PackageNamePrefixes { get; }
-
-        /// <summary>True when the condition also filters on something else (tag prefixes, versions, newerThan, ...) or the policy keeps most recent versions.</summary>
-        public bool HasOtherConditions { get; }
-
-        public string RawJson { get; }
 
         /// <summary>The seconds of <see cref="OlderThan"/>, or null when it is not a whole-seconds duration.</summary>
         public long? OlderThanSeconds

@@ -6,7 +6,6 @@ using EcrCache.Logging;
 using EcrCache.Options;
 using EcrCache.Processes;
 using EcrCache.Registries.Auth;
-using EcrCache.Registries.Oci;
 
 namespace EcrCache.Stores.Gar
 {
@@ -19,60 +18,40 @@ namespace EcrCache.Stores.Gar
     /// <c>oauth2accesstoken</c> with an ADC access token in a private DOCKER_CONFIG. Existence is one registry HEAD of the
     /// manifest (the registry's Bearer handshake with the same login).
     /// </summary>
-    internal sealed class GarStore : IImageStore, Leases.ILeaseCapableStore
+    internal sealed class GarStore : CloudRegistryStore
     {
         /// <summary>The user name Google's registries take with an OAuth2 access token as the password.</summary>
         public const string AccessTokenUsername = "oauth2accesstoken";
 
-        /// <summary>Credential helpers (docker-credential-gcloud, docker-credential-gcr) that serve Google registries when a docker config names them as its credsStore.</summary>
-        private static readonly string[] GoogleHelpers = { "gcloud", "gcr" };
-
         private readonly GarOptions _options;
         private readonly GarClient _client;
         private readonly IGoogleAccessTokenSource _tokens;
-        private readonly IProcessRunner _runner;
-        private readonly IBuildLog _log;
-        private readonly Func<string, string?> _environment;
-        private readonly CloudRegistrySession _session;
         private string? _loginToken;
         private string _userConfigPath = "";
-        private bool _prepared;
-        private bool _disposed;
 
         public GarStore(GarOptions options, GarClient client, IGoogleAccessTokenSource tokens, DockerCli docker, IProcessRunner runner, IBuildLog log, Func<string, string?> environment, bool registryInsecure = false)
+            : base(
+                (options ?? throw new ArgumentNullException(nameof(options))).Host,
+                registryInsecure,
+                options.RegistryRepository,
+                "Artifact Registry " + options.RepositoryResourceName + " (" + options.Host + ")",
+                docker ?? throw new ArgumentNullException(nameof(docker)),
+                runner ?? throw new ArgumentNullException(nameof(runner)),
+                log ?? throw new ArgumentNullException(nameof(log)),
+                environment ?? throw new ArgumentNullException(nameof(environment)),
+                // What gcloud auth configure-docker and docker-credential-gcr configure-docker set up.
+                "gcloud",
+                "gcr")
         {
-            _options = options ?? throw new ArgumentNullException(nameof(options));
+            _options = options;
             _client = client ?? throw new ArgumentNullException(nameof(client));
             _tokens = tokens ?? throw new ArgumentNullException(nameof(tokens));
-            if (docker == null)
-            {
-                throw new ArgumentNullException(nameof(docker));
-            }
-
-            _runner = runner ?? throw new ArgumentNullException(nameof(runner));
-            _log = log ?? throw new ArgumentNullException(nameof(log));
-            _environment = environment ?? throw new ArgumentNullException(nameof(environment));
-            _session = new CloudRegistrySession(docker, RegistryEndpoint.Parse(options.Host, registryInsecure), log);
-            Image = options.Image;
-            Description = "Artifact Registry " + options.RepositoryResourceName + " (" + options.Host + ")";
         }
-
-        public string Image { get; }
-
-        public string Description { get; }
-
-        public bool HasRemote => true;
-
-        /// <summary>True when docker was logged in through a private DOCKER_CONFIG (false when a credential helper does it).</summary>
-        public bool LoggedIn => _session.PrivateConfig != null;
-
-        /// <summary>The private DOCKER_CONFIG folder while the store lives, or null.</summary>
-        public string? PrivateDockerConfigDirectory => _session.PrivateConfig?.Directory;
 
         /// <summary>Where the private DOCKER_CONFIG folder is created (default: the temp folder).</summary>
         public string? PrivateConfigParent { get; set; }
 
-        /// <summary>The repository as the API last described it (after <see cref="PrepareAsync"/>).</summary>
+        /// <summary>The repository as the API last described it (after <see cref="CloudRegistryStore.PrepareAsync"/>).</summary>
         public GarRepository? Repository { get; private set; }
 
         /// <summary>The store for the engine, with Application Default Credentials.</summary>
@@ -84,65 +63,45 @@ namespace EcrCache.Stores.Gar
             return new GarStore(gar, client, tokens, docker, runner, log, options.Environment, options.RegistryInsecure);
         }
 
-        /// <summary>Lease tags in the repository through the data-plane client (push rights); after PrepareAsync.</summary>
-        public Leases.ILeaseBackend? LeaseBackend =>
-            _session.Registry == null ? null : new Leases.RegistryLeaseBackend(_session.Registry, _options.RegistryRepository, Description);
-
-        public async Task PrepareAsync(CancellationToken cancellationToken)
+        protected override async Task PrepareRepositoryAsync(CancellationToken cancellationToken)
         {
-            if (_prepared)
-            {
-                return;
-            }
-
-            _log.Detail("Artifact Registry repository " + _options.RepositoryResourceName + ", API " + _client.Endpoint + " (" + _options.EndpointSource + "), image " + Image + ".");
+            Log.Detail("Artifact Registry repository " + _options.RepositoryResourceName + ", API " + _client.Endpoint + " (" + _options.EndpointSource + "), image " + Image + ".");
             var repository = await EnsureRepositoryAsync(cancellationToken).ConfigureAwait(false);
             repository = await EnsureLabelsAsync(repository, cancellationToken).ConfigureAwait(false);
             Repository = await EnsureCleanupPolicyAsync(repository, cancellationToken).ConfigureAwait(false);
-            await LoginAsync(cancellationToken).ConfigureAwait(false);
-            _prepared = true;
         }
 
-        public async Task<bool> ExistsAsync(string tag, CancellationToken cancellationToken)
+        protected override async Task<IRegistryCredentialProvider> LogInWithTokenAsync(DockerConfig config, CancellationToken cancellationToken)
         {
-            await PrepareAsync(cancellationToken).ConfigureAwait(false);
-            return await _session.ExistsAsync(_options.RegistryRepository, tag, cancellationToken).ConfigureAwait(false);
+            var token = await _tokens.GetAccessTokenAsync(cancellationToken).ConfigureAwait(false);
+            _userConfigPath = config.Path;
+            var written = WriteLogin(token);
+            Log.Detail("Logged docker in to " + RegistryHost + " as " + AccessTokenUsername + " with an access token from " + _tokens.Description + ", in the private DOCKER_CONFIG " + written.Directory + " (removed at the end of this build).");
+            return new StaticCredentialProvider(RegistryHost, RegistryCredential.Basic(AccessTokenUsername, token), "an access token from " + _tokens.Description);
         }
 
-        public async Task FetchAsync(string tag, CancellationToken cancellationToken)
+        /// <summary>
+        /// Access tokens live an hour and a build can take longer: when docker was logged in privately and the token
+        /// source now hands out another token, writes a new private config.
+        /// </summary>
+        protected override async Task RefreshLoginAsync(CancellationToken cancellationToken)
         {
-            await PrepareAsync(cancellationToken).ConfigureAwait(false);
-            await RefreshLoginAsync(cancellationToken).ConfigureAwait(false);
-            await _session.PullAsync(Image, tag, cancellationToken).ConfigureAwait(false);
-        }
-
-        public async Task PublishAsync(string tag, bool updateLatest, CancellationToken cancellationToken)
-        {
-            await PrepareAsync(cancellationToken).ConfigureAwait(false);
-
-            // Access tokens live an hour and a build can take longer: log in again when the token has been refreshed.
-            await RefreshLoginAsync(cancellationToken).ConfigureAwait(false);
-            await _session.PushAsync(Image, tag, updateLatest, cancellationToken).ConfigureAwait(false);
-        }
-
-        /// <summary>The remote tag (latest by default) when it exists (one HEAD, after login); the engine pulls it for the legacy builder.</summary>
-        public async Task<string?> PrepareCacheFromAsync(string? cacheFrom, CancellationToken cancellationToken)
-        {
-            await PrepareAsync(cancellationToken).ConfigureAwait(false);
-            return await _session.CacheFromAsync(Image, _options.RegistryRepository, cacheFrom, cancellationToken).ConfigureAwait(false);
-        }
-
-        public void Dispose()
-        {
-            if (_disposed)
+            if (Session.PrivateConfig == null)
             {
                 return;
             }
 
-            _disposed = true;
-            _session.Dispose();
-            _client.Dispose();
+            var token = await _tokens.GetAccessTokenAsync(cancellationToken).ConfigureAwait(false);
+            if (string.Equals(token, _loginToken, StringComparison.Ordinal))
+            {
+                return;
+            }
+
+            var written = WriteLogin(token);
+            Log.Detail("The access token was refreshed; logged docker in again, in the private DOCKER_CONFIG " + written.Directory + " (removed at the end of this build).");
         }
+
+        protected override void DisposeClient() => _client.Dispose();
 
         /// <summary>Labels to write: the repository's own plus ours (ours win), or null when nothing changes.</summary>
         internal static Dictionary<string, string>? MergedLabels(IReadOnlyDictionary<string, string> current, IEnumerable<KeyValuePair<string, string>> wanted)
@@ -175,7 +134,7 @@ namespace EcrCache.Stores.Gar
                 repository = await _client.CreateRepositoryAsync(_options.ParentResourceName, _options.RepositoryId, _options.Labels.ToList(), _options.ImagePath, _options.MaxAgeDays, cancellationToken).ConfigureAwait(false);
                 if (repository != null)
                 {
-                    _log.Info("Created Artifact Registry repository " + name + " (DOCKER)" + (_options.Labels.Count > 0 ? " with labels " + string.Join(", ", _options.Labels.Select(l => l.Key)) : string.Empty) + ".");
+                    Log.Info("Created Artifact Registry repository " + name + " (DOCKER)" + (_options.Labels.Count > 0 ? " with labels " + string.Join(", ", _options.Labels.Select(l => l.Key)) : string.Empty) + ".");
                 }
                 else
                 {
@@ -212,7 +171,7 @@ namespace EcrCache.Stores.Gar
 
                 w.WriteEndObject();
             }, cancellationToken).ConfigureAwait(false);
-            _log.Detail("Labelled Artifact Registry repository " + repository.Name + " with " + string.Join(", ", _options.Labels.Select(l => l.Key)) + ".");
+            Log.Detail("Labelled Artifact Registry repository " + repository.Name + " with " + string.Join(", ", _options.Labels.Select(l => l.Key)) + ".");
             return updated;
         }
 
@@ -222,14 +181,14 @@ namespace EcrCache.Stores.Gar
             var path = _options.ImagePath;
             if (days <= 0)
             {
-                _log.Detail("EcrCacheMaxAgeDays=0: the cleanup policies of " + repository.Name + " are left alone.");
+                Log.Detail("EcrCacheMaxAgeDays=0: the cleanup policies of " + repository.Name + " are left alone.");
                 return repository;
             }
 
             var id = GarCleanupPolicy.PolicyIdFor(path);
             if (repository.CleanupPolicies.TryGetValue(id, out var current) && current.IsExpiry(path, days) && !repository.CleanupPolicyDryRun)
             {
-                _log.Detail("The cleanup policy " + id + " of " + repository.Name + " already deletes " + path + " versions older than " + days + " days.");
+                Log.Detail("The cleanup policy " + id + " of " + repository.Name + " already deletes " + path + " versions older than " + days + " days.");
                 return repository;
             }
 
@@ -251,67 +210,23 @@ namespace EcrCache.Stores.Gar
                     w.WriteEndObject();
                     w.WriteBoolean("cleanupPolicyDryRun", false);
                 }, cancellationToken).ConfigureAwait(false);
-                _log.Info("Set the cleanup policy " + id + " of Artifact Registry repository " + repository.Name + ": versions of " + path + " are deleted " + days + " days after they were created.");
+                Log.Info("Set the cleanup policy " + id + " of Artifact Registry repository " + repository.Name + ": versions of " + path + " are deleted " + days + " days after they were created.");
                 return updated;
             }
             catch (EcrCacheException ex)
             {
                 // The cache works without expiry; say so loudly instead of failing the build (or staying silent).
-                _log.Warning(Diagnostic.Create(DiagnosticIds.GarCleanupPolicyFailed, repository.Name, days, ex.Diagnostic.ToString()));
+                Log.Warning(Diagnostic.Create(DiagnosticIds.GarCleanupPolicyFailed, repository.Name, days, ex.Diagnostic.ToString()));
                 return repository;
             }
-        }
-
-        /// <summary>When docker was logged in privately and the token source now hands out another token, writes a new private config.</summary>
-        private async Task RefreshLoginAsync(CancellationToken cancellationToken)
-        {
-            if (_session.PrivateConfig == null)
-            {
-                return;
-            }
-
-            var token = await _tokens.GetAccessTokenAsync(cancellationToken).ConfigureAwait(false);
-            if (string.Equals(token, _loginToken, StringComparison.Ordinal))
-            {
-                return;
-            }
-
-            var written = WriteLogin(token);
-            _log.Detail("The access token was refreshed; logged docker in again, in the private DOCKER_CONFIG " + written.Directory + " (removed at the end of this build).");
         }
 
         private PrivateDockerConfig WriteLogin(string token)
         {
             var created = PrivateDockerConfig.Create(_userConfigPath, _options.Host, AccessTokenUsername, token, PrivateConfigParent, DiagnosticIds.GarDockerConfigWriteFailed);
             _loginToken = token;
-            _session.UsePrivateConfig(created);
+            Session.UsePrivateConfig(created);
             return created;
-        }
-
-        private async Task LoginAsync(CancellationToken cancellationToken)
-        {
-            var config = DockerConfig.Load(_environment);
-            var host = _options.Host;
-            var helper = config.GetHostCredentialHelper(host)
-                ?? (config.CredentialsStore != null && GoogleHelpers.Contains(config.CredentialsStore, StringComparer.Ordinal) ? config.CredentialsStore : null);
-            IRegistryCredentialProvider credentials;
-            if (helper != null)
-            {
-                // gcloud auth configure-docker (or docker-credential-gcr configure-docker) set this up; the helper keeps
-                // its own tokens fresh, so docker and the HEAD use it and nothing is written.
-                _log.Info("Your docker config (" + config.Path + ") routes " + host + " to docker-credential-" + helper + "; not logging in.");
-                credentials = new DockerConfigCredentialProvider(config, _runner, _environment, _log);
-            }
-            else
-            {
-                var token = await _tokens.GetAccessTokenAsync(cancellationToken).ConfigureAwait(false);
-                _userConfigPath = config.Path;
-                var written = WriteLogin(token);
-                _log.Detail("Logged docker in to " + host + " as " + AccessTokenUsername + " with an access token from " + _tokens.Description + ", in the private DOCKER_CONFIG " + written.Directory + " (removed at the end of this build).");
-                credentials = new StaticCredentialProvider(host, RegistryCredential.Basic(AccessTokenUsername, token), "an access token from " + _tokens.Description);
-            }
-
-            _session.Connect(credentials);
         }
     }
 }

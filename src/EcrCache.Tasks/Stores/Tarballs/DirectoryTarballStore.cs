@@ -4,7 +4,6 @@ using EcrCache.Docker;
 using EcrCache.IO;
 using EcrCache.Logging;
 using EcrCache.Options;
-using EcrCache.Stores;
 
 namespace EcrCache.Stores.Tarballs
 {

@@ -4,7 +4,6 @@ using EcrCache.Diagnostics;
 using EcrCache.Docker;
 using EcrCache.Logging;
 using EcrCache.Processes;
-using EcrCache.Stores;
 
 namespace EcrCache.Stores.Tarballs
 {

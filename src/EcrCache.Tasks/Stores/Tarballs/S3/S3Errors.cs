@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Amazon.Runtime;
 using Amazon.S3;
 using EcrCache.Diagnostics;
+using EcrCache.Http;
 using EcrCache.Stores.Ecr;
 
 namespace EcrCache.Stores.Tarballs.S3
@@ -50,7 +51,7 @@ namespace EcrCache.Stores.Tarballs.S3
 
                 if (s3.StatusCode == 0 && IsNetwork(ex))
                 {
-                    return new EcrCacheException(Diagnostic.Create(DiagnosticIds.S3Unreachable, operation, resource, FirstLine(Innermost(ex).Message)), ex);
+                    return new EcrCacheException(Diagnostic.Create(DiagnosticIds.S3Unreachable, operation, resource, FirstLine(HttpMessages.Innermost(ex).Message)), ex);
                 }
 
                 return new EcrCacheException(Diagnostic.Create(DiagnosticIds.S3RequestFailed, operation, resource, (int)s3.StatusCode, s3.ErrorCode ?? "no code", FirstLine(s3.Message)), ex);
@@ -58,7 +59,7 @@ namespace EcrCache.Stores.Tarballs.S3
 
             if (IsNetwork(ex))
             {
-                return new EcrCacheException(Diagnostic.Create(DiagnosticIds.S3Unreachable, operation, resource, FirstLine(Innermost(ex).Message)), ex);
+                return new EcrCacheException(Diagnostic.Create(DiagnosticIds.S3Unreachable, operation, resource, FirstLine(HttpMessages.Innermost(ex).Message)), ex);
             }
 
             if (ex is AmazonServiceException service)
@@ -80,17 +81,6 @@ namespace EcrCache.Stores.Tarballs.S3
             }
 
             return false;
-        }
-
-        private static Exception Innermost(Exception ex)
-        {
-            var e = ex;
-            while (e.InnerException != null)
-            {
-                e = e.InnerException;
-            }
-
-            return e;
         }
 
         private static string Describe(AmazonS3Exception ex) => (ex.ErrorCode ?? ((int)ex.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture)) + ": " + FirstLine(ex.Message);

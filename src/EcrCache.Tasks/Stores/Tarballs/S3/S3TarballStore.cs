@@ -5,7 +5,6 @@ using EcrCache.Diagnostics;
 using EcrCache.Docker;
 using EcrCache.Logging;
 using EcrCache.Options;
-using EcrCache.Stores;
 using EcrCache.Stores.Ecr;
 
 namespace EcrCache.Stores.Tarballs.S3
