@@ -530,6 +530,24 @@ namespace EcrCache.Tasks.Tests.Sdk
         }
 
         [TestMethod]
+        public void AStepTaskCalledWithoutItsPipeline_FailsWithECRC1903_NamingTheTarget()
+        {
+            // A project that calls a step task itself, without the steps before it, gets a coded error, not a crash.
+            var project = Project(afterTargets: """
+                  <Target Name="OnlyTheBuild">
+                    <PullOrBuildCachedImage Pipeline="$(_EcrCachePipeline)" />
+                  </Target>
+                """);
+            var globals = NoBuildkite(("EcrCacheTasksAssembly", SdkHarness.TasksAssembly), ("EcrCacheDockerPath", "/nonexistent/docker"));
+            var outcome = SdkHarness.Build(project, globals, new[] { "OnlyTheBuild" });
+            Assert.IsFalse(outcome.Success, outcome.Log);
+            var error = outcome.Errors.Single();
+            Assert.AreEqual("ECRC1903", error.Code, outcome.Log);
+            StringAssert.Contains(error.Message, "PullOrBuildCachedImage");
+            StringAssert.Contains(error.Message, "ResolveCachedImageStore");
+        }
+
+        [TestMethod]
         public void UnknownProvider_FailsWithECRC1008_OnTheProjectFile()
         {
             File.WriteAllText(Dir("Dockerfile"), "FROM busybox\n");

@@ -7,7 +7,7 @@ using EcrCache.Stores.Tarballs;
 using EcrCache.Stores.Tarballs.S3;
 using EcrCache.Tasks.Tests.Core;
 
-namespace EcrCache.Tasks.Tests.Stores.Tarballs
+namespace EcrCache.Tasks.Tests.Options
 {
     /// <summary>Parsing of the tarball providers' properties and the lifecycle rule logic (no AWS, no docker).</summary>
     [TestClass]

@@ -4,11 +4,11 @@ using EcrCache.Exports;
 using EcrCache.Options;
 using EcrCache.Tasks.Tests.Core;
 
-namespace EcrCache.Tasks.Tests.Exports
+namespace EcrCache.Tasks.Tests.Options
 {
     /// <summary>The export options as <see cref="InputOptions"/> parses them (the Buildkite-specific checks live in Exports/).</summary>
     [TestClass]
-    public sealed class ExportOptionsParserTests
+    public sealed class ExportOptionsTests
     {
         private static RawOptions NewRaw()
         {

@@ -6,8 +6,9 @@ using System.Reflection;
 using EcrCache.Core;
 using EcrCache.Diagnostics;
 using EcrCache.Options;
+using EcrCache.Tasks.Tests.Core;
 
-namespace EcrCache.Tasks.Tests.Core
+namespace EcrCache.Tasks.Tests.Options
 {
     [TestClass]
     public sealed class OptionsParserTests

@@ -5,7 +5,7 @@ using EcrCache.Options;
 using EcrCache.Stores.Gar;
 using EcrCache.Tasks.Tests.Core;
 
-namespace EcrCache.Tasks.Tests.Stores.Gar
+namespace EcrCache.Tasks.Tests.Options
 {
     /// <summary>EcrCacheProvider=gar/gcr option parsing and naming, and the cleanup-policy and label rules (no network).</summary>
     [TestClass]

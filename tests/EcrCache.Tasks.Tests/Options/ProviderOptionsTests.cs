@@ -1,8 +1,9 @@
 using EcrCache.Core;
 using EcrCache.Diagnostics;
 using EcrCache.Options;
+using EcrCache.Tasks.Tests.Core;
 
-namespace EcrCache.Tasks.Tests.Core
+namespace EcrCache.Tasks.Tests.Options
 {
     /// <summary>
     /// Options that only some providers read (Core/ProviderOptions.cs): a malformed value is its coded error with any

@@ -1,9 +1,10 @@
 using EcrCache.Core;
 using EcrCache.Diagnostics;
 using EcrCache.Options;
+using EcrCache.Tasks.Tests.Core;
 using EcrCache.Tasks.Tests.Faults;
 
-namespace EcrCache.Tasks.Tests.Core
+namespace EcrCache.Tasks.Tests.Options
 {
     /// <summary>
     /// One table over the misuses of items, metadata and properties: each row gives its coded error (the run stops
