@@ -1,7 +1,7 @@
 namespace EcrCache.Options
 {
     /// <summary>An item as MSBuild hands it over: the spec and its metadata, with no MSBuild types.</summary>
-    public sealed class RawItem
+    internal sealed class RawItem
     {
         public RawItem(string itemSpec, IDictionary<string, string>? metadata = null)
         {

@@ -1,4 +1,5 @@
 using EcrCache.Core;
+using EcrCache.Diagnostics;
 using EcrCache.Logging;
 using Microsoft.Build.Framework;
 
@@ -32,6 +33,31 @@ namespace EcrCache.Tasks
         }
 
         private protected abstract void Run(CacheEngine engine, IBuildLog log, CancellationToken cancellationToken);
+
+        /// <summary>The engine an earlier step registered, now logging to this task; ECRC1903 when that step did not run.</summary>
+        private CacheEngine Resume(string? pipeline, string previousStep, IBuildLog log)
+        {
+            var engine = string.IsNullOrEmpty(pipeline) ? null : Engine4.GetRegisteredTaskObject(pipeline, RegisteredTaskObjectLifetime.Build) as CacheEngine;
+            if (engine == null)
+            {
+                throw new EcrCacheException(DiagnosticIds.PipelineStepMissing, GetType().Name, previousStep);
+            }
+
+            if (log is TaskBuildLog taskLog)
+            {
+                taskLog.File = engine.Options.ProjectFile;
+            }
+
+            engine.Log = log;
+            return engine;
+        }
+
+        /// <summary>Ends the pipeline: the engine leaves the registry and lets go of what it holds.</summary>
+        private void Finish(string pipeline, CacheEngine engine)
+        {
+            Engine4.UnregisterTaskObject(pipeline, RegisteredTaskObjectLifetime.Build);
+            engine.Dispose();
+        }
 
         /// <summary>Ends the pipeline: the engine leaves the registry and lets go of what it holds.</summary>
         private protected void Finish(CacheEngine engine) => Finish(Pipeline!, engine);

@@ -1,3 +1,4 @@
+using System.Reflection;
 using EcrCache.Core;
 using EcrCache.Logging;
 using EcrCache.Options;
@@ -128,6 +129,9 @@ namespace EcrCache.Tasks
         [Output]
         public string? Pipeline { get; private set; }
 
+        /// <summary>Not option values: the project's identity (typed in <see cref="RawOptions"/>) and the hand-over.</summary>
+        private static readonly string[] NotOptions = { "ProjectDirectory", "ProjectName", "ProjectFile", "IntermediateDirectory", "Pipeline" };
+
         private protected override string? ProjectFileForDiagnostics => ProjectFile;
 
         private protected override void Run(IBuildLog log, CancellationToken cancellationToken)
@@ -142,6 +146,43 @@ namespace EcrCache.Tasks
             CopyItems(Secrets, raw.Secrets);
             CopyItems(EcrTags, raw.EcrTags);
             Pipeline = Register(new CacheEngine(OptionsParser.Parse(raw, log), log));
+        }
+
+        /// <summary>
+        /// This task's option values as the parsers read them: every public string parameter by its name. The project's
+        /// identity and the items are copied by the task that has them (items are MSBuild types).
+        /// </summary>
+        private RawOptions ReadParameters()
+        {
+            var raw = new RawOptions();
+            foreach (var property in StringParameters(typeof(ReadCachedImageOptions)))
+            {
+                raw[property.Name] = (string?)property.GetValue(this);
+            }
+
+            return raw;
+        }
+
+        /// <summary>The string parameters of this task: the option values (outputs, the project's identity excluded).</summary>
+        internal static IEnumerable<PropertyInfo> StringParameters(Type taskType) =>
+            taskType.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+                .Where(p => p.PropertyType == typeof(string) && p.GetSetMethod() != null
+                    && p.GetCustomAttribute<OutputAttribute>() == null
+                    && p.DeclaringType != typeof(Microsoft.Build.Utilities.Task)
+                    && Array.IndexOf(NotOptions, p.Name) < 0);
+
+        private static void CopyItems(ITaskItem[] items, IList<RawItem> target)
+        {
+            foreach (var item in items)
+            {
+                var metadata = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+                foreach (System.Collections.DictionaryEntry entry in item.CloneCustomMetadata())
+                {
+                    metadata[(string)entry.Key] = (string?)entry.Value ?? "";
+                }
+
+                target.Add(new RawItem(item.ItemSpec, metadata));
+            }
         }
 
         /// <summary>

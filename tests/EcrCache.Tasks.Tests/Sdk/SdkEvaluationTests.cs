@@ -233,7 +233,7 @@ namespace EcrCache.Tasks.Tests.Sdk
 
         [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
         private static IEnumerable<string> StringParameterNames(string taskName) =>
-            EcrCache.Tasks.CacheStepTask.StringParameters(typeof(EcrCache.Tasks.CacheStepTask).Assembly.GetTypes().Single(t => t.Name == taskName))
+            EcrCache.Tasks.ReadCachedImageOptions.StringParameters(typeof(EcrCache.Tasks.CacheStepTask).Assembly.GetTypes().Single(t => t.Name == taskName))
                 .Select(p => p.Name);
 
         // ---------------------------------------------------------------- every default is guarded
