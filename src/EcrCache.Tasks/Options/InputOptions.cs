@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.RegularExpressions;
 using EcrCache.Core;
 using EcrCache.Diagnostics;
@@ -381,86 +380,8 @@ namespace EcrCache.Options
         }
 
         /// <summary>Splits a command line like a POSIX shell does for words and quotes (no expansion).</summary>
-        public static IReadOnlyList<string> SplitCommandLine(string text)
-        {
-            var words = new List<string>();
-            var current = new StringBuilder();
-            var inWord = false;
-            char quote = '\0';
-            for (var i = 0; i < text.Length; i++)
-            {
-                var c = text[i];
-                if (quote == '\'')
-                {
-                    if (c == '\'')
-                    {
-                        quote = '\0';
-                    }
-                    else
-                    {
-                        current.Append(c);
-                    }
-
-                    continue;
-                }
-
-                if (quote == '"')
-                {
-                    if (c == '"')
-                    {
-                        quote = '\0';
-                    }
-                    else if (c == '\\' && i + 1 < text.Length && (text[i + 1] == '"' || text[i + 1] == '\\' || text[i + 1] == '$'))
-                    {
-                        current.Append(text[++i]);
-                    }
-                    else
-                    {
-                        current.Append(c);
-                    }
-
-                    continue;
-                }
-
-                if (char.IsWhiteSpace(c))
-                {
-                    if (inWord)
-                    {
-                        words.Add(current.ToString());
-                        current.Clear();
-                        inWord = false;
-                    }
-
-                    continue;
-                }
-
-                inWord = true;
-                if (c == '\'' || c == '"')
-                {
-                    quote = c;
-                }
-                else if (c == '\\' && i + 1 < text.Length)
-                {
-                    current.Append(text[++i]);
-                }
-                else
-                {
-                    current.Append(c);
-                }
-            }
-
-            if (quote != '\0')
-            {
-                throw new EcrCacheException(DiagnosticIds.BadAdditionalArgs, "an unterminated " + quote + " quote");
-            }
-
-            if (inWord)
-            {
-                words.Add(current.ToString());
-            }
-
-            return words;
-        }
+        public static IReadOnlyList<string> SplitCommandLine(string text) =>
+            ShellWords.Split(text, quote => new EcrCacheException(DiagnosticIds.BadAdditionalArgs, "an unterminated " + quote + " quote"));
 
         public static string RelativePath(string baseDirectory, string fullPath)
         {

@@ -78,7 +78,7 @@ namespace EcrCache.Keys.Dockerfiles
                         continue;
                     }
 
-                    foreach (var word in SplitWords(rest, instruction.Escape))
+                    foreach (var word in ShellWords.SplitRaw(rest, instruction.Escape))
                     {
                         var eq = word.IndexOf('=');
                         var name = eq < 0 ? word : word.Substring(0, eq);
@@ -111,7 +111,7 @@ namespace EcrCache.Keys.Dockerfiles
                 }
 
                 seenFrom = true;
-                var words = SplitWords(rest, instruction.Escape);
+                var words = ShellWords.SplitRaw(rest, instruction.Escape);
                 string? platform = null;
                 var i = 0;
                 for (; i < words.Count && words[i].StartsWith("--", StringComparison.Ordinal); i++)
@@ -268,63 +268,6 @@ namespace EcrCache.Keys.Dockerfiles
             }
 
             return (line.Substring(0, i), line.Substring(i).Trim());
-        }
-
-        /// <summary>Splits on white space outside quotes; the escape character keeps the next character in the word.</summary>
-        internal static List<string> SplitWords(string text, char escape)
-        {
-            var words = new List<string>();
-            var current = new StringBuilder();
-            var inWord = false;
-            char quote = '\0';
-            for (var i = 0; i < text.Length; i++)
-            {
-                var c = text[i];
-                if (c == escape && i + 1 < text.Length)
-                {
-                    current.Append(c).Append(text[++i]);
-                    inWord = true;
-                    continue;
-                }
-
-                if (quote != '\0')
-                {
-                    current.Append(c);
-                    if (c == quote)
-                    {
-                        quote = '\0';
-                    }
-
-                    continue;
-                }
-
-                if (char.IsWhiteSpace(c))
-                {
-                    if (inWord)
-                    {
-                        words.Add(current.ToString());
-                        current.Clear();
-                        inWord = false;
-                    }
-
-                    continue;
-                }
-
-                if (c == '"' || c == '\'')
-                {
-                    quote = c;
-                }
-
-                current.Append(c);
-                inWord = true;
-            }
-
-            if (inWord)
-            {
-                words.Add(current.ToString());
-            }
-
-            return words;
         }
 
         private static string Unquote(string word)
