@@ -3,7 +3,7 @@
 
     python3 bench/gen_fixtures.py DEST SCALE
 
-Writes under DEST (SCALE 1.0 = the sizes of issue 8):
+Writes under DEST (SCALE 1.0 = the full size):
   mono/   P1: packages/pkg-NNNN/package.json + 10 .js files of ~20 KB each (src/ and src/lib/), 2,000 packages,
           plus a 30 MB yarn.lock: ~22,000 files, ~450 MB.
   wide/   P1b and P5: 2,000 packages, each with package.json and 99 small files under node_modules/ (no package.json

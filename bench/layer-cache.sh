@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# EcrCache layer-cache benchmark (issue 6): how long a miss takes cold, and how long the NEXT miss takes after a
+# EcrCache layer-cache benchmark: how long a miss takes cold, and how long the NEXT miss takes after a
 # one-line change when it can reuse the unchanged layers (--cache-from the store's latest + inline cache metadata).
 # A benchmark prints figures; it never passes or fails anything and is not part of build/test.sh.
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Tarball providers benchmark (issue 5): save/upload and download/load throughput of EcrCacheProvider=directory and
+# Tarball providers benchmark: save/upload and download/load throughput of EcrCacheProvider=directory and
 # EcrCacheProvider=s3 for a ~200 MB image, side by side with the raw tools on the same image in the same run:
 #   raw save:  docker save IMAGE | gzip -1 > file      (and plain `gzip`, level 6)
 #   raw load:  gunzip -c file | docker load
