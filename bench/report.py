@@ -24,16 +24,16 @@ ROWS = [
     ("p1.kb_engine", "  task path in-process: CacheEngine.ComputeKeyAsync (no input stamp)", "ms", "p1.raw_par"),
     ("p1.build_wall", "ours whole: dotnet build -t:ComputeCachedImageKey (wall)", "ms", "p1.raw_par"),
     ("p1.build_eval", "  MSBuild evaluation incl. CacheOn globs (restore + build = 2 evaluations)", "ms", "p1.raw_par"),
-    ("p1.build_target", "  _EcrCacheComputeKey target (the task)", "ms", "p1.raw_par"),
+    ("p1.build_target", "  EcrCache targets (the pipeline's tasks)" , "ms", "p1.raw_par"),
     ("p1.build_rss", "  peak RSS of the dotnet build process", "MB", None),
     ("p1.stamp_wall", "ours whole, inputs unchanged (input stamp: no file hashed) (wall)", "ms", "p1.raw_par"),
-    ("p1.stamp_target", "  _EcrCacheComputeKey target (stat every file, docker version)", "ms", "p1.raw_par"),
+    ("p1.stamp_target", "  EcrCache targets (the pipeline's tasks): stat every file, docker version", "ms", "p1.raw_par"),
 
     ("P1b", "P1b glob walk: wide tree, {wide_files} files, **/package.json matches {wide_packages}", None, None),
     ("p1b.raw", "raw: find . -name package.json | xargs sha256sum = BASE", "ms", "p1b.raw"),
     ("p1b.build_wall", "ours whole: dotnet build -t:ComputeCachedImageKey (wall)", "ms", "p1b.raw"),
     ("p1b.build_eval", "  MSBuild evaluation (2 evaluations: the glob walk runs twice)", "ms", "p1b.raw"),
-    ("p1b.build_target", "  _EcrCacheComputeKey target", "ms", "p1b.raw"),
+    ("p1b.build_target", "  EcrCache targets (the pipeline's tasks)", "ms", "p1b.raw"),
     ("p1b.norestore_wall", "ours, dotnet build --no-restore (1 evaluation) (wall)", "ms", "p1b.raw"),
     ("p1b.norestore_eval", "  MSBuild evaluation (1 evaluation)", "ms", "p1b.raw"),
     ("p1b.kb_glob", "  KeyBench .NET enumeration of the same tree (for scale)", "ms", "p1b.raw"),
@@ -44,31 +44,58 @@ ROWS = [
     ("P2", "P2 hit path: image in the registry and the local daemon, fresh obj/ (no stamp), provider registry", None, None),
     ("p2.min", "minimum: curl -sfI manifest HEAD + docker image inspect = BASE", "ms", "p2.min"),
     ("p2.wall", "ours whole: dotnet build -t:EnsureCachedImage (wall)", "ms", "p2.min"),
-    ("p2.startup", "  MSBuild start-up and the rest (wall - _EcrCacheEnsure)", "ms", "p2.min"),
-    ("p2.target", "  _EcrCacheEnsure target (the task)", "ms", "p2.min"),
+    ("p2.startup", "  MSBuild start-up and the rest (wall - EcrCache targets)", "ms", "p2.min"),
+    ("p2.target", "  EcrCache targets (the pipeline's tasks)", "ms", "p2.min"),
+    ("p2.step._EcrCacheReadOptions", "    _EcrCacheReadOptions target (ReadCachedImageOptions)", "ms", "p2.min"),
+    ("p2.step._EcrCacheComputeKey", "    _EcrCacheComputeKey target (ComputeCachedImageKey)", "ms", "p2.min"),
+    ("p2.step._EcrCacheResolveStore", "    _EcrCacheResolveStore target (ResolveCachedImageStore)", "ms", "p2.min"),
+    ("p2.step._EcrCachePullOrBuild", "    _EcrCachePullOrBuild target (PullOrBuildCachedImage)", "ms", "p2.min"),
+    ("p2.step._EcrCacheExport", "    _EcrCacheExport target (ExportCachedImage)", "ms", "p2.min"),
     ("p2.engine", "  engine, as logged \"EcrCache: <ref> (hit-local) in X s\"", "ms", "p2.min"),
     ("p2.floor", "MSBuild floor: same project, empty target (_EcrCacheCheckDesignTime)", "ms", "p2.min"),
     ("p2.requests", "registry requests per ours run", "req", None),
+    ("p2.before", "P2 before: the same hit on the SDK at {baseline_rev} ({baseline_commit}), run by run alternating with the rows above", None, None),
+    ("p2.before.wall", "ours whole: dotnet build -t:EnsureCachedImage (wall)", "ms", "p2.min"),
+    ("p2.before.startup", "  MSBuild start-up and the rest (wall - EcrCache targets)", "ms", "p2.min"),
+    ("p2.before.target", "  EcrCache targets (the SDK's _EcrCache* targets)", "ms", "p2.min"),
+    ("p2.before.engine", "  engine, as logged \"EcrCache: <ref> (hit-local) in X s\"", "ms", "p2.min"),
+    ("p2.before.requests", "registry requests per run", "req", None),
+    ("p2.ratio", "P2 after / before: after = this checkout ({current_rev}); each run pair measured back to back", None, None),
+    ("p2.ratio.wall", "ours whole (wall): after / before of each run pair", "x", "RATIO:p2.wall/p2.before.wall"),
+    ("p2.ratio.target", "  EcrCache targets: after / before of each run pair", "x", "RATIO:p2.target/p2.before.target"),
 
-    ("P2b", "P2b (extra) hit from the registry, not in the local daemon: pull ({payload_mb} MB layer, docker import image)", None, None),
+    ("P2b", "P2b hit from the registry, not in the local daemon: pull ({payload_mb} MB layer, docker import image)", None, None),
     ("p2b.min", "minimum: curl -sfI manifest HEAD + docker pull = BASE", "ms", "p2b.min"),
     ("p2b.wall", "ours whole: dotnet build -t:EnsureCachedImage (wall)", "ms", "p2b.min"),
-    ("p2b.target", "  _EcrCacheEnsure target", "ms", "p2b.min"),
+    ("p2b.target", "  EcrCache targets (the pipeline's tasks)", "ms", "p2b.min"),
     ("p2b.requests_min", "registry requests: minimum (HEAD + docker pull)", "req", None),
     ("p2b.requests", "registry requests: ours", "req", None),
 
     ("P3", "P3 no-op repeat: inputs unchanged, image local, stamp present", None, None),
     ("p3.min", "minimum: docker image inspect = BASE", "ms", "p3.min"),
     ("p3.wall", "ours whole: dotnet build -t:EnsureCachedImage (wall)", "ms", "p3.min"),
-    ("p3.target", "  _EcrCacheEnsure target", "ms", "p3.min"),
+    ("p3.target", "  EcrCache targets (the pipeline's tasks)", "ms", "p3.min"),
+    ("p3.step._EcrCacheReadOptions", "    _EcrCacheReadOptions target (ReadCachedImageOptions)", "ms", "p3.min"),
+    ("p3.step._EcrCacheComputeKey", "    _EcrCacheComputeKey target (ComputeCachedImageKey)", "ms", "p3.min"),
+    ("p3.step._EcrCacheResolveStore", "    _EcrCacheResolveStore target (ResolveCachedImageStore)", "ms", "p3.min"),
+    ("p3.step._EcrCachePullOrBuild", "    _EcrCachePullOrBuild target (PullOrBuildCachedImage)", "ms", "p3.min"),
+    ("p3.step._EcrCacheExport", "    _EcrCacheExport target (ExportCachedImage)", "ms", "p3.min"),
     ("p3.engine", "  engine, as logged \"EcrCache: ... (hit-local) in X s\"", "ms", "p3.min"),
     ("p3.requests", "registry requests during the repeat (registry access log delta)", "req", "ZERO"),
+    ("p3.before", "P3 before: the same no-op on the SDK at {baseline_rev} ({baseline_commit}), run by run alternating with the rows above", None, None),
+    ("p3.before.wall", "ours whole: dotnet build -t:EnsureCachedImage (wall)", "ms", "p3.min"),
+    ("p3.before.target", "  EcrCache targets (the SDK's _EcrCache* targets)", "ms", "p3.min"),
+    ("p3.before.engine", "  engine, as logged \"EcrCache: ... (hit-local) in X s\"", "ms", "p3.min"),
+    ("p3.before.requests", "registry requests during the repeat (registry access log delta)", "req", "ZERO"),
+    ("p3.ratio", "P3 after / before: after = this checkout ({current_rev}); each run pair measured back to back", None, None),
+    ("p3.ratio.wall", "ours whole (wall): after / before of each run pair", "x", "RATIO:p3.wall/p3.before.wall"),
+    ("p3.ratio.target", "  EcrCache targets: after / before of each run pair", "x", "RATIO:p3.target/p3.before.target"),
 
-    ("P3b", "P3b (extra) no-op repeat on the P1 mono tree ({mono_files} CacheOn files, provider local)", None, None),
+    ("P3b", "P3b no-op repeat on the P1 mono tree ({mono_files} CacheOn files, provider local)", None, None),
     ("p3b.min", "minimum: docker image inspect = BASE", "ms", "p3b.min"),
     ("p3b.wall", "ours whole: dotnet build -t:EnsureCachedImage (wall)", "ms", "p3b.min"),
     ("p3b.eval", "  MSBuild evaluation (2 evaluations)", "ms", "p3b.min"),
-    ("p3b.target", "  _EcrCacheEnsure target (input stamp: every file stat'ed, none hashed)", "ms", "p3b.min"),
+    ("p3b.target", "  EcrCache targets (the pipeline's tasks): input stamp, every file stat'ed, none hashed", "ms", "p3b.min"),
     ("p3b.engine", "  engine, as logged \"EcrCache: ... (hit-local) in X s\"", "ms", "p3b.min"),
     ("p3b.norestore_wall", "ours, dotnet build --no-restore (1 evaluation) (wall)", "ms", "p3b.min"),
     ("p3b.norestore_eval", "  MSBuild evaluation (1 evaluation)", "ms", "p3b.min"),
@@ -76,7 +103,7 @@ ROWS = [
     ("P4", "P4 miss: unique BENCH_SALT build arg per run (RUN step really runs), {payload_mb} MB new layer, push to the registry", None, None),
     ("p4.raw", "raw: DOCKER_BUILDKIT=1 docker build && docker push = BASE", "ms", "p4.raw"),
     ("p4.wall", "ours whole: dotnet build -t:EnsureCachedImage, EcrCachePushLatest=false (wall)", "ms", "p4.raw"),
-    ("p4.target", "  _EcrCacheEnsure target", "ms", "p4.raw"),
+    ("p4.target", "  EcrCache targets (the pipeline's tasks)", "ms", "p4.raw"),
     ("p4.requests_raw", "registry requests: raw (build pulls FROM metadata, push)", "req", None),
     ("p4.requests", "registry requests: ours", "req", None),
 
@@ -97,15 +124,15 @@ ROWS = [
     ("p6.fresh_gets", "fresh obj/ (ephemeral agent): manifest GETs per key computation, upstream unchanged", "req", "ZERO"),
     ("p6.fresh_heads", "fresh obj/: manifest HEADs per key computation (one per base image)", "req", "EXACT:2"),
     ("p6.fresh_wall", "fresh obj/: dotnet build -t:ComputeCachedImageKey -v:d (wall; includes restore)", "ms", None),
-    ("p6.fresh_target", "  _EcrCacheComputeKey target", "ms", None),
+    ("p6.fresh_target", "  EcrCache targets (the pipeline's tasks)", "ms", None),
     ("p6.fresh_resolve", "  digest lookups, as logged \"Resolved 2 base image digest(s) ... in X ms\"", "ms", None),
     ("p6.reval_heads", "obj/ kept, EcrCacheBaseImageDigestsCacheMinutes=0: manifest HEADs (revalidation)", "req", "EXACT:2"),
     ("p6.reval_gets", "  manifest GETs", "req", "ZERO"),
     ("p6.reval_resolve", "  the revalidating HEADs, as logged \"Resolved ... in X ms\"", "ms", None),
-    ("p6.reval_target", "  _EcrCacheComputeKey target", "ms", None),
+    ("p6.reval_target", "  EcrCache targets (the pipeline's tasks)", "ms", None),
     ("p6.reval_wall", "  dotnet build -t:ComputeCachedImageKey -v:d (wall)", "ms", None),
     ("p6.cached_requests", "obj/ kept, default window (10 min): manifest requests (no \"Resolved\" line)", "req", "ZERO"),
-    ("p6.cached_target", "  _EcrCacheComputeKey target", "ms", None),
+    ("p6.cached_target", "  EcrCache targets (the pipeline's tasks)", "ms", None),
     ("p6.cached_wall", "  dotnet build -t:ComputeCachedImageKey -v:d (wall)", "ms", None),
 ]
 
@@ -120,6 +147,8 @@ def fmt(v, unit):
         return "%d" % v
     if unit == "MB":
         return "%.1f" % v
+    if unit == "x":
+        return "%.3f" % v
     return "%.0f" % v if v >= 100 else "%.1f" % v
 
 
@@ -161,6 +190,9 @@ def main():
         elif base and base.startswith("EXACT:"):
             want = float(base.split(":", 1)[1])
             ratio = ("OK (%s in every run)" % base.split(":", 1)[1]) if min(vals) == max(vals) == want else "NOT " + base.split(":", 1)[1]
+        elif base and base.startswith("RATIO:"):
+            num, den = base.split(":", 1)[1].split("/")
+            ratio = ("medians: %.3fx" % (medians[num] / medians[den])) if medians.get(den) else ""
         elif base and base in medians and medians[base] > 0 and base != rid:
             ratio = "%.2fx" % (med / medians[base])
         elif base == rid:

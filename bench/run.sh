@@ -1,23 +1,29 @@
 #!/usr/bin/env bash
-# EcrCache benchmarks (issue 8): our key computation, hit, no-op, miss and memory side by side with the raw tools,
-# on the same generated inputs, printed as ONE table (min/median/max and ratios). Benchmarks print figures; they never
-# pass or fail a build and are not part of build/test.sh.
+# EcrCache benchmarks: our key computation, hit, no-op, miss and memory side by side with the raw tools, on the same
+# generated inputs, printed as ONE table (min/median/max and ratios). Benchmarks print figures; they never pass or fail
+# a build and are not part of build/test.sh.
 #
 #   sudo bash bench/run.sh
 #
 # Environment:
 #   BENCH_RUNS=5          timed runs per measurement (each measurement also runs once before, discarded: warm cache)
-#   BENCH_SCALE=1         fixture size factor; 1 = the sizes of issue 8 (~22,000 files / 450 MB and 200,000 files).
+#   BENCH_SCALE=1         fixture size factor; 1 = ~22,000 files / 450 MB (mono) and 200,000 files (wide).
 #                         BENCH_SCALE=0.1 is a quick smoke run.
 #   BENCH_WORK=/tmp/ecrcache-bench   work dir: fixtures-<scale>/ (reused while the generator version matches),
-#                         packages/, nuget/, projects/, logs/, results/ (samples.tsv, meta.env, table.txt)
-#   BENCH_ONLY=P1,P1b,P2,P2b,P3,P3b,P4,P5,P6   run a subset (P1b, P2b, P3b: extra rows beyond issue 8's list;
-#                         P6: base-image digests of two Docker Hub base images through a registry mirror)
+#                         packages/, nuget/, projects/, logs/, results/ (samples.tsv, meta.env, table.txt),
+#                         baseline-src/ (with BENCH_BASELINE_REV)
+#   BENCH_ONLY=P1,P1b,P2,P2b,P3,P3b,P4,P5,P6   run a subset (P1b: the glob walk of a wide tree; P2b: a hit that pulls;
+#                         P3b: the no-op on the large tree; P6: base-image digests of two Docker Hub base images through
+#                         a registry mirror)
+#   BENCH_BASELINE_REV=   a git revision: also pack the SDK as it was there (version 0.0.1-baseline, same local feed)
+#                         and measure P2 and P3 with it and with this checkout's SDK alternately, run by run, in the
+#                         same invocation (drift and load hit both), with the after/before ratio of each run pair
 #
-# Steps: build/install-prereqs.sh (+ the 'time' package), build/start-services.sh, dotnet build bench/KeyBench,
-# dotnet pack of the SDK into $BENCH_WORK/packages, python3 bench/gen_fixtures.py, then the measurements, then
-# python3 bench/report.py. Consumes the packed SDK the way build/demo.sh does: global.json "msbuild-sdks", a NuGet.config
-# with only the local package folder, a private NUGET_PACKAGES, empty Directory.Build.* stubs.
+# Steps: build/install-prereqs.sh (+ the 'time' package), build/start-services.sh, dotnet build bench/KeyBench (for P1,
+# P1b, P5), dotnet pack of the SDK (and of the baseline's) into $BENCH_WORK/packages, python3 bench/gen_fixtures.py,
+# then the measurements, then python3 bench/report.py. Consumes the packed SDK the way build/demo.sh does: global.json
+# "msbuild-sdks", a NuGet.config with only the local package folder, a private NUGET_PACKAGES, empty Directory.Build.*
+# stubs.
 set -euo pipefail
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -29,6 +35,8 @@ RUNS="${BENCH_RUNS:-5}"
 SCALE="${BENCH_SCALE:-1}"
 WORK="${BENCH_WORK:-/tmp/ecrcache-bench}"
 ONLY=",${BENCH_ONLY:-P1,P1b,P2,P2b,P3,P3b,P4,P5,P6},"
+BASELINE_REV="${BENCH_BASELINE_REV:-}"
+BASELINE_VERSION=0.0.1-baseline
 DOCKER="$ECRCACHE_DOCKER"
 NPROC="$(nproc)"
 PAYLOAD_MB=4
@@ -84,11 +92,14 @@ base_repo="${BASE_IMAGE#"$REG"/}"
 base_repo="${base_repo%:*}"
 registry_requests() { grep -cE "^127\.0\.0\.1 - - \[[^]]*\] \"[A-Z]+ /v2/(bench/|${base_repo}/)" "$REGLOG" || true; }
 
-log "bench: building bench/KeyBench (Release; not part of EcrCache.sln)"
-dotnet build "$REPO/bench/KeyBench/KeyBench.csproj" -c Release --disable-build-servers -v:q -nologo >"$LOGS/keybench-build.log" 2>&1 ||
-  { tail -n 40 "$LOGS/keybench-build.log" >&2; die "building KeyBench failed"; }
+# KeyBench (the in-process rows of P1, P1b and P5) is built only when one of them runs.
 KEYBENCH="$REPO/bench/KeyBench/bin/Release/net10.0/KeyBench"
-[[ -x "$KEYBENCH" ]] || die "$KEYBENCH not found"
+if want P1 || want P1b || want P5; then
+  log "bench: building bench/KeyBench (Release; not part of EcrCache.sln)"
+  dotnet build "$REPO/bench/KeyBench/KeyBench.csproj" -c Release --disable-build-servers -v:q -nologo >"$LOGS/keybench-build.log" 2>&1 ||
+    { tail -n 40 "$LOGS/keybench-build.log" >&2; die "building KeyBench failed"; }
+  [[ -x "$KEYBENCH" ]] || die "$KEYBENCH not found"
+fi
 
 log "bench: packing the SDK into $WORK/packages"
 sdk_version="$(dotnet msbuild "$REPO/src/EcrCache.Sdk/EcrCache.Sdk.csproj" -getProperty:PackageVersion -p:Configuration=Release |
@@ -99,6 +110,31 @@ mkdir -p "$WORK/packages"
 dotnet pack "$REPO/src/EcrCache.Sdk/EcrCache.Sdk.csproj" -c Release -o "$WORK/packages" --disable-build-servers -v:q -nologo \
   >"$LOGS/pack.log" 2>&1 || { tail -n 40 "$LOGS/pack.log" >&2; die "dotnet pack failed"; }
 [[ -f "$WORK/packages/EcrCache.Sdk.$sdk_version.nupkg" ]] || die "EcrCache.Sdk.$sdk_version.nupkg was not produced"
+
+# The baseline SDK: the tree at BENCH_BASELINE_REV (git archive: nothing is registered in the repository, and a rerun
+# at the same commit reuses the folder and its incremental build), packed under its own version into the same feed.
+if [[ -n "$BASELINE_REV" ]]; then
+  baseline_commit="$(git -C "$REPO" rev-parse --verify --quiet "$BASELINE_REV^{commit}")" ||
+    die "BENCH_BASELINE_REV '$BASELINE_REV' is not a commit of $REPO"
+  BASE_SRC="$WORK/baseline-src"
+  if [[ "$(cat "$BASE_SRC/.bench-commit" 2>/dev/null)" != "$baseline_commit" ]]; then
+    rm -rf "$BASE_SRC"
+    mkdir -p "$BASE_SRC"
+    git -C "$REPO" archive --format=tar "$baseline_commit" | tar -x -C "$BASE_SRC"
+    echo "$baseline_commit" >"$BASE_SRC/.bench-commit"
+  fi
+  log "bench: packing the SDK at $BASELINE_REV (${baseline_commit:0:12}) as $BASELINE_VERSION into $WORK/packages"
+  dotnet pack "$BASE_SRC/src/EcrCache.Sdk/EcrCache.Sdk.csproj" -c Release -o "$WORK/packages" -p:EcrCacheVersion="$BASELINE_VERSION" \
+    --disable-build-servers -v:q -nologo >"$LOGS/pack-baseline.log" 2>&1 ||
+    { tail -n 40 "$LOGS/pack-baseline.log" >&2; die "dotnet pack of the baseline failed"; }
+  [[ -f "$WORK/packages/EcrCache.Sdk.$BASELINE_VERSION.nupkg" ]] || die "EcrCache.Sdk.$BASELINE_VERSION.nupkg was not produced"
+  meta baseline_rev "$BASELINE_REV"
+  meta baseline_commit "${baseline_commit:0:12}"
+  meta baseline_version "$BASELINE_VERSION"
+fi
+current_rev="$(git -C "$REPO" rev-parse --short=12 HEAD)"
+[[ -z "$(git -C "$REPO" status --porcelain -- src)" ]] || current_rev="$current_rev+local changes in src/"
+meta current_rev "$current_rev"
 export NUGET_PACKAGES="$WORK/nuget"
 mkdir -p "$NUGET_PACKAGES"
 rm -rf "$NUGET_PACKAGES/ecrcache.sdk"
@@ -115,8 +151,8 @@ wide_files="$(sed -n 's/^wide_files=\([0-9]*\).*/\1/p' "$FIX/.generated")"
 wide_packages="$(find "$WIDE/packages" -mindepth 1 -maxdepth 1 -type d | wc -l)"
 
 # ---- scaffolding: the SDK consumed as a package, as build/demo.sh does ----------------------------------------------
-scaffold() { # scaffold DIR: global.json (msbuild-sdks), NuGet.config (local feed only), Directory.* stubs
-  write_sdk_consumer_files "$1" "$sdk_version" "$WORK/packages"
+scaffold() { # scaffold DIR [VERSION]: global.json (msbuild-sdks), NuGet.config (local feed only), Directory.* stubs
+  write_sdk_consumer_files "$1" "${2:-$sdk_version}" "$WORK/packages"
 }
 
 scaffold "$MONO"
@@ -171,10 +207,10 @@ cat >"$WIDE/image-exclude.proj" <<'EOF'
 EOF
 
 # Image projects for P2-P4 (provider registry, the open registry from services.env).
-image_project() { # image_project DIR REPOSITORY
+image_project() { # image_project DIR REPOSITORY [SDK_VERSION]
   local dir="$1" repo="$2"
   rm -rf "$dir"
-  scaffold "$dir"
+  scaffold "$dir" "${3:-}"
   cat >"$dir/Dockerfile" <<EOF
 ARG BASE_IMAGE
 FROM \${BASE_IMAGE}
@@ -207,6 +243,10 @@ PULL="$WORK/projects/pull"
 image_project "$HIT" bench/hit
 image_project "$MISS" bench/miss
 image_project "$PULL" bench/pull
+if [[ -n "$BASELINE_REV" ]]; then
+  HIT_BASE="$WORK/projects/hit-baseline" # the same project on the baseline SDK
+  image_project "$HIT_BASE" bench/hit "$BASELINE_VERSION"
+fi
 
 # ---- helpers ---------------------------------------------------------------------------------------------------------
 now_ns() { date +%s%N; }
@@ -233,7 +273,21 @@ msb() { # msb PROJECT_DIR PROJECT TARGET [args...]
 }
 # From an msb log: evaluation ms (all evaluations of the project), a target's ms, the engine's own line.
 eval_ms() { awk '/Project Evaluation Performance Summary:/ { getline; print $1; exit }' "$1"; }
-target_ms() { awk -v t="$2" '/Target Performance Summary:/ { s = 1 } s && $3 == t { print $1; exit }' "$1"; }
+# The SDK's own time: the sum of its private targets (_EcrCache*), one per step of the pipeline, each running its task.
+# An SDK with a single task target (_EcrCacheEnsure) gives that target's time, so SDK versions of either shape compare.
+ecrcache_ms() {
+  awk '/Target Performance Summary:/ { s = 1; next } /Task Performance Summary:/ { s = 0 }
+       s && $2 == "ms" && $3 ~ /^_EcrCache/ { t += $1; n++ } END { if (n) print t }' "$1"
+}
+# record_steps PREFIX LOG: each _EcrCache* target's time as PREFIX.step.<target>, to see where the time goes.
+record_steps() {
+  local name ms
+  while read -r name ms; do
+    record "$1.step.$name" "$ms"
+  done < <(awk '/Target Performance Summary:/ { s = 1; next } /Task Performance Summary:/ { s = 0 }
+                s && $2 == "ms" && $3 ~ /^_EcrCache/ { print $3, $1 }' "$2")
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.4f", a / b }'; }
 engine_line() { grep -oE 'EcrCache: [^ ]+ \([a-z-]+\) in [0-9.]+ s' "$1" | tail -n 1; }
 engine_ms() { engine_line "$1" | awk '{ printf "%.0f", $(NF - 1) * 1000 }'; }
 engine_result() { engine_line "$1" | sed -E 's/.*\(([a-z-]+)\).*/\1/'; }
@@ -290,7 +344,7 @@ if want P1; then
     if [[ $i -gt 0 ]]; then
       record p1.build_wall "$T_MS"
       record p1.build_eval "$(eval_ms "$LOGS/p1-build.log")"
-      record p1.build_target "$(target_ms "$LOGS/p1-build.log" _EcrCacheComputeKey)"
+      record p1.build_target "$(ecrcache_ms "$LOGS/p1-build.log")"
       record p1.build_rss "$(maxrss_mb "$LOGS/p1-build.log")"
     fi
     # The same again with the input stamp the run above saved (the tree is older than the 2 s racy window).
@@ -299,7 +353,7 @@ if want P1; then
     [[ "$(sed -n 's/.*EcrCache key: \([0-9a-f]*\) .*/\1/p' "$LOGS/p1-stamp.log" | tail -n 1)" == "$P1_KEY" ]] || die "the stamped key differs (log: $LOGS/p1-stamp.log)"
     if [[ $i -gt 0 ]]; then
       record p1.stamp_wall "$T_MS"
-      record p1.stamp_target "$(target_ms "$LOGS/p1-stamp.log" _EcrCacheComputeKey)"
+      record p1.stamp_target "$(ecrcache_ms "$LOGS/p1-stamp.log")"
     fi
   done
   meta note1 "P1: page cache warm (all files read once, and every measurement run once before the timed runs); KeyBench and 'dotnet build' computed the same key $P1_KEY"
@@ -322,7 +376,7 @@ if want P1b; then
     if [[ $i -gt 0 ]]; then
       record p1b.build_wall "$T_MS"
       record p1b.build_eval "$(eval_ms "$LOGS/p1b-build.log")"
-      record p1b.build_target "$(target_ms "$LOGS/p1b-build.log" _EcrCacheComputeKey)"
+      record p1b.build_target "$(ecrcache_ms "$LOGS/p1b-build.log")"
     fi
     rm -f "$WIDE/obj/ecrcache/inputs.json"
     timed "$LOGS/p1b-norestore.log" msb "$WIDE" image.proj ComputeCachedImageKey --no-restore
@@ -383,15 +437,40 @@ if want P5; then
 fi
 
 # ---- P2: hit path (image in the registry and in the local daemon) ------------------------------------------------------
+# With BENCH_BASELINE_REV, P2 and P3 also run the same project on the baseline SDK ("before"), alternating with this
+# checkout's ("after") run by run, the order swapped every run, so load or drift during the run hits both alike.
 hit_ref=""
-ensure_hit_image() { # the first build pushes it (or finds it in the registry from an earlier bench run)
-  timed "$LOGS/p2-prepare.log" msb "$HIT" image.proj EnsureCachedImage
-  hit_ref="$(engine_line "$LOGS/p2-prepare.log" | awk '{ print $2 }')"
-  [[ -n "$hit_ref" ]] || die "no image reference in $LOGS/p2-prepare.log"
+ensure_hit_image() { # ensure_hit_image DIR LOG: the first build pushes it (or finds it from an earlier bench run)
+  timed "$2" msb "$1" image.proj EnsureCachedImage
+  hit_ref="$(engine_line "$2" | awk '{ print $2 }')"
+  [[ -n "$hit_ref" ]] || die "no image reference in $2"
   "$DOCKER" image inspect "$hit_ref" >/dev/null 2>&1 || "$DOCKER" pull "$hit_ref" >/dev/null
 }
+# sides I: the SDKs to run in timed run I, in order ("after" alone without a baseline).
+sides() {
+  if [[ -z "$BASELINE_REV" ]]; then echo after; elif (($1 % 2)); then echo after before; else echo before after; fi
+}
+side_dir() { if [[ "$1" == before ]]; then echo "$HIT_BASE"; else echo "$HIT"; fi; }
+side_id() { if [[ "$1" == before ]]; then echo "$2.before"; else echo "$2"; fi; } # side_id SIDE PHASE: sample id prefix
+# hit_run DIR LOG SETTLE: EnsureCachedImage, which must be a local hit; sets T_MS, RUN_TARGET and RUN_REQUESTS.
+hit_run() {
+  local before
+  before="$(registry_requests)"
+  timed "$2" msb "$1" image.proj EnsureCachedImage
+  sleep "$3" # the registry writes its access log line after the response
+  RUN_REQUESTS=$(($(registry_requests) - before))
+  expect_result "$2" hit-local
+  RUN_TARGET="$(ecrcache_ms "$2")"
+  [[ -n "$RUN_TARGET" ]] || die "no _EcrCache* target in the performance summary of $2"
+}
 if want P2 || want P2b || want P3; then
-  ensure_hit_image
+  ensure_hit_image "$HIT" "$LOGS/p2-prepare.log"
+  if [[ -n "$BASELINE_REV" ]] && { want P2 || want P3; }; then
+    after_ref="$hit_ref"
+    ensure_hit_image "$HIT_BASE" "$LOGS/p2-prepare-before.log"
+    [[ "$hit_ref" == "$after_ref" ]] || meta note4 "the baseline SDK keys the hit project differently: $hit_ref (before) and $after_ref (after)"
+    hit_ref="$after_ref"
+  fi
   hit_repo_tag="${hit_ref#"$REG"/}"
   # The minimum a hit needs: one manifest HEAD (what EcrCache sends) ...
   HEAD_CMD="curl -sfI -o /dev/null -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
@@ -403,19 +482,28 @@ if want P2; then
   for i in $(seq 0 "$RUNS"); do
     timed "$LOGS/p2-min.log" bash -c "$HEAD_CMD && '$DOCKER' image inspect '$hit_ref' >/dev/null"
     [[ $i -gt 0 ]] && record p2.min "$T_MS"
-    rm -rf "$HIT/obj"
-    before="$(registry_requests)"
-    timed "$LOGS/p2-ours.log" msb "$HIT" image.proj EnsureCachedImage
-    sleep 0.2
-    after="$(registry_requests)"
-    expect_result "$LOGS/p2-ours.log" hit-local
-    if [[ $i -gt 0 ]]; then
-      target="$(target_ms "$LOGS/p2-ours.log" _EcrCacheEnsure)"
-      record p2.wall "$T_MS"
-      record p2.target "$target"
-      record p2.startup "$(awk -v w="$T_MS" -v t="$target" 'BEGIN { printf "%.1f", w - t }')"
-      record p2.engine "$(engine_ms "$LOGS/p2-ours.log")"
-      record p2.requests "$((after - before))"
+    declare -A wall=() target=()
+    for side in $(sides "$i"); do
+      dir="$(side_dir "$side")"
+      id="$(side_id "$side" p2)"
+      logf="$LOGS/p2-ours.log"
+      [[ "$side" == before ]] && logf="$LOGS/p2-before.log"
+      rm -rf "$dir/obj"
+      hit_run "$dir" "$logf" 0.2
+      wall[$side]="$T_MS"
+      target[$side]="$RUN_TARGET"
+      if [[ $i -gt 0 ]]; then
+        record "$id.wall" "$T_MS"
+        record "$id.target" "$RUN_TARGET"
+        record "$id.startup" "$(awk -v w="$T_MS" -v t="$RUN_TARGET" 'BEGIN { printf "%.1f", w - t }')"
+        record "$id.engine" "$(engine_ms "$logf")"
+        record "$id.requests" "$RUN_REQUESTS"
+        [[ "$side" == after ]] && record_steps p2 "$logf"
+      fi
+    done
+    if [[ $i -gt 0 && -n "$BASELINE_REV" ]]; then
+      record p2.ratio.wall "$(ratio "${wall[after]}" "${wall[before]}")"
+      record p2.ratio.target "$(ratio "${target[after]}" "${target[before]}")"
     fi
     timed "$LOGS/p2-floor.log" msb "$HIT" image.proj _EcrCacheCheckDesignTime
     [[ $i -gt 0 ]] && record p2.floor "$T_MS"
@@ -462,7 +550,7 @@ if want P2b; then
     if [[ $i -gt 0 ]]; then
       record p2b.min "$min_ms"
       record p2b.wall "$T_MS"
-      record p2b.target "$(target_ms "$LOGS/p2b-ours.log" _EcrCacheEnsure)"
+      record p2b.target "$(ecrcache_ms "$LOGS/p2b-ours.log")"
       record p2b.requests_min "$min_requests"
       record p2b.requests "$ours_requests"
     fi
@@ -474,20 +562,31 @@ fi
 if want P3; then
   phase "P3 no-op repeat"
   "$DOCKER" image inspect "$hit_ref" >/dev/null 2>&1 || "$DOCKER" pull "$hit_ref" >/dev/null
-  timed "$LOGS/p3-stamp.log" msb "$HIT" image.proj EnsureCachedImage # writes the stamp if an earlier phase did not
+  for side in $(sides 0); do # writes the stamp if an earlier phase did not
+    timed "$LOGS/p3-stamp-$side.log" msb "$(side_dir "$side")" image.proj EnsureCachedImage
+  done
   for i in $(seq 0 "$RUNS"); do
     timed "$LOGS/p3-min.log" "$DOCKER" image inspect "$hit_ref"
     [[ $i -gt 0 ]] && record p3.min "$T_MS"
-    before="$(registry_requests)"
-    timed "$LOGS/p3-ours.log" msb "$HIT" image.proj EnsureCachedImage
-    sleep 0.3
-    after="$(registry_requests)"
-    expect_result "$LOGS/p3-ours.log" hit-local
-    if [[ $i -gt 0 ]]; then
-      record p3.wall "$T_MS"
-      record p3.target "$(target_ms "$LOGS/p3-ours.log" _EcrCacheEnsure)"
-      record p3.engine "$(engine_ms "$LOGS/p3-ours.log")"
-      record p3.requests "$((after - before))"
+    declare -A wall=() target=()
+    for side in $(sides "$i"); do
+      id="$(side_id "$side" p3)"
+      logf="$LOGS/p3-ours.log"
+      [[ "$side" == before ]] && logf="$LOGS/p3-before.log"
+      hit_run "$(side_dir "$side")" "$logf" 0.3
+      wall[$side]="$T_MS"
+      target[$side]="$RUN_TARGET"
+      if [[ $i -gt 0 ]]; then
+        record "$id.wall" "$T_MS"
+        record "$id.target" "$RUN_TARGET"
+        record "$id.engine" "$(engine_ms "$logf")"
+        record "$id.requests" "$RUN_REQUESTS"
+        [[ "$side" == after ]] && record_steps p3 "$logf"
+      fi
+    done
+    if [[ $i -gt 0 && -n "$BASELINE_REV" ]]; then
+      record p3.ratio.wall "$(ratio "${wall[after]}" "${wall[before]}")"
+      record p3.ratio.target "$(ratio "${target[after]}" "${target[before]}")"
     fi
   done
 fi
@@ -506,7 +605,7 @@ if want P3b; then
     if [[ $i -gt 0 ]]; then
       record p3b.wall "$T_MS"
       record p3b.eval "$(eval_ms "$LOGS/p3b-ours.log")"
-      record p3b.target "$(target_ms "$LOGS/p3b-ours.log" _EcrCacheEnsure)"
+      record p3b.target "$(ecrcache_ms "$LOGS/p3b-ours.log")"
       record p3b.engine "$(engine_ms "$LOGS/p3b-ours.log")"
     fi
     # The same with one evaluation instead of two (no implicit restore; a standalone image project restores nothing).
@@ -545,7 +644,7 @@ if want P4; then
     if [[ $i -gt 0 ]]; then
       record p4.raw "$raw_ms"
       record p4.wall "$ours_ms"
-      record p4.target "$(target_ms "$LOGS/p4-ours.log" _EcrCacheEnsure)"
+      record p4.target "$(ecrcache_ms "$LOGS/p4-ours.log")"
       record p4.requests_raw "$raw_requests"
       record p4.requests "$ours_requests"
     fi
@@ -617,7 +716,7 @@ EOF
       record p6.fresh_gets "$P6_GETS"
       record p6.fresh_heads "$P6_HEADS"
       record p6.fresh_wall "$T_MS"
-      record p6.fresh_target "$(target_ms "$LOGS/p6-fresh.log" _EcrCacheComputeKey)"
+      record p6.fresh_target "$(ecrcache_ms "$LOGS/p6-fresh.log")"
       record p6.fresh_resolve "$(resolved_ms "$LOGS/p6-fresh.log")"
     fi
   done
@@ -633,7 +732,7 @@ EOF
       record p6.reval_heads "$P6_HEADS"
       record p6.reval_gets "$P6_GETS"
       record p6.reval_wall "$T_MS"
-      record p6.reval_target "$(target_ms "$LOGS/p6-revalidate.log" _EcrCacheComputeKey)"
+      record p6.reval_target "$(ecrcache_ms "$LOGS/p6-revalidate.log")"
     fi
   done
   # obj/ kept, the default window (10 min; the entries were just renewed): no request, no "Resolved" line.
@@ -644,7 +743,7 @@ EOF
     if [[ $i -gt 0 ]]; then
       record p6.cached_requests "$((P6_HEADS + P6_GETS))"
       record p6.cached_wall "$T_MS"
-      record p6.cached_target "$(target_ms "$LOGS/p6-cached.log" _EcrCacheComputeKey)"
+      record p6.cached_target "$(ecrcache_ms "$LOGS/p6-cached.log")"
     fi
   done
   meta p6_mirror "http://$REG"
@@ -660,7 +759,7 @@ meta mono_mb "$((mono_bytes / 1000000))"
 meta wide_files "$wide_files"
 meta wide_packages "$wide_packages"
 meta payload_mb "$PAYLOAD_MB"
-meta note2 "times in ms (wall clock of the whole command unless indented); MSBuild figures from -clp:PerformanceSummary; P2/P3 'engine' is the EcrCache line; the KeyBench .NET glob is not the product's (MSBuild evaluation expands CacheOn)"
+meta note2 "times in ms (wall clock of the whole command unless indented); MSBuild figures from -clp:PerformanceSummary ('EcrCache targets' = the sum of the SDK's _EcrCache* targets); P2/P3 'engine' is the EcrCache line; the KeyBench .NET glob is not the product's (MSBuild evaluation expands CacheOn)"
 meta note3 "EcrCache.Sdk $sdk_version; dotnet $(dotnet --version); docker client $("$DOCKER" version --format '{{.Client.Version}}' 2>/dev/null), daemon $("$DOCKER" version --format '{{.Server.Version}}' 2>/dev/null); registry 127.0.0.1 (docker-registry); total bench time $(($(date +%s) - bench_start)) s"
 {
   echo "nproc: $NPROC"
