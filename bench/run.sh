@@ -273,19 +273,20 @@ msb() { # msb PROJECT_DIR PROJECT TARGET [args...]
 }
 # From an msb log: evaluation ms (all evaluations of the project), a target's ms, the engine's own line.
 eval_ms() { awk '/Project Evaluation Performance Summary:/ { getline; print $1; exit }' "$1"; }
-# The SDK's own time: the sum of its private targets (_EcrCache*), one per step of the pipeline, each running its task.
-# An SDK with a single task target (_EcrCacheEnsure) gives that target's time, so SDK versions of either shape compare.
+# The SDK's own time: the sum of its targets (the public step targets, which run the pipeline's tasks, and the private
+# _EcrCache* ones). An SDK with a single task target (_EcrCacheEnsure) gives that target's time, so both shapes compare.
+SDK_TARGETS_RE='^(_EcrCache.*|ComputeCachedImageKey|ResolveCachedImageStore|PullOrBuildCachedImage|ExportCachedImage|EnsureCachedImage|ExplainCachedImageKey)$'
 ecrcache_ms() {
-  awk '/Target Performance Summary:/ { s = 1; next } /Task Performance Summary:/ { s = 0 }
-       s && $2 == "ms" && $3 ~ /^_EcrCache/ { t += $1; n++ } END { if (n) print t }' "$1"
+  awk -v SDK_TARGETS="$SDK_TARGETS_RE" '/Target Performance Summary:/ { s = 1; next } /Task Performance Summary:/ { s = 0 }
+       s && $2 == "ms" && $3 ~ SDK_TARGETS { t += $1; n++ } END { if (n) print t }' "$1"
 }
-# record_steps PREFIX LOG: each _EcrCache* target's time as PREFIX.step.<target>, to see where the time goes.
+# record_steps PREFIX LOG: each of the SDK's targets' time as PREFIX.step.<target>, to see where the time goes.
 record_steps() {
   local name ms
   while read -r name ms; do
     record "$1.step.$name" "$ms"
-  done < <(awk '/Target Performance Summary:/ { s = 1; next } /Task Performance Summary:/ { s = 0 }
-                s && $2 == "ms" && $3 ~ /^_EcrCache/ { print $3, $1 }' "$2")
+  done < <(awk -v SDK_TARGETS="$SDK_TARGETS_RE" '/Target Performance Summary:/ { s = 1; next } /Task Performance Summary:/ { s = 0 }
+                s && $2 == "ms" && $3 ~ SDK_TARGETS { print $3, $1 }' "$2")
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.4f", a / b }'; }
 engine_line() { grep -oE 'EcrCache: [^ ]+ \([a-z-]+\) in [0-9.]+ s' "$1" | tail -n 1; }
@@ -461,7 +462,7 @@ hit_run() {
   RUN_REQUESTS=$(($(registry_requests) - before))
   expect_result "$2" hit-local
   RUN_TARGET="$(ecrcache_ms "$2")"
-  [[ -n "$RUN_TARGET" ]] || die "no _EcrCache* target in the performance summary of $2"
+  [[ -n "$RUN_TARGET" ]] || die "no EcrCache target in the performance summary of $2"
 }
 if want P2 || want P2b || want P3; then
   ensure_hit_image "$HIT" "$LOGS/p2-prepare.log"
@@ -759,7 +760,7 @@ meta mono_mb "$((mono_bytes / 1000000))"
 meta wide_files "$wide_files"
 meta wide_packages "$wide_packages"
 meta payload_mb "$PAYLOAD_MB"
-meta note2 "times in ms (wall clock of the whole command unless indented); MSBuild figures from -clp:PerformanceSummary ('EcrCache targets' = the sum of the SDK's _EcrCache* targets); P2/P3 'engine' is the EcrCache line; the KeyBench .NET glob is not the product's (MSBuild evaluation expands CacheOn)"
+meta note2 "times in ms (wall clock of the whole command unless indented); MSBuild figures from -clp:PerformanceSummary ('EcrCache targets' = the sum of the SDK's targets); P2/P3 'engine' is the EcrCache line; the KeyBench .NET glob is not the product's (MSBuild evaluation expands CacheOn)"
 meta note3 "EcrCache.Sdk $sdk_version; dotnet $(dotnet --version); docker client $("$DOCKER" version --format '{{.Client.Version}}' 2>/dev/null), daemon $("$DOCKER" version --format '{{.Server.Version}}' 2>/dev/null); registry 127.0.0.1 (docker-registry); total bench time $(($(date +%s) - bench_start)) s"
 {
   echo "nproc: $NPROC"

@@ -148,16 +148,16 @@ internal static class Program
 
     private static int RunEngine(string root, List<string> relative, double globMs, string project, string docker, string? dockerfile)
     {
-        var raw = new EcrCache.Core.RawOptions
+        var raw = new EcrCache.Options.RawOptions
         {
             ProjectDirectory = root,
             ProjectName = Path.GetFileNameWithoutExtension(project),
             ProjectFile = project,
             IntermediateDirectory = Path.Combine(root, "obj", "ecrcache-keybench"),
-            Dockerfile = dockerfile != null ? Path.GetFullPath(dockerfile) : Path.Combine(root, "Dockerfile"),
-            DockerPath = docker,
-            Provider = "local",
-            Repository = "build-cache/keybench",
+            ["Dockerfile"] = dockerfile != null ? Path.GetFullPath(dockerfile) : Path.Combine(root, "Dockerfile"),
+            ["DockerPath"] = docker,
+            ["Provider"] = "local",
+            ["Repository"] = "build-cache/keybench",
         };
         foreach (var rel in relative)
         {
@@ -166,11 +166,11 @@ internal static class Program
                 ["JsonPath"] = "",
                 ["FullPath"] = Path.Combine(root, rel),
             };
-            raw.CacheOn.Add(new EcrCache.Core.RawItem(rel, metadata));
+            raw.CacheOn.Add(new EcrCache.Options.RawItem(rel, metadata));
         }
 
         var sw = Stopwatch.StartNew();
-        var options = EcrCache.Core.OptionsParser.Parse(raw, EcrCache.Logging.NullBuildLog.Instance);
+        var options = EcrCache.Options.OptionsParser.Parse(raw, EcrCache.Logging.NullBuildLog.Instance);
         var parseMs = sw.Elapsed.TotalMilliseconds;
         sw.Restart();
         var engine = new EcrCache.Core.CacheEngine(options, EcrCache.Logging.NullBuildLog.Instance);

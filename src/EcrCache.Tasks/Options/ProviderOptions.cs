@@ -82,7 +82,7 @@ namespace EcrCache.Options
         };
 
         /// <summary>The provider's name as EcrCacheProvider spells it.</summary>
-        public static string NameOf(ProviderKind provider) => provider.ToString().ToLowerInvariant();
+        public static string NameOf(ProviderKind provider) => StoreOptions.Providers[(int)provider];
 
         /// <summary>
         /// Called once from <see cref="OptionsParser.Parse"/> after every concern's parser: validates the options the

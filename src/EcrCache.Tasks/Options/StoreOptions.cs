@@ -8,6 +8,7 @@ namespace EcrCache.Options
     /// </summary>
     internal static class StoreOptions
     {
+        /// <summary>The providers as EcrCacheProvider spells them, in the order of <see cref="ProviderKind"/>.</summary>
         public static readonly string[] Providers = new[] { "local", "registry", "ecr", "gar", "gcr", "s3", "directory" };
 
         public static void Apply(RawOptions raw, CacheOptions options)

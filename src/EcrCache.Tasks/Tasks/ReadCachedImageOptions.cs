@@ -166,8 +166,7 @@ namespace EcrCache.Tasks
         /// <summary>The string parameters of this task: the option values (outputs, the project's identity excluded).</summary>
         internal static IEnumerable<PropertyInfo> StringParameters(Type taskType) =>
             taskType.GetProperties(BindingFlags.Public | BindingFlags.Instance)
-                .Where(p => p.PropertyType == typeof(string) && p.GetSetMethod() != null
-                    && p.GetCustomAttribute<OutputAttribute>() == null
+                .Where(p => p.PropertyType == typeof(string) && p.GetSetMethod() != null // outputs have private setters
                     && p.DeclaringType != typeof(Microsoft.Build.Utilities.Task)
                     && Array.IndexOf(NotOptions, p.Name) < 0);
 

@@ -14,6 +14,17 @@ namespace EcrCache.Tasks.Tests.Options
     [TestClass]
     public sealed class ProviderOptionsTests
     {
+        [TestMethod]
+        public void ProviderNames_FollowTheOrderOfProviderKind()
+        {
+            var kinds = Enum.GetValues(typeof(ProviderKind)).Cast<ProviderKind>().ToList();
+            Assert.AreEqual(kinds.Count, StoreOptions.Providers.Length);
+            foreach (var kind in kinds)
+            {
+                Assert.AreEqual(kind.ToString().ToLowerInvariant(), ProviderOptions.NameOf(kind));
+            }
+        }
+
         private string _dir = "";
 
         [TestInitialize]
