@@ -1,79 +1,58 @@
 using System.ComponentModel;
-using System.Diagnostics;
 using System.Text;
+using CliWrap;
 
 namespace EcrCache.Processes
 {
     /// <summary>
-    /// What <see cref="ProcessRunner"/> and <see cref="StreamingProcess"/> both need to run a child: the start info
-    /// (no shell, all three streams redirected, arguments passed one by one, environment overrides) and killing the
-    /// whole child tree on cancellation.
+    /// What <see cref="ProcessRunner"/> and <see cref="StreamingProcess"/> both need from CliWrap: a command (no shell,
+    /// arguments passed one by one, environment overrides, any exit code accepted) and its start, with a start failure
+    /// turned into <see cref="ProcessStartException"/>.
     /// </summary>
+    /// <remarks>
+    /// Cancelling the token given to <see cref="Execute"/> is CliWrap's forceful cancellation: it kills the whole child
+    /// tree (Process.Kill(entireProcessTree) on net8.0; on .NET Framework a WMI walk of the children, Windows only) and
+    /// returns once the child is gone, throwing <see cref="OperationCanceledException"/>.
+    /// </remarks>
     internal static class ChildProcesses
     {
+        /// <summary>UTF-8 without a byte order mark, for text on the child's stdin and from its stdout and stderr.</summary>
+        public static readonly Encoding Utf8 = new UTF8Encoding(false);
+
         /// <summary>
-        /// Start info for <paramref name="fileName"/> with stdin, stdout and stderr redirected (stderr decoded as UTF-8).
-        /// An <paramref name="environment"/> value of null removes that variable from the child's environment.
+        /// <paramref name="fileName"/> with <paramref name="arguments"/>. An <paramref name="environment"/> value of null
+        /// removes that variable from the child's environment.
         /// </summary>
-        public static ProcessStartInfo CreateStartInfo(string fileName, IEnumerable<string> arguments, IEnumerable<KeyValuePair<string, string?>>? environment)
+        public static Command Create(string fileName, IEnumerable<string> arguments, IEnumerable<KeyValuePair<string, string?>>? environment)
         {
-            var psi = new ProcessStartInfo
-            {
-                FileName = fileName,
-                UseShellExecute = false,
-                RedirectStandardInput = true,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                CreateNoWindow = true,
-                StandardErrorEncoding = Encoding.UTF8,
-            };
-#if NETFRAMEWORK
-            psi.Arguments = CommandLine.Join(arguments);
-#else
-            foreach (var argument in arguments)
-            {
-                psi.ArgumentList.Add(argument);
-            }
-#endif
+            var variables = new Dictionary<string, string?>(StringComparer.Ordinal);
             if (environment != null)
             {
                 foreach (var pair in environment)
                 {
-                    if (pair.Value == null)
-                    {
-                        psi.Environment.Remove(pair.Key);
-                    }
-                    else
-                    {
-                        psi.Environment[pair.Key] = pair.Value;
-                    }
+                    variables[pair.Key] = pair.Value;
                 }
             }
 
-            return psi;
+            return Cli.Wrap(fileName)
+                .WithArguments(arguments)
+                .WithEnvironmentVariables(variables)
+                .WithValidation(CommandResultValidation.None);
         }
 
-        /// <summary>Kills <paramref name="process"/> and its children (.NET Framework: the process only); a no-op when it has exited or was never started.</summary>
-        public static void KillTree(Process process)
+        /// <summary>Starts <paramref name="command"/>; the task ends when the child has exited and its pipes are drained.</summary>
+        /// <exception cref="ProcessStartException">The executable could not be started.</exception>
+        public static Task<CommandResult> Execute(Command command, CancellationToken cancellationToken)
         {
             try
             {
-                if (!process.HasExited)
-                {
-#if NETFRAMEWORK
-                    process.Kill();
-#else
-                    process.Kill(entireProcessTree: true);
-#endif
-                }
+                // CliWrap starts the child before it returns, so a start failure is thrown here, not from the task.
+                return command.ExecuteAsync(cancellationToken);
             }
-            catch (InvalidOperationException)
+            catch (Win32Exception ex)
             {
-                // Not started or already gone.
-            }
-            catch (Win32Exception)
-            {
-                // Already exiting.
+                // CliWrap wraps the OS error in a generic message; ours (and the diagnostics quoting it) name the OS error.
+                throw new ProcessStartException(command.TargetFilePath, ex.InnerException as Win32Exception ?? ex);
             }
         }
     }

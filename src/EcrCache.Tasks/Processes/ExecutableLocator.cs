@@ -1,8 +1,8 @@
 namespace EcrCache.Processes
 {
     /// <summary>
-    /// Finds a bare command name on a given PATH. .NET's Process.Start searches the parent's PATH, not the PATH
-    /// given to the child, so we resolve it ourselves to honour a PATH set for the child.
+    /// Finds a bare command name on a given PATH. CliWrap hands the name to .NET's Process.Start, which searches the
+    /// parent's PATH, not the PATH given to the child, so we resolve it ourselves to honour a PATH set for the child.
     /// </summary>
     internal static class ExecutableLocator
     {

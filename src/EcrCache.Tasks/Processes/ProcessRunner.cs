@@ -1,6 +1,5 @@
-using System.ComponentModel;
-using System.Diagnostics;
 using System.Text;
+using CliWrap;
 
 namespace EcrCache.Processes
 {
@@ -58,8 +57,8 @@ namespace EcrCache.Processes
     }
 
     /// <summary>
-    /// A small process runner (CliWrap is not available). Output is streamed line by line; cancellation kills the
-    /// whole child process tree before the call returns, so nothing outlives a cancelled build.
+    /// Runs a child to its end on CliWrap. Output is streamed line by line; cancellation kills the whole child process
+    /// tree before the call returns, so nothing outlives a cancelled build.
     /// </summary>
     internal sealed class ProcessRunner : IProcessRunner
     {
@@ -67,144 +66,43 @@ namespace EcrCache.Processes
 
         public async Task<ProcessResult> RunAsync(ProcessSpec spec, CancellationToken cancellationToken)
         {
+            // CliWrap would start the child and kill it at once; a cancelled build starts nothing.
             cancellationToken.ThrowIfCancellationRequested();
-            var psi = ChildProcesses.CreateStartInfo(spec.FileName, spec.Arguments, spec.Environment);
-            psi.StandardOutputEncoding = Encoding.UTF8;
+            var stdout = new Lines(spec.CaptureOutput, spec.OnStandardOutput);
+            var stderr = new Lines(spec.CaptureOutput, spec.OnStandardError);
+            var command = ChildProcesses.Create(spec.FileName, spec.Arguments, spec.Environment)
+                .WithStandardInputPipe(spec.StandardInput == null ? PipeSource.Null : PipeSource.FromString(spec.StandardInput, ChildProcesses.Utf8))
+                .WithStandardOutputPipe(PipeTarget.ToDelegate(stdout.Add, ChildProcesses.Utf8))
+                .WithStandardErrorPipe(PipeTarget.ToDelegate(stderr.Add, ChildProcesses.Utf8));
             if (spec.WorkingDirectory != null)
             {
-                psi.WorkingDirectory = spec.WorkingDirectory;
+                command = command.WithWorkingDirectory(spec.WorkingDirectory);
             }
 
-            var stdout = new StringBuilder();
-            var stderr = new StringBuilder();
-            var stdoutDone = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-            var stderrDone = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-
-            using var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
-            process.OutputDataReceived += LineReader(stdout, stdoutDone, spec.OnStandardOutput);
-            process.ErrorDataReceived += LineReader(stderr, stderrDone, spec.OnStandardError);
-
-            // One stream's lines: kept when the output is captured, passed on as they arrive; null marks the end.
-            DataReceivedEventHandler LineReader(StringBuilder captured, TaskCompletionSource<bool> done, Action<string>? onLine) => (_, e) =>
-            {
-                if (e.Data == null)
-                {
-                    done.TrySetResult(true);
-                    return;
-                }
-
-                if (spec.CaptureOutput)
-                {
-                    lock (captured)
-                    {
-                        captured.Append(e.Data).Append('\n');
-                    }
-                }
-
-                onLine?.Invoke(e.Data);
-            };
-
-            try
-            {
-                process.Start();
-            }
-            catch (Win32Exception ex)
-            {
-                throw new ProcessStartException(spec.FileName, ex);
-            }
-
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-
-            using (cancellationToken.Register(() => ChildProcesses.KillTree(process)))
-            {
-                try
-                {
-                    if (spec.StandardInput != null)
-                    {
-                        await process.StandardInput.WriteAsync(spec.StandardInput).ConfigureAwait(false);
-                    }
-
-                    process.StandardInput.Close();
-                }
-                catch (IOException)
-                {
-                    // The child exited without reading its input; its exit code tells the story.
-                }
-
-                await WaitForExitAsync(process).ConfigureAwait(false);
-                await Task.WhenAll(stdoutDone.Task, stderrDone.Task).ConfigureAwait(false);
-            }
-
+            var result = await ChildProcesses.Execute(command, cancellationToken).ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
-            return new ProcessResult(process.ExitCode, stdout.ToString(), stderr.ToString());
+            return new ProcessResult(result.ExitCode, stdout.Text, stderr.Text);
         }
 
-        private static Task WaitForExitAsync(Process process)
+        /// <summary>One stream's lines: kept when the output is captured, passed on as they arrive (CliWrap reads each stream on one task).</summary>
+        private sealed class Lines
         {
-            var exited = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-            process.Exited += (_, _) => exited.TrySetResult(true);
-            if (process.HasExited)
+            private readonly StringBuilder? _captured;
+            private readonly Action<string>? _onLine;
+
+            public Lines(bool capture, Action<string>? onLine)
             {
-                exited.TrySetResult(true);
+                _captured = capture ? new StringBuilder() : null;
+                _onLine = onLine;
             }
 
-            return exited.Task;
-        }
-    }
+            public string Text => _captured?.ToString() ?? string.Empty;
 
-    /// <summary>Windows command-line quoting for .NET Framework, which has no ArgumentList.</summary>
-    internal static class CommandLine
-    {
-        public static string Join(IEnumerable<string> arguments)
-        {
-            var sb = new StringBuilder();
-            foreach (var argument in arguments)
+            public void Add(string line)
             {
-                if (sb.Length > 0)
-                {
-                    sb.Append(' ');
-                }
-
-                Quote(argument, sb);
+                _captured?.Append(line).Append('\n');
+                _onLine?.Invoke(line);
             }
-
-            return sb.ToString();
-        }
-
-        private static void Quote(string argument, StringBuilder sb)
-        {
-            if (argument.Length > 0 && argument.IndexOfAny(new[] { ' ', '\t', '\n', '\v', '"' }) < 0)
-            {
-                sb.Append(argument);
-                return;
-            }
-
-            sb.Append('"');
-            var backslashes = 0;
-            foreach (var c in argument)
-            {
-                if (c == '\\')
-                {
-                    backslashes++;
-                    continue;
-                }
-
-                if (c == '"')
-                {
-                    sb.Append('\\', (backslashes * 2) + 1);
-                }
-                else
-                {
-                    sb.Append('\\', backslashes);
-                }
-
-                backslashes = 0;
-                sb.Append(c);
-            }
-
-            sb.Append('\\', backslashes * 2);
-            sb.Append('"');
         }
     }
 }

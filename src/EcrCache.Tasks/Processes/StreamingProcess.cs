@@ -1,54 +1,35 @@
-using System.ComponentModel;
-using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 using System.Text;
+using CliWrap;
 
 namespace EcrCache.Processes
 {
     /// <summary>
     /// A child process whose standard input or output is a byte stream (for 'docker save' and 'docker load', whose
-    /// data is an image tarball, not text lines). Standard error is collected (bounded) for messages. Cancelling the
-    /// token passed to <see cref="Start"/> or disposing the object kills the whole child tree, so nothing outlives a
-    /// cancelled or failed build.
+    /// data is an image tarball, not text lines), run on CliWrap. The caller's delegates get the raw pipes; standard
+    /// error is collected (bounded) for messages. Cancelling the token given to the constructor, or <see cref="Kill"/>,
+    /// kills the whole child tree, so nothing outlives a cancelled or failed build.
     /// </summary>
     internal sealed class StreamingProcess : IDisposable
     {
+        /// <summary>
+        /// The exit code <see cref="RunAsync"/> reports for a child that <see cref="Kill"/> stopped (CliWrap reports
+        /// none): what .NET reads for a killed child, 128 + SIGKILL on Unix, -1 on Windows.
+        /// </summary>
+        public static readonly int KilledExitCode = Path.DirectorySeparatorChar == '\\' ? -1 : 128 + 9;
+
         private const int MaxStandardError = 16 * 1024;
 
-        private readonly Process _process;
         private readonly StringBuilder _stderr = new StringBuilder();
-        private readonly TaskCompletionSource<bool> _stderrDone = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-        private readonly TaskCompletionSource<bool> _exited = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-        private readonly CancellationTokenRegistration _registration;
+        private readonly CancellationToken _cancellationToken;
+        private readonly CancellationTokenSource _kill;
         private int _disposed;
 
-        private StreamingProcess(Process process, CancellationToken cancellationToken)
+        public StreamingProcess(CancellationToken cancellationToken)
         {
-            _process = process;
-            _process.Exited += (_, _) => _exited.TrySetResult(true);
-            _process.ErrorDataReceived += (_, e) =>
-            {
-                if (e.Data == null)
-                {
-                    _stderrDone.TrySetResult(true);
-                    return;
-                }
-
-                lock (_stderr)
-                {
-                    if (_stderr.Length < MaxStandardError)
-                    {
-                        _stderr.Append(e.Data).Append('\n');
-                    }
-                }
-            };
-            _registration = cancellationToken.Register(Kill);
+            _cancellationToken = cancellationToken;
+            _kill = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         }
-
-        /// <summary>The child's standard input (write the data, then <see cref="CloseInput"/>). Null unless redirected.</summary>
-        public Stream? Input { get; private set; }
-
-        /// <summary>The child's standard output as raw bytes. Null unless redirected.</summary>
-        public Stream? Output { get; private set; }
 
         public string StandardError
         {
@@ -62,123 +43,103 @@ namespace EcrCache.Processes
         }
 
         /// <summary>
-        /// Starts <paramref name="fileName"/> with <paramref name="arguments"/>. <paramref name="redirectInput"/> and
-        /// <paramref name="redirectOutput"/> choose which of stdin/stdout become streams; the other is closed/discarded.
+        /// Runs <paramref name="fileName"/> with <paramref name="arguments"/> to its end. <paramref name="writeInput"/>
+        /// gets the child's stdin, which is closed when it returns (null: closed at once); <paramref name="readOutput"/>
+        /// gets its stdout (null: read and discarded, so the child never blocks on a full pipe). A delegate that throws
+        /// kills the child; its exception is rethrown once the child is gone. Both delegates have returned when this does.
         /// </summary>
+        /// <returns>The exit code, or <see cref="KilledExitCode"/> when <see cref="Kill"/> stopped the child.</returns>
         /// <exception cref="ProcessStartException">The executable could not be started.</exception>
-        public static StreamingProcess Start(string fileName, IEnumerable<string> arguments, IDictionary<string, string?>? environment, bool redirectInput, bool redirectOutput, CancellationToken cancellationToken)
+        /// <exception cref="OperationCanceledException">The token was cancelled (the child tree is killed).</exception>
+        public async Task<int> RunAsync(string fileName, IEnumerable<string> arguments, IDictionary<string, string?>? environment, Func<Stream, Task>? writeInput, Func<Stream, Task>? readOutput)
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            var psi = ChildProcesses.CreateStartInfo(fileName, arguments, environment);
-            var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
-            var child = new StreamingProcess(process, cancellationToken);
+            _cancellationToken.ThrowIfCancellationRequested();
+            var input = Task.CompletedTask;
+            var output = Task.CompletedTask;
+            ExceptionDispatchInfo? pipeError = null;
+            var command = ChildProcesses.Create(fileName, arguments, environment)
+                .WithStandardErrorPipe(PipeTarget.ToDelegate(KeepStandardError, ChildProcesses.Utf8));
+            if (writeInput != null)
+            {
+                // CliWrap stops waiting for the stdin delegate once the child exits; it is awaited below instead.
+                command = command.WithStandardInputPipe(PipeSource.Create((stdin, _) => input = Guard(writeInput, stdin)));
+            }
+
+            if (readOutput != null)
+            {
+                command = command.WithStandardOutputPipe(PipeTarget.Create((stdout, _) => output = Guard(readOutput, stdout)));
+            }
+
+            int exitCode;
             try
             {
-                process.Start();
+                exitCode = (await ChildProcesses.Execute(command, _kill.Token).ConfigureAwait(false)).ExitCode;
             }
-            catch (Win32Exception ex)
+            catch (OperationCanceledException) when (_kill.IsCancellationRequested && !_cancellationToken.IsCancellationRequested)
             {
-                child._registration.Dispose();
-                process.Dispose();
-                throw new ProcessStartException(fileName, ex);
+                exitCode = KilledExitCode;
             }
-
-            if (process.HasExited)
+            finally
             {
-                child._exited.TrySetResult(true);
+                await Task.WhenAll(input, output).ConfigureAwait(false);
             }
 
-            process.BeginErrorReadLine();
-            if (redirectInput)
-            {
-                child.Input = process.StandardInput.BaseStream;
-            }
-            else
-            {
-                process.StandardInput.Close();
-            }
+            _cancellationToken.ThrowIfCancellationRequested();
+            pipeError?.Throw();
+            return exitCode;
 
-            if (redirectOutput)
+            async Task Guard(Func<Stream, Task> pipe, Stream stream)
             {
-                child.Output = process.StandardOutput.BaseStream;
-            }
-            else
-            {
-                // Drain and discard, so the child never blocks on a full pipe.
-                _ = process.StandardOutput.BaseStream.CopyToAsync(Stream.Null);
-            }
-
-            if (cancellationToken.IsCancellationRequested)
-            {
-                child.Kill();
-            }
-
-            return child;
-        }
-
-        /// <summary>Closes standard input (end of data). A child that already exited is not an error.</summary>
-        public void CloseInput()
-        {
-            try
-            {
-                Input?.Dispose();
-            }
-            catch (IOException)
-            {
-                // The child exited without reading everything; its exit code tells the story.
+                try
+                {
+                    await pipe(stream).ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    pipeError ??= ExceptionDispatchInfo.Capture(ex);
+                    Kill();
+                }
             }
         }
 
-        /// <summary>Waits for the child to exit and for its stderr to be read; returns the exit code.</summary>
-        public async Task<int> WaitForExitAsync(CancellationToken cancellationToken)
+        /// <summary>
+        /// Kills the child tree; <see cref="RunAsync"/> then returns <see cref="KilledExitCode"/>. Call it only while the
+        /// child may still run: CliWrap reports no exit code once its run was cancelled, even when the child had exited.
+        /// </summary>
+        public void Kill()
         {
-            var cancelled = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-            using (cancellationToken.Register(() => cancelled.TrySetResult(true)))
-            {
-                await Task.WhenAny(_exited.Task, cancelled.Task).ConfigureAwait(false);
-            }
-
-            if (!_exited.Task.IsCompleted)
-            {
-                Kill();
-                cancellationToken.ThrowIfCancellationRequested();
-            }
-
-            await Task.WhenAny(_stderrDone.Task, Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
-            _process.WaitForExit();
-            cancellationToken.ThrowIfCancellationRequested();
-            return _process.ExitCode;
-        }
-
-        /// <summary>Kills the child tree (no-op when it has exited).</summary>
-        public void Kill() => ChildProcesses.KillTree(_process);
-
-        public void Dispose()
-        {
-            if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            if (Volatile.Read(ref _disposed) != 0)
             {
                 return;
             }
 
-            _registration.Dispose();
-            Kill();
             try
             {
-                Input?.Dispose();
+                _kill.Cancel();
             }
-            catch (IOException)
+            catch (ObjectDisposedException)
             {
+                // Disposed meanwhile: the run is over.
             }
+        }
 
-            try
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
             {
-                Output?.Dispose();
+                _kill.Dispose();
             }
-            catch (IOException)
-            {
-            }
+        }
 
-            _process.Dispose();
+        private void KeepStandardError(string line)
+        {
+            lock (_stderr)
+            {
+                if (_stderr.Length < MaxStandardError)
+                {
+                    _stderr.Append(line).Append('\n');
+                }
+            }
         }
     }
 }

@@ -206,7 +206,8 @@ namespace EcrCache.Tasks.Tests.Processes
             var ex = await Assert.ThrowsExactlyAsync<ProcessStartException>(() => Run(new ProcessSpec("/nonexistent/ecrcache-docker", new[] { "version" })));
             Assert.AreEqual("/nonexistent/ecrcache-docker", ex.FileName);
             StringAssert.Contains(ex.Message, "/nonexistent/ecrcache-docker");
-            Assert.IsNotNull(ex.InnerException);
+            Assert.IsInstanceOfType<System.ComponentModel.Win32Exception>(ex.InnerException);
+            Assert.IsFalse(ex.Message.Contains("inner exception"), "the OS error is named, not CliWrap's wrapper: " + ex.Message);
         }
 
         [TestMethod]

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.IO.Compression;
+using System.Text;
 using EcrCache.Diagnostics;
 using EcrCache.Docker;
 using EcrCache.Logging;
@@ -36,35 +37,36 @@ namespace EcrCache.Stores.Tarballs
             var arguments = new List<string> { "save" };
             arguments.AddRange(references);
             log.Info(docker.Executable + " " + string.Join(" ", arguments) + " | gzip");
-            using var child = Start(docker, arguments, redirectInput: false, redirectOutput: true, cancellationToken);
+            using var child = new StreamingProcess(cancellationToken);
             long total = 0;
             Exception? copyError = null;
-            try
+            var exitCode = await RunAsync(child, docker, arguments, writeInput: null, readOutput: async output =>
             {
-                using (var gzip = new GZipStream(destination, Level, leaveOpen: true))
+                try
                 {
-                    // Reading docker's output and compressing overlap (two threads), as in 'docker save | gzip'.
-                    var pumped = await PumpAsync(
-                        (buffer, token) => child.Output!.ReadAsync(buffer, 0, buffer.Length, token),
-                        (buffer, count, token) => gzip.WriteAsync(buffer, 0, count, token),
-                        child.Kill,
-                        cancellationToken).ConfigureAwait(false);
-                    total = pumped.Total;
-                    copyError = pumped.WriteError ?? pumped.ReadError;
-                }
+                    using (var gzip = new GZipStream(destination, Level, leaveOpen: true))
+                    {
+                        // Reading docker's output and compressing overlap (two threads), as in 'docker save | gzip'.
+                        var pumped = await PumpAsync(
+                            (buffer, token) => output.ReadAsync(buffer, 0, buffer.Length, token),
+                            (buffer, count, token) => gzip.WriteAsync(buffer, 0, count, token),
+                            child.Kill,
+                            cancellationToken).ConfigureAwait(false);
+                        total = pumped.Total;
+                        copyError = pumped.WriteError ?? pumped.ReadError;
+                    }
 
-                if (copyError == null)
+                    if (copyError == null)
+                    {
+                        await destination.FlushAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                }
+                catch (Exception ex) when (!(ex is OperationCanceledException) || !cancellationToken.IsCancellationRequested)
                 {
-                    await destination.FlushAsync(cancellationToken).ConfigureAwait(false);
+                    // Past the end of docker's output (the trailer, the flush): docker exits by itself.
+                    copyError ??= ex;
                 }
-            }
-            catch (Exception ex) when (!(ex is OperationCanceledException) || !cancellationToken.IsCancellationRequested)
-            {
-                copyError ??= ex;
-                child.Kill();
-            }
-
-            var exitCode = await child.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+            }).ConfigureAwait(false);
             if (exitCode != 0)
             {
                 throw new EcrCacheException(Diagnostic.Create(DiagnosticIds.DockerSaveFailed, string.Join(" ", references), exitCode, DockerCli.FirstLine(child.StandardError)), copyError);
@@ -86,11 +88,11 @@ namespace EcrCache.Stores.Tarballs
         public static async Task<IReadOnlyList<string>> LoadAsync(DockerCli docker, Stream source, string description, IBuildLog log, CancellationToken cancellationToken)
         {
             log.Info("gunzip < " + description + " | " + docker.Executable + " load");
-            using var child = Start(docker, new[] { "load" }, redirectInput: true, redirectOutput: true, cancellationToken);
-            var stdoutTask = ReadAllAsync(child.Output!);
+            using var child = new StreamingProcess(cancellationToken);
+            var stdout = new StringBuilder();
             Exception? dataError = null;
             Exception? pipeError = null;
-            try
+            var exitCode = await RunAsync(child, docker, new[] { "load" }, writeInput: async input =>
             {
                 // .NET's GZipStream reports a truncated stream as a normal end of data (it checks neither the CRC nor
                 // the length). The tail of the compressed stream is kept to compare gzip's ISIZE trailer with what
@@ -98,15 +100,17 @@ namespace EcrCache.Stores.Tarballs
                 var tail = new TailStream(source);
                 using var gzip = new GZipStream(tail, CompressionMode.Decompress, leaveOpen: true);
 
-                // Decompressing and feeding docker overlap (two threads), as in 'gunzip | docker load'.
+                // Decompressing and feeding docker overlap (two threads), as in 'gunzip | docker load'. An error reading
+                // the source (network, disk) is not the entry's fault: it is thrown, which kills docker.
                 var pumped = await PumpAsync(
                     (buffer, token) => gzip.ReadAsync(buffer, 0, buffer.Length, token),
-                    (buffer, count, token) => child.Input!.WriteAsync(buffer, 0, count, token),
+                    (buffer, count, token) => input.WriteAsync(buffer, 0, count, token),
                     () => { },
                     cancellationToken).ConfigureAwait(false);
-                if (pumped.WriteError is IOException)
+                if (pumped.WriteError is IOException || pumped.WriteError is ObjectDisposedException)
                 {
-                    // docker load stopped reading (it rejected the archive or failed): its exit code tells why.
+                    // docker load stopped reading (it rejected the archive or failed; once it exits CliWrap closes its
+                    // stdin): its exit code tells why.
                     pipeError = pumped.WriteError;
                 }
                 else if (pumped.WriteError != null)
@@ -125,27 +129,24 @@ namespace EcrCache.Stores.Tarballs
                 {
                     dataError = pumped.Total == 0 ? new InvalidDataException("the tarball is empty") : await tail.CheckTrailerAsync(pumped.Total, cancellationToken).ConfigureAwait(false);
                 }
-            }
-            catch (Exception ex) when (!(ex is OperationCanceledException) || !cancellationToken.IsCancellationRequested)
+
+                if (dataError != null)
+                {
+                    // Never hand docker a truncated archive: killed before its stdin closes, it loads nothing.
+                    child.Kill();
+                }
+            }, readOutput: async output =>
             {
-                // Reading the source failed (network, disk): not the entry's fault.
-                child.Kill();
-                await child.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
-                throw;
-            }
+                using var reader = new StreamReader(output);
+                stdout.Append(await reader.ReadToEndAsync().ConfigureAwait(false));
+            }).ConfigureAwait(false);
 
             if (dataError != null)
             {
-                // Never hand docker a truncated archive: it would load what it got so far.
-                child.Kill();
-                await child.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
                 throw new StoreEntryUnusableException(Diagnostic.Create(DiagnosticIds.TarballUnusable, description, "not a complete gzip stream: " + dataError.Message.TrimEnd('.')), dataError);
             }
 
-            child.CloseInput();
-            var exitCode = await child.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-            var stdout = await stdoutTask.ConfigureAwait(false);
-            foreach (var line in stdout.Split('\n').Where(l => l.Trim().Length > 0))
+            foreach (var line in stdout.ToString().Split('\n').Where(l => l.Trim().Length > 0))
             {
                 log.Info(line.Trim());
             }
@@ -161,14 +162,15 @@ namespace EcrCache.Stores.Tarballs
                 throw new EcrCacheException(Diagnostic.Create(DiagnosticIds.DockerLoadFailed, description, exitCode, error.Length == 0 ? "no message" : error), pipeError);
             }
 
-            return ParseLoaded(stdout);
+            return ParseLoaded(stdout.ToString());
         }
 
         /// <summary>
         /// Copies with <paramref name="read"/> on a pool thread and <paramref name="write"/> on the caller, through a
         /// bounded queue of <see cref="PipelineDepth"/> buffers, so reading and writing overlap with bounded memory.
-        /// Errors are returned, not thrown: a write error calls <paramref name="abortReader"/> (e.g. kills the child
-        /// that the reader waits on) and stops the reader. Cancellation throws.
+        /// Errors are returned, not thrown: a write error stops the reader and, unless the reader had already reached
+        /// the end of the data, calls <paramref name="abortReader"/> (e.g. kills the child that the reader waits on).
+        /// Cancellation throws.
         /// </summary>
         private static async Task<(long Total, Exception? ReadError, Exception? WriteError)> PumpAsync(
             Func<byte[], CancellationToken, Task<int>> read,
@@ -180,6 +182,7 @@ namespace EcrCache.Stores.Tarballs
             var pool = new ConcurrentBag<byte[]>();
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             Exception? readError = null;
+            var endOfData = false;
             var producer = Task.Run(async () =>
             {
                 try
@@ -194,6 +197,7 @@ namespace EcrCache.Stores.Tarballs
                         var n = await read(buffer, stop.Token).ConfigureAwait(false);
                         if (n == 0)
                         {
+                            Volatile.Write(ref endOfData, true);
                             break;
                         }
 
@@ -228,7 +232,11 @@ namespace EcrCache.Stores.Tarballs
             {
                 writeError = ex;
                 stop.Cancel();
-                abortReader();
+                if (!Volatile.Read(ref endOfData))
+                {
+                    // A child that has closed its output is exiting by itself, with an exit code worth reporting.
+                    abortReader();
+                }
             }
 
             await producer.ConfigureAwait(false);
@@ -257,22 +265,17 @@ namespace EcrCache.Stores.Tarballs
             || message.IndexOf("does not exist", StringComparison.OrdinalIgnoreCase) >= 0
             || message.IndexOf("invalid argument", StringComparison.OrdinalIgnoreCase) >= 0;
 
-        private static StreamingProcess Start(DockerCli docker, IEnumerable<string> arguments, bool redirectInput, bool redirectOutput, CancellationToken cancellationToken)
+        /// <summary>Runs docker with <paramref name="arguments"/> in <paramref name="child"/>; a docker that cannot be started is DockerNotFound.</summary>
+        private static async Task<int> RunAsync(StreamingProcess child, DockerCli docker, IEnumerable<string> arguments, Func<Stream, Task>? writeInput, Func<Stream, Task>? readOutput)
         {
             try
             {
-                return StreamingProcess.Start(docker.Executable, arguments, docker.Environment, redirectInput, redirectOutput, cancellationToken);
+                return await child.RunAsync(docker.Executable, arguments, docker.Environment, writeInput, readOutput).ConfigureAwait(false);
             }
             catch (ProcessStartException ex)
             {
                 throw new EcrCacheException(Diagnostic.Create(DiagnosticIds.DockerNotFound, docker.Executable), ex);
             }
-        }
-
-        private static async Task<string> ReadAllAsync(Stream stream)
-        {
-            using var reader = new StreamReader(stream);
-            return await reader.ReadToEndAsync().ConfigureAwait(false);
         }
 
         /// <summary>A read-through stream that remembers the last 8 bytes it passed on (gzip's CRC32 and ISIZE).</summary>
