@@ -101,8 +101,6 @@ namespace EcrCache.Docker
         /// <summary>The build's environment, to name the daemon in errors (DOCKER_HOST, DOCKER_CONTEXT).</summary>
         public Func<string, string?> DaemonEnvironment { get; set; } = System.Environment.GetEnvironmentVariable;
 
-        private static readonly Random RetryRandom = new Random();
-
         /// <summary>Extra variables for every docker child (e.g. a private DOCKER_CONFIG).</summary>
         public IDictionary<string, string?> Environment { get; } = new Dictionary<string, string?>(StringComparer.Ordinal);
 
@@ -319,62 +317,66 @@ namespace EcrCache.Docker
         /// </summary>
         private async Task RetryingAsync(string verb, string reference, string failureId, CancellationToken cancellationToken)
         {
-            for (var attempt = 1; ; attempt++)
-            {
-                var spec = NewSpec(new[] { verb, reference });
-                var errorLines = new List<string>();
-                spec.OnStandardOutput = line => LogToolLine(line, canBeError: false);
-                spec.OnStandardError = line =>
+            var attempts = 0;
+            var last = await DockerRetry.Pipeline(Retries, RetryBaseDelay).ExecuteAsync(
+                async token =>
                 {
-                    if (line.Length == 0)
+                    attempts++;
+                    var spec = NewSpec(new[] { verb, reference });
+                    var errorLines = new List<string>();
+                    spec.OnStandardOutput = line => LogToolLine(line, canBeError: false);
+                    spec.OnStandardError = line =>
                     {
-                        return;
-                    }
-
-                    if (IsErrorLine(line))
-                    {
-                        lock (errorLines)
+                        if (line.Length == 0)
                         {
-                            errorLines.Add(line);
+                            return;
                         }
+
+                        if (IsErrorLine(line))
+                        {
+                            lock (errorLines)
+                            {
+                                errorLines.Add(line);
+                            }
+                        }
+
+                        _log.Info(line);
+                    };
+                    _log.Info(attempts == 1 ? spec.DisplayText : spec.DisplayText + " (attempt " + attempts.ToString(CultureInfo.InvariantCulture) + " of " + (Retries + 1).ToString(CultureInfo.InvariantCulture) + ")");
+                    var result = await ExecuteAsync(spec, token).ConfigureAwait(false);
+                    if (result.ExitCode == 0)
+                    {
+                        return new DockerAttempt(result, null, string.Empty, errorLines);
                     }
 
-                    _log.Info(line);
-                };
-                _log.Info(attempt == 1 ? spec.DisplayText : spec.DisplayText + " (attempt " + attempt.ToString(CultureInfo.InvariantCulture) + " of " + (Retries + 1).ToString(CultureInfo.InvariantCulture) + ")");
-                var result = await ExecuteAsync(spec, cancellationToken).ConfigureAwait(false);
-                if (result.ExitCode == 0)
-                {
-                    return;
-                }
+                    var kind = DockerRetry.Classify(result.StandardError + "\n" + result.StandardOutput);
+                    var reason = DockerRetry.Reason(result.StandardError);
+                    if (kind == DockerFailureKind.DaemonUnreachable)
+                    {
+                        throw new EcrCacheException(DiagnosticIds.DaemonUnreachable, DescribeDaemon(), verb, reason);
+                    }
 
-                var kind = DockerRetry.Classify(result.StandardError + "\n" + result.StandardOutput);
-                var reason = DockerRetry.Reason(result.StandardError);
-                if (kind == DockerFailureKind.DaemonUnreachable)
-                {
-                    throw new EcrCacheException(DiagnosticIds.DaemonUnreachable, DescribeDaemon(), verb, reason);
-                }
-
-                if (kind == DockerFailureKind.Transient && attempt <= Retries)
-                {
-                    var delay = DockerRetry.Backoff(attempt, RetryBaseDelay, RetryRandom);
-                    _log.Info("docker " + verb + " of " + reference + " failed with a transient error (" + reason + "); retrying in " + delay.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture) + " s.");
-                    await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-                    continue;
-                }
-
-                foreach (var line in errorLines)
-                {
-                    _log.ToolError("docker", line);
-                }
-
-                if (kind == DockerFailureKind.Transient)
-                {
-                    throw new EcrCacheException(DiagnosticIds.DockerRetriesExhausted, verb, reference, attempt, reason);
-                }
-
-                throw new EcrCacheException(failureId, reference, result.ExitCode);
+                    return new DockerAttempt(result, kind, reason, errorLines);
+                },
+                retry => _log.Info("docker " + verb + " of " + reference + " failed with a transient error (" + retry.Reason + "); retrying in " + retry.Delay.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture) + " s."),
+                cancellationToken).ConfigureAwait(false);
+            if (last.Kind == null)
+            {
+                return;
             }
+
+            // Only the attempt that is not retried reports its error lines as MSBuild errors.
+            foreach (var line in last.ErrorLines)
+            {
+                _log.ToolError("docker", line);
+            }
+
+            if (last.Kind == DockerFailureKind.Transient)
+            {
+                throw new EcrCacheException(DiagnosticIds.DockerRetriesExhausted, verb, reference, attempts, last.Reason);
+            }
+
+            throw new EcrCacheException(failureId, reference, last.Result.ExitCode);
         }
 
         /// <summary>Runs a docker command and captures its (small) output.</summary>

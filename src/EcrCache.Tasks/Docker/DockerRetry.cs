@@ -1,4 +1,6 @@
 using System.Text.RegularExpressions;
+using EcrCache.Http;
+using EcrCache.Processes;
 
 namespace EcrCache.Docker
 {
@@ -15,8 +17,12 @@ namespace EcrCache.Docker
         DaemonUnreachable,
     }
 
+    /// <summary>One docker push/pull attempt: its result, and (when it failed) what its stderr says and its error lines.</summary>
+    /// <param name="Kind">Null when the command succeeded.</param>
+    internal sealed record DockerAttempt(ProcessResult Result, DockerFailureKind? Kind, string Reason, IReadOnlyList<string> ErrorLines);
+
     /// <summary>
-    /// Classifies docker push/pull failures from stderr and computes the backoff between attempts. Conservative:
+    /// Classifies docker push/pull failures from stderr and builds the retries between attempts. Conservative:
     /// only messages known to mean a transient registry or network problem are retried; unknown failures are
     /// permanent, so a real error is reported at once instead of after minutes of retries.
     /// </summary>
@@ -51,18 +57,15 @@ namespace EcrCache.Docker
             return TransientPattern.IsMatch(text) ? DockerFailureKind.Transient : DockerFailureKind.Permanent;
         }
 
-        /// <summary>Full jitter between 50% and 100% of min(30 s, base * 2^(attempt-1)).</summary>
-        public static TimeSpan Backoff(int attempt, TimeSpan baseDelay, Random random)
-        {
-            var ceiling = Math.Min(30000, baseDelay.TotalMilliseconds * Math.Pow(2, Math.Min(attempt - 1, 16)));
-            double factor;
-            lock (random)
-            {
-                factor = 0.5 + (random.NextDouble() / 2);
-            }
-
-            return TimeSpan.FromMilliseconds(ceiling * factor);
-        }
+        /// <summary>
+        /// The attempts of one push or pull: 1 + <paramref name="retries"/>, a transient failure retried after a wait
+        /// between 50% and 100% of min(30 s, <paramref name="baseDelay"/> x 2^(attempt-1)); no deadline (a push takes
+        /// as long as its layers do).
+        /// </summary>
+        public static RetryPipeline<DockerAttempt> Pipeline(int retries, TimeSpan baseDelay) =>
+            Resilience.Pipeline<DockerAttempt>(
+                new RetryShape { MaxAttempts = retries + 1, BaseDelay = baseDelay, MaxDelay = TimeSpan.FromSeconds(30), JitterFloor = 0.5 },
+                (outcome, _) => outcome.Result is { Kind: DockerFailureKind.Transient } failed ? new Transient(failed.Reason) : null);
 
         /// <summary>The lines of stderr worth showing as the reason (error lines first, else the last line).</summary>
         public static string Reason(string standardError)

@@ -8,9 +8,8 @@ namespace EcrCache.Http
     /// whether credentials may follow), no cookies, per-call timeouts instead of HttpClient's 100 s default, and one
     /// User-Agent. Every client also gets the shared retry policy (<see cref="HttpRetryPolicy.Default"/> unless the
     /// caller passes another): 429/5xx/connection failures are retried with jittered exponential backoff under a total
-    /// deadline (docs/reliability.md). Retries are hand-written (<see cref="RetryHandler"/>) rather than Polly: the
-    /// task assembly loads inside MSBuild and Visual Studio (net472), where every extra dependency is a binding
-    /// conflict waiting to happen, and the policy needed is some 100 lines.
+    /// deadline (docs/reliability.md), by a <see cref="RetryHandler"/> whose attempts are a <see cref="Resilience"/>
+    /// pipeline, the same shape as every other retry in EcrCache.
     /// </summary>
     internal static class HttpClients
     {

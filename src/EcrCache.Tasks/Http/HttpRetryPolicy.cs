@@ -1,42 +1,37 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using Polly;
+using Polly.Timeout;
 
 namespace EcrCache.Http
 {
     /// <summary>
     /// How HTTP calls are retried (applied by <see cref="RetryHandler"/> to every client that <see cref="HttpClients"/>
-    /// builds): throttling (429, honouring Retry-After), 408, 500, 502, 503, 504 and connection failures (refused,
-    /// reset, DNS, a timed-out attempt) are retried with exponential backoff and full jitter, at most
-    /// <see cref="MaxAttempts"/> times and never starting an attempt or a wait after <see cref="Deadline"/> has passed
-    /// since the first attempt. Everything else (4xx, 501, TLS failures, a cancelled build) is returned or thrown at
-    /// once, and the caller turns it into a coded diagnostic.
+    /// builds, as a pipeline from <see cref="Resilience"/>): throttling (429, honouring Retry-After), 408, 500, 502, 503,
+    /// 504 and connection failures (refused, reset, DNS, a timed-out attempt) are retried with exponential backoff and
+    /// full jitter, at most <see cref="RetryShape.MaxAttempts"/> times and never starting an attempt or a wait after
+    /// <see cref="RetryShape.Deadline"/> has passed since the first attempt. Everything else (4xx, 501, TLS failures, a
+    /// cancelled build) is returned or thrown at once, and the caller turns it into a coded diagnostic.
     /// </summary>
-    internal sealed class HttpRetryPolicy
+    internal sealed class HttpRetryPolicy : RetryShape
     {
         /// <summary>
         /// 4 attempts, 0.4 s base delay doubling up to 4 s, 15 s total: a refused connection fails after at most
         /// 2.8 s of waits, a dead host well within 30 s.
         /// </summary>
+        public HttpRetryPolicy()
+        {
+            MaxAttempts = 4;
+            BaseDelay = TimeSpan.FromMilliseconds(400);
+            MaxDelay = TimeSpan.FromSeconds(4);
+            Deadline = TimeSpan.FromSeconds(15);
+        }
+
         public static HttpRetryPolicy Default { get; } = new HttpRetryPolicy();
 
         /// <summary>One attempt: for clients that retry themselves with service-specific rules (the ECR API client).</summary>
         public static HttpRetryPolicy None { get; } = new HttpRetryPolicy { MaxAttempts = 1 };
-
-        public int MaxAttempts { get; set; } = 4;
-
-        public TimeSpan BaseDelay { get; set; } = TimeSpan.FromMilliseconds(400);
-
-        public TimeSpan MaxDelay { get; set; } = TimeSpan.FromSeconds(4);
-
-        /// <summary>No new attempt (or wait) starts once this much time has passed since the first attempt.</summary>
-        public TimeSpan Deadline { get; set; } = TimeSpan.FromSeconds(15);
-
-        /// <summary>
-        /// Limit for one attempt up to the response headers (null: none; callers usually set their own). A hung
-        /// attempt that hits it counts as a connection failure and is retried.
-        /// </summary>
-        public TimeSpan? AttemptTimeout { get; set; }
 
         public static bool IsRetryableStatus(int status) =>
             status == 408 || status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
@@ -55,23 +50,34 @@ namespace EcrCache.Http
             return ex is HttpRequestException || ex is IOException || ex is SocketException || ex is WebException;
         }
 
-        /// <summary>Full jitter: a random delay in [0, min(MaxDelay, BaseDelay * 2^(attempt-1))].</summary>
-        public TimeSpan Backoff(int attempt, Random random) => FullJitter(BaseDelay, MaxDelay, attempt, random);
-
         /// <summary>
-        /// Full jitter: a random delay in [0, min(<paramref name="maxDelay"/>, <paramref name="baseDelay"/> * 2^(attempt-1))];
-        /// <paramref name="random"/> is locked while it is read. For clients that retry themselves (ECR, Artifact Registry).
+        /// The classification of one attempt: a retryable status (with the Retry-After of a 429/503), a retryable
+        /// transport failure, or an attempt that hit <see cref="RetryShape.AttemptTimeout"/>; null for anything else,
+        /// and for every failure once the caller has cancelled.
         /// </summary>
-        public static TimeSpan FullJitter(TimeSpan baseDelay, TimeSpan maxDelay, int attempt, Random random)
+        public Transient? Classify(Outcome<HttpResponseMessage> outcome, CancellationToken cancellationToken)
         {
-            var ceiling = Math.Min(maxDelay.TotalMilliseconds, baseDelay.TotalMilliseconds * Math.Pow(2, Math.Min(attempt - 1, 20)));
-            double factor;
-            lock (random)
+            if (outcome.Exception is TimeoutRejectedException)
             {
-                factor = random.NextDouble();
+                return new Transient("timed out");
             }
 
-            return TimeSpan.FromMilliseconds(ceiling * factor);
+            if (outcome.Exception != null)
+            {
+                return !cancellationToken.IsCancellationRequested && IsRetryableException(outcome.Exception)
+                    ? new Transient(HttpMessages.Innermost(outcome.Exception).Message.TrimEnd('.', ' '))
+                    : null;
+            }
+
+            var response = outcome.Result!;
+            var status = (int)response.StatusCode;
+            if (!IsRetryableStatus(status))
+            {
+                return null;
+            }
+
+            var retryAfter = status == 429 || status == 503 ? RetryAfter(response, DateTimeOffset.UtcNow) : null;
+            return new Transient("HTTP " + status.ToString(CultureInfo.InvariantCulture), retryAfter);
         }
 
         /// <summary>

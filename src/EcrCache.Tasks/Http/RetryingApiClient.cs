@@ -3,6 +3,8 @@ using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using EcrCache.Logging;
+using Polly;
+using Polly.Timeout;
 using static EcrCache.Http.HttpMessages;
 
 namespace EcrCache.Http
@@ -10,7 +12,8 @@ namespace EcrCache.Http
     /// <summary>
     /// What the cloud control-plane clients (ECR, Artifact Registry) share. They retry themselves, because only they
     /// know which answers are worth another attempt (ECR sends throttling as HTTP 400 with an error code), so their
-    /// HttpClient has no retry layer of its own, which would multiply the attempts. Each attempt is limited to
+    /// HttpClient has no retry layer of its own, which would multiply the attempts; the attempts are a
+    /// <see cref="Resilience"/> pipeline with the client's classification. Each attempt is limited to
     /// <see cref="Timeout"/>, its answer is read into memory (at most 1 MiB: these are small JSON documents), and the
     /// waits between attempts are full-jitter exponential backoff from <see cref="BackoffBase"/> up to 20 s. Every
     /// attempt is kept in <see cref="Calls"/> (no bodies, no secrets) and logged at detail level by the client.
@@ -25,7 +28,6 @@ namespace EcrCache.Http
         private readonly HttpClient _http;
         private readonly object _gate = new object();
         private readonly List<TCall> _calls = new List<TCall>();
-        private readonly Random _random = new Random();
         private bool _disposed;
 
         /// <param name="service">How the retry log lines name the service ("ECR", "GAR").</param>
@@ -55,9 +57,6 @@ namespace EcrCache.Http
         }
 
         protected IBuildLog Log { get; }
-
-        /// <summary>Full jitter: a random delay in [0, min(20 s, base * 2^(attempt-1))].</summary>
-        internal TimeSpan Backoff(int attempt) => HttpRetryPolicy.FullJitter(BackoffBase, MaxBackoff, attempt, _random);
 
         public void Dispose()
         {
@@ -121,49 +120,56 @@ namespace EcrCache.Http
             Func<TAnswer, string?> retryReason,
             CancellationToken cancellationToken)
         {
-            for (var attempt = 1; ; attempt++)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                ApiResponse response;
-                using (var request = await createRequest(cancellationToken).ConfigureAwait(false))
+            // Exceptions (credentials that cannot be had, a cancelled build) are never retried: transport failures
+            // and timeouts arrive as answers with status 0, which retryReason judges like any other.
+            var pipeline = Resilience.Pipeline<TAnswer>(
+                new RetryShape { MaxAttempts = maxAttempts, BaseDelay = BackoffBase, MaxDelay = MaxBackoff },
+                (outcome, _) => outcome.Exception == null && retryReason(outcome.Result!) is string reason ? new Transient(reason) : null);
+            var attemptTimeout = Resilience.Timeout(Timeout);
+            var attempts = 0;
+            var answer = await pipeline.ExecuteAsync(
+                async token =>
                 {
-                    response = await SendOnceAsync(request, cancellationToken).ConfigureAwait(false);
-                }
+                    token.ThrowIfCancellationRequested();
+                    attempts++;
+                    ApiResponse response;
+                    using (var request = await createRequest(token).ConfigureAwait(false))
+                    {
+                        response = await SendOnceAsync(attemptTimeout, request, token).ConfigureAwait(false);
+                    }
 
-                var answer = read(response);
-                var reason = retryReason(answer);
-                if (reason == null || attempt >= maxAttempts)
-                {
-                    return (answer, attempt);
-                }
-
-                var delay = Backoff(attempt);
-                Log.Detail(_service + " " + operation + ": " + reason + "; retrying in " + delay.TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture) + " ms (attempt " + (attempt + 1).ToString(CultureInfo.InvariantCulture) + " of " + maxAttempts.ToString(CultureInfo.InvariantCulture) + ").");
-                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-            }
+                    return read(response);
+                },
+                retry => Log.Detail(_service + " " + operation + ": " + retry.Reason + "; retrying in " + retry.Delay.TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture) + " ms (attempt " + (retry.Attempt + 1).ToString(CultureInfo.InvariantCulture) + " of " + retry.MaxAttempts.ToString(CultureInfo.InvariantCulture) + ")."),
+                cancellationToken).ConfigureAwait(false);
+            return (answer, attempts);
         }
 
-        private async Task<ApiResponse> SendOnceAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        /// <summary>One exchange under <paramref name="attemptTimeout"/> (which covers the body too, not the credentials).</summary>
+        private async Task<ApiResponse> SendOnceAsync(ResiliencePipeline attemptTimeout, HttpRequestMessage request, CancellationToken cancellationToken)
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(Timeout);
             var stopwatch = Stopwatch.StartNew();
             try
             {
-                using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+                return await attemptTimeout.ExecuteAsync(
+                    async token =>
+                    {
+                        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, token).ConfigureAwait(false);
 #if NETFRAMEWORK
-                var bytes = await response.Content.ReadAsByteArrayAsync().ConfigureAwait(false);
+                        var bytes = await response.Content.ReadAsByteArrayAsync().ConfigureAwait(false);
 #else
-                var bytes = await response.Content.ReadAsByteArrayAsync(timeout.Token).ConfigureAwait(false);
+                        var bytes = await response.Content.ReadAsByteArrayAsync(token).ConfigureAwait(false);
 #endif
-                if (bytes.Length > MaxBodyBytes)
-                {
-                    Array.Resize(ref bytes, MaxBodyBytes);
-                }
+                        if (bytes.Length > MaxBodyBytes)
+                        {
+                            Array.Resize(ref bytes, MaxBodyBytes);
+                        }
 
-                return new ApiResponse((int)response.StatusCode, bytes, response.Headers, null, stopwatch.ElapsedMilliseconds);
+                        return new ApiResponse((int)response.StatusCode, bytes, response.Headers, null, stopwatch.ElapsedMilliseconds);
+                    },
+                    cancellationToken).ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            catch (Exception ex) when ((ex is TimeoutRejectedException || ex is OperationCanceledException) && !cancellationToken.IsCancellationRequested)
             {
                 return new ApiResponse(0, null, null, "no answer within " + Timeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture) + " s", stopwatch.ElapsedMilliseconds);
             }

@@ -192,6 +192,87 @@ namespace EcrCache.Tasks.Tests.Faults
         }
 
         [TestMethod]
+        public async Task AHungAttempt_TimesOut_IsRetried_AndTheLastOneIsAnHttpRequestException()
+        {
+            var policy = Fast(attempts: 3);
+            policy.AttemptTimeout = TimeSpan.FromMilliseconds(100);
+            var retries = new List<string>();
+            var calls = 0;
+            var handler = new FakeHandler(async (_, token) =>
+            {
+                if (Interlocked.Increment(ref calls) < 2)
+                {
+                    await Task.Delay(Timeout.Infinite, token);
+                }
+
+                return FakeHandler.Status(200);
+            });
+            using (var client = HttpClients.Create(handler, retry: policy, onRetry: retries.Add))
+            {
+                using var response = await client.GetAsync("http://registry.example.com/v2/");
+                Assert.AreEqual(200, (int)response.StatusCode);
+            }
+
+            Assert.AreEqual(2, calls);
+            StringAssert.Contains(retries.Single(), "timed out; attempt 2 of 3");
+
+            var hung = new FakeHandler(async (_, token) =>
+            {
+                await Task.Delay(Timeout.Infinite, token);
+                return FakeHandler.Status(200);
+            });
+            using var always = HttpClients.Create(hung, retry: policy);
+            var ex = await Assert.ThrowsExactlyAsync<HttpRequestException>(() => always.GetAsync("http://registry.example.com/v2/"));
+            Assert.AreEqual("no response headers within 0.1 s", ex.Message);
+            Assert.AreEqual(3, hung.Sent.Count);
+        }
+
+        [TestMethod]
+        public async Task ARetryAfterPastTheDeadline_GivesUpAtOnce()
+        {
+            var clock = Stopwatch.StartNew();
+            var retries = new List<string>();
+            var (response, handler) = await SendAsync(Fast(deadlineSeconds: 2), _ =>
+            {
+                var r = FakeHandler.Status(503);
+                r.Headers.RetryAfter = new RetryConditionHeaderValue(TimeSpan.FromSeconds(60));
+                return r;
+            }, retries: retries);
+            Assert.AreEqual(503, (int)response.StatusCode);
+            Assert.AreEqual(1, handler.Sent.Count);
+            Assert.IsTrue(clock.Elapsed < TimeSpan.FromSeconds(2), "no sleep that would end after the deadline: " + clock.ElapsedMilliseconds + " ms");
+            StringAssert.Contains(retries.Single(), "HTTP 503; giving up after 1 attempts");
+        }
+
+        [TestMethod]
+        public async Task CancellingDuringAWait_StopsAtOnce()
+        {
+            using var cancel = new CancellationTokenSource();
+            var policy = new HttpRetryPolicy { MaxAttempts = 3, BaseDelay = TimeSpan.FromSeconds(10), MaxDelay = TimeSpan.FromSeconds(10), Deadline = TimeSpan.FromMinutes(1) };
+            var handler = new FakeHandler(_ => FakeHandler.Status(503));
+            using var client = HttpClients.Create(handler, retry: policy, onRetry: _ => cancel.CancelAfter(50));
+            var clock = Stopwatch.StartNew();
+            await Assert.ThrowsAsync<OperationCanceledException>(() => client.GetAsync("http://registry.example.com/v2/", cancel.Token));
+            Assert.AreEqual(1, handler.Sent.Count);
+            Assert.IsTrue(clock.Elapsed < TimeSpan.FromSeconds(5), "the wait ends with the build: " + clock.ElapsedMilliseconds + " ms");
+        }
+
+        [TestMethod]
+        public void Backoff_IsFullJitterUnderADoublingCeiling()
+        {
+            var draws = Enumerable.Range(0, 500).Select(_ => Resilience.Backoff(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1), 0, 3)).ToList();
+            Assert.IsTrue(draws.All(d => d >= TimeSpan.Zero && d <= TimeSpan.FromMilliseconds(400)), "attempt 3: [0, 100 ms x 2^2]");
+            Assert.IsTrue(draws.Min() < TimeSpan.FromMilliseconds(100) && draws.Max() > TimeSpan.FromMilliseconds(300), "spread over the whole range");
+
+            var capped = Enumerable.Range(0, 200).Select(_ => Resilience.Backoff(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1), 0, 30)).ToList();
+            Assert.IsTrue(capped.All(d => d <= TimeSpan.FromSeconds(1)), "never above the cap");
+
+            // docker push/pull keeps at least half of the ceiling.
+            var docker = Enumerable.Range(0, 200).Select(_ => Resilience.Backoff(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(30), 0.5, 2)).ToList();
+            Assert.IsTrue(docker.All(d => d >= TimeSpan.FromSeconds(2) && d <= TimeSpan.FromSeconds(4)), "attempt 2 from 2 s: [2 s, 4 s]");
+        }
+
+        [TestMethod]
         public void TransferTimeouts_ScaleWithSize()
         {
             Assert.AreEqual(TransferTimeout.Base, TransferTimeout.For(0));
