@@ -104,38 +104,15 @@ namespace EcrCache.Core
     }
 
     /// <summary>A <c>glob#.jsonpath</c> CacheOn spec written in the project file (see <see cref="CacheOnHashSpecs"/>).</summary>
-    internal sealed class HashGlobSpec
-    {
-        public HashGlobSpec(string spec, string pathPattern, string jsonPath, IReadOnlyList<string> excludes, int line, string? notEvaluable, string? jsonPathMetadata)
-        {
-            Spec = spec;
-            PathPattern = pathPattern;
-            JsonPath = jsonPath;
-            Excludes = excludes;
-            Line = line;
-            NotEvaluable = notEvaluable;
-            JsonPathMetadata = jsonPathMetadata;
-        }
-
-        /// <summary>The Include part as written, e.g. <c>**/package.json#.dependencies</c>.</summary>
-        public string Spec { get; }
-
-        public string PathPattern { get; }
-
-        public string JsonPath { get; }
-
-        /// <summary>The element's Exclude patterns.</summary>
-        public IReadOnlyList<string> Excludes { get; }
-
-        /// <summary>Line of the CacheOn element in the project file (0 when unknown).</summary>
-        public int Line { get; }
-
-        /// <summary>Why EcrCache cannot evaluate it ("it is under a Condition", ...), or null.</summary>
-        public string? NotEvaluable { get; }
-
-        /// <summary>The element's own JsonPath metadata (attribute or child element), or null.</summary>
-        public string? JsonPathMetadata { get; }
-    }
+    /// <param name="Spec">The Include part as written, e.g. <c>**/package.json#.dependencies</c>.</param>
+    /// <param name="PathPattern">The glob before the '#'.</param>
+    /// <param name="JsonPath">The JsonPath after the '#'.</param>
+    /// <param name="Excludes">The element's Exclude patterns.</param>
+    /// <param name="Line">Line of the CacheOn element in the project file (0 when unknown).</param>
+    /// <param name="NotEvaluable">Why EcrCache cannot evaluate it ("it is under a Condition", ...), or null.</param>
+    /// <param name="JsonPathMetadata">The element's own JsonPath metadata (attribute or child element), or null.</param>
+    internal sealed record HashGlobSpec(
+        string Spec, string PathPattern, string JsonPath, IReadOnlyList<string> Excludes, int Line, string? NotEvaluable, string? JsonPathMetadata);
 
     /// <summary>What the project file itself writes about CacheOn: plain wildcard patterns and <c>#</c> globs.</summary>
     internal sealed class ProjectCacheOnItems

@@ -27,25 +27,9 @@ namespace EcrCache.Options
     }
 
     /// <summary>A BuildKit secret: where docker reads it from. The value itself never enters this object.</summary>
-    internal sealed class SecretSpec
+    /// <param name="Spec">The --secret value, e.g. id=NPM_TOKEN,env=NPM_TOKEN or id=npmrc,src=/abs/.npmrc.</param>
+    internal sealed record SecretSpec(string Id, string Spec, string? EnvironmentVariable, string? File)
     {
-        public SecretSpec(string id, string spec, string? environmentVariable, string? file)
-        {
-            Id = id;
-            Spec = spec;
-            EnvironmentVariable = environmentVariable;
-            File = file;
-        }
-
-        public string Id { get; }
-
-        /// <summary>The --secret value, e.g. id=NPM_TOKEN,env=NPM_TOKEN or id=npmrc,src=/abs/.npmrc.</summary>
-        public string Spec { get; }
-
-        public string? EnvironmentVariable { get; }
-
-        public string? File { get; }
-
         public override string ToString() => Spec;
     }
 

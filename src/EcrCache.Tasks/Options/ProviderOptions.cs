@@ -17,38 +17,19 @@ namespace EcrCache.Options
     }
 
     /// <summary>
-    /// Which provider uses which option, in one table. Each provider's own parser (Stores/Ecr, Stores/Gar,
-    /// Tarballs) validates the options it uses; for every other provider this table validates a set value with the same
+    /// Which provider uses which option, in one table. Each provider's own parser (EcrOptions.cs, GarOptions.cs,
+    /// TarballOptions.cs) validates the options it uses; for every other provider this table validates a set value with the same
     /// code (a malformed value is an error whatever the provider) and warns that the provider ignores it (ECRC1029).
     /// Options every provider uses are not listed here: OptionsParser and the other parsers check them for all.
     /// </summary>
     internal static class ProviderOptions
     {
-        internal sealed class Row
-        {
-            public Row(string property, Func<RawOptions, bool> isSet, string[] usedBy, Action<RawOptions>? validate, Func<string, string>? whyIgnored = null)
-            {
-                Property = property;
-                IsSet = isSet;
-                UsedBy = usedBy;
-                Validate = validate;
-                WhyIgnored = whyIgnored;
-            }
-
-            /// <summary>The MSBuild name: a property, or an item type ("EcrTag items").</summary>
-            public string Property { get; }
-
-            public Func<RawOptions, bool> IsSet { get; }
-
-            /// <summary>Provider names (<see cref="StoreOptions.Providers"/>) that read the option.</summary>
-            public string[] UsedBy { get; }
-
-            /// <summary>Throws the option's coded error for a malformed value; null when it is validated for every provider elsewhere.</summary>
-            public Action<RawOptions>? Validate { get; }
-
-            /// <summary>Optional reason shown in ECRC1029, given the provider's name.</summary>
-            public Func<string, string>? WhyIgnored { get; }
-        }
+        /// <summary>One option of the table.</summary>
+        /// <param name="Property">The MSBuild name: a property, or an item type ("EcrTag items").</param>
+        /// <param name="UsedBy">Provider names (<see cref="StoreOptions.Providers"/>) that read the option.</param>
+        /// <param name="Validate">Throws the option's coded error for a malformed value; null when it is validated for every provider elsewhere.</param>
+        /// <param name="WhyIgnored">Optional reason shown in ECRC1029, given the provider's name.</param>
+        internal sealed record Row(string Property, Func<RawOptions, bool> IsSet, string[] UsedBy, Action<RawOptions>? Validate, Func<string, string>? WhyIgnored = null);
 
         private static readonly string[] Registries = { "registry", "ecr", "gar", "gcr" };
         private static readonly string[] Remotes = { "registry", "ecr", "gar", "gcr", "s3", "directory" };
