@@ -15,6 +15,9 @@ namespace EcrCache.IntegrationTests;
 /// library is referenced, not even its ECR client).
 /// </summary>
 [TestClass]
+[TestCategory(Categories.Docker)]
+[TestCategory(Categories.Registry)]
+[TestCategory(Categories.Moto)]
 public sealed class EcrProviderTests : IntegrationTest
 {
     private const string Region = "ap-southeast-2";

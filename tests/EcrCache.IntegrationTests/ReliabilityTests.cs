@@ -14,6 +14,8 @@ namespace EcrCache.IntegrationTests;
 /// pulls come from a <see cref="FaultProxy"/> in front of the real docker-registry that delays blob transfers.
 /// </summary>
 [TestClass]
+[TestCategory(Categories.Docker)]
+[TestCategory(Categories.Registry)]
 public sealed class ReliabilityTests : IntegrationTest
 {
     [TestMethod]

@@ -10,11 +10,14 @@ namespace EcrCache.IntegrationTests;
 /// the daemon and the project's obj/ folder.
 /// </summary>
 [TestClass]
+[TestCategory(Categories.Docker)]
+[TestCategory(Categories.Registry)]
 public sealed class TarballProviderTests : IntegrationTest
 {
     private static readonly TimeSpan PythonTimeout = TimeSpan.FromMinutes(2);
 
     [TestMethod]
+    [TestCategory(Categories.Moto)]
     public void S3_MissUploadsALoadableTarball_ThenAnotherMachineLoadsIt()
     {
         var moto = RequireMoto();

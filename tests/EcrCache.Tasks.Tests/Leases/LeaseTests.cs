@@ -272,6 +272,7 @@ namespace EcrCache.Tasks.Tests.Leases
         }
 
         [TestMethod]
+        [TestCategory(Categories.Registry)]
         public async Task RegistryLeaseTag_WritesReadsAndReleases_OnARealRegistry()
         {
             var registry = TestServices.Registry;
@@ -294,6 +295,7 @@ namespace EcrCache.Tasks.Tests.Leases
         }
 
         [TestMethod]
+        [TestCategory(Categories.Moto)]
         public async Task S3LeaseObject_IsACompareAndSet_OnMoto()
         {
             var s3 = EcrCache.Tasks.Tests.Stores.Tarballs.MotoS3.Client(EcrCache.Tasks.Tests.Stores.Ecr.Moto.Endpoint);

@@ -14,6 +14,8 @@ namespace EcrCache.Tasks.Tests.Stores.Ecr
     /// without any one of its actions the provider fails (or warns) with a coded diagnostic naming that action.
     /// </summary>
     [TestClass]
+    [TestCategory(Categories.Registry)]
+    [TestCategory(Categories.Moto)]
     public sealed class EcrIamTests
     {
         private const int SetUpCallsPerUser = 3; // CreateUser, PutUserPolicy, CreateAccessKey

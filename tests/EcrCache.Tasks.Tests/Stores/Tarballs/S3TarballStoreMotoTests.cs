@@ -17,6 +17,8 @@ namespace EcrCache.Tasks.Tests.Stores.Tarballs
     /// with a plain AWS SDK client, independent of the store. Each test has its own bucket, deleted afterwards.
     /// </summary>
     [TestClass]
+    [TestCategory(Categories.Docker)]
+    [TestCategory(Categories.Moto)]
     public sealed class S3TarballStoreMotoTests
     {
         private TarballProject _project = null!;
