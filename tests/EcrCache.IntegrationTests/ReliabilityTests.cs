@@ -4,7 +4,6 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using EcrCache.IntegrationTests.Infrastructure;
-using EcrCache.Tasks.Tests.Faults;
 
 namespace EcrCache.IntegrationTests;
 

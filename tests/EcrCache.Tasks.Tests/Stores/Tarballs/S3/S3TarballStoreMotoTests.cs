@@ -10,7 +10,7 @@ using EcrCache.Stores.Tarballs.S3;
 using EcrCache.Tasks.Tests.Core;
 using EcrCache.Tasks.Tests.Stores.Ecr;
 
-namespace EcrCache.Tasks.Tests.Stores.Tarballs
+namespace EcrCache.Tasks.Tests.Stores.Tarballs.S3
 {
     /// <summary>
     /// EcrCacheProvider=s3 against the shared moto_server (S3 API) and the real docker daemon. Objects are read back

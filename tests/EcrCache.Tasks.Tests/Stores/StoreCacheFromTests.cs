@@ -14,7 +14,7 @@ using EcrCache.Tasks.Tests.Core;
 using EcrCache.Tasks.Tests.Stores.Ecr;
 using EcrCache.Tasks.Tests.Registries;
 
-namespace EcrCache.Tasks.Tests.Keys
+namespace EcrCache.Tasks.Tests.Stores
 {
     /// <summary>IImageStore.PrepareCacheFromAsync of each store against the real open registry (and moto for ECR).</summary>
     [TestClass]
