@@ -155,7 +155,7 @@ namespace EcrCache.Tasks.Tests.Stores.Tarballs.S3
             var documented = DocumentedPolicy().Replace("arn:aws:s3:::my-ci-cache/build-cache/*", "*").Replace("arn:aws:s3:::my-ci-cache", "*");
             var withoutLifecycle = Without(documented, "s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration");
             var withoutPut = Without(documented, "s3:PutObject");
-            var keys = Boto.Run(
+            var keys = Boto3.Run(
                 "import boto3, json\n"
                 + "iam = boto3.client('iam', endpoint_url='" + own.Endpoint + "', region_name='us-east-1')\n"
                 + "for i, p in enumerate(json.loads(" + System.Text.Json.JsonSerializer.Serialize(System.Text.Json.JsonSerializer.Serialize(new[] { documented, withoutLifecycle, withoutPut })) + ")):\n"
