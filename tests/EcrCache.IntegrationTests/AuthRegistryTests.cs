@@ -5,6 +5,8 @@ namespace EcrCache.IntegrationTests;
 
 /// <summary>EcrCacheProvider=registry against the htpasswd registry, authenticated from $DOCKER_CONFIG/config.json.</summary>
 [TestClass]
+[TestCategory(Categories.Docker)]
+[TestCategory(Categories.Registry)]
 public sealed class AuthRegistryTests : IntegrationTest
 {
     [TestMethod]

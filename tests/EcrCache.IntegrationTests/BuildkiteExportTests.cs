@@ -10,6 +10,8 @@ namespace EcrCache.IntegrationTests;
 /// PowerShell env file is read back by a real pwsh (installed by build/install-prereqs.sh).
 /// </summary>
 [TestClass]
+[TestCategory(Categories.Docker)]
+[TestCategory(Categories.Registry)]
 public sealed class BuildkiteExportTests : IntegrationTest
 {
     [TestMethod]

@@ -4,6 +4,8 @@ namespace EcrCache.IntegrationTests;
 
 /// <summary>What enters the content key (and so the tag) and what does not.</summary>
 [TestClass]
+[TestCategory(Categories.Docker)]
+[TestCategory(Categories.Registry)]
 public sealed class CacheKeyTests : IntegrationTest
 {
     [TestMethod]

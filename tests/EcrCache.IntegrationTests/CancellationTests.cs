@@ -6,6 +6,8 @@ namespace EcrCache.IntegrationTests;
 
 /// <summary>Ctrl+C during `docker build`: MSBuild cancels the task, which must kill docker and record nothing.</summary>
 [TestClass]
+[TestCategory(Categories.Docker)]
+[TestCategory(Categories.Registry)]
 public sealed class CancellationTests : IntegrationTest
 {
     [TestMethod]

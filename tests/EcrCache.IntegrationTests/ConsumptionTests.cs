@@ -5,6 +5,8 @@ namespace EcrCache.IntegrationTests;
 
 /// <summary>The three ways to consume the SDK, and the targets and switches around EnsureCachedImage.</summary>
 [TestClass]
+[TestCategory(Categories.Docker)]
+[TestCategory(Categories.Registry)]
 public sealed class ConsumptionTests : IntegrationTest
 {
     [TestMethod]

@@ -1,6 +1,5 @@
 using System.IO.Compression;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -15,6 +14,9 @@ namespace EcrCache.IntegrationTests;
 /// library is referenced, not even its ECR client).
 /// </summary>
 [TestClass]
+[TestCategory(Categories.Docker)]
+[TestCategory(Categories.Registry)]
+[TestCategory(Categories.Moto)]
 public sealed class EcrProviderTests : IntegrationTest
 {
     private const string Region = "ap-southeast-2";
@@ -25,8 +27,6 @@ public sealed class EcrProviderTests : IntegrationTest
     private const string DefaultEnvironmentRegion = "eu-central-1";
 
     private const string JsonMarker = "ECRC-IT-JSON ";
-
-    private static readonly TimeSpan PythonTimeout = TimeSpan.FromMinutes(2);
 
     /// <summary>Reads the repository, its tags and lifecycle policy (in one region), where else it exists, and the token moto hands out.</summary>
     private const string ReadBackScript = """
@@ -77,7 +77,7 @@ public sealed class EcrProviderTests : IntegrationTest
     [TestMethod]
     public void MissCreatesTaggedRepositoryWithExpiryAndPushes_ThenPullsAfterRmi_AndTheTokenLeaksNowhere()
     {
-        var moto = RequireMoto();
+        var moto = Boto3.RequireMoto(Env.MotoEndpoint);
         var ws = CreateWorkspace("EcrSample", NewRepository("ecr"));
         ForgetRepositoryInMotoAfterwards(moto, ws.Repository);
         var tmp = Directory.CreateDirectory(Path.Combine(ws.Root, "tmp")).FullName;
@@ -148,7 +148,7 @@ public sealed class EcrProviderTests : IntegrationTest
     [TestMethod]
     public void NoAwsCredentialsFailsWithECRC1501AndCreatesNothing()
     {
-        var moto = RequireMoto();
+        var moto = Boto3.RequireMoto(Env.MotoEndpoint);
         var ws = CreateWorkspace("EcrSample", NewRepository("ecr-nocreds"));
         ForgetRepositoryInMotoAfterwards(moto, ws.Repository);
         var tmp = Directory.CreateDirectory(Path.Combine(ws.Root, "tmp")).FullName;
@@ -177,22 +177,6 @@ public sealed class EcrProviderTests : IntegrationTest
     private sealed record RepositoryInfo(string Arn, string Uri, string RegistryId);
 
     private sealed record EcrCall(string Operation, string Region, string Status);
-
-    private static string RequireMoto()
-    {
-        var endpoint = Env.MotoEndpoint;
-        if (string.IsNullOrEmpty(endpoint))
-        {
-            Assert.Inconclusive("ECRCACHE_TEST_MOTO_ENDPOINT is not set (neither in the environment nor in services.env); run `bash build/start-services.sh`, which starts moto_server.");
-        }
-
-        if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) || !IsListening(uri.Host, uri.Port))
-        {
-            Assert.Inconclusive($"ECRCACHE_TEST_MOTO_ENDPOINT={endpoint}, but nothing listens there (a stale services.env?); run `bash build/start-services.sh`.");
-        }
-
-        return endpoint.TrimEnd('/');
-    }
 
     private static string[] EcrArguments() => new[]
     {
@@ -324,7 +308,7 @@ public sealed class EcrProviderTests : IntegrationTest
     private MotoState ReadBack(string moto, string repository)
     {
         var others = string.Join(",", new[] { EnvironmentRegion, DefaultEnvironmentRegion, "eu-west-1", "us-east-1" }.Where(r => r != Region));
-        var output = Python(ReadBackScript, new[] { moto, Region, repository, others });
+        var output = Boto3.Run(ReadBackScript, moto, Region, repository, others);
         var line = output.Split('\n').LastOrDefault(l => l.StartsWith(JsonMarker, StringComparison.Ordinal))
             ?? throw new AssertFailedException("the boto3 read-back printed no result:\n" + output);
         using var doc = JsonDocument.Parse(line.Substring(JsonMarker.Length));
@@ -346,50 +330,7 @@ public sealed class EcrProviderTests : IntegrationTest
 
     /// <summary>Deletes the test's repository from moto at the end (best effort), so the shared moto does not grow.</summary>
     private void ForgetRepositoryInMotoAfterwards(string moto, string repository) =>
-        Track(new Callback(() => Python(DeleteScript, new[] { moto, repository, string.Join(",", new[] { Region, EnvironmentRegion, DefaultEnvironmentRegion, "eu-west-1", "us-east-1" }) }, failOnError: false)));
-
-    /// <summary>`python3 -c SCRIPT ARGS` with boto3 (moto's own dependency) and moto's fake keys, nothing else of AWS.</summary>
-    private string Python(string script, string[] arguments, bool failOnError = true)
-    {
-        var env = Env.ChildEnvironment();
-        foreach (var name in env.Keys.Where(k => k.StartsWith("AWS_", StringComparison.Ordinal)).ToList())
-        {
-            env.Remove(name);
-        }
-
-        env["AWS_ACCESS_KEY_ID"] = "testing";
-        env["AWS_SECRET_ACCESS_KEY"] = "testing";
-        env["AWS_EC2_METADATA_DISABLED"] = "true";
-        env["AWS_CONFIG_FILE"] = "/dev/null";
-        env["AWS_SHARED_CREDENTIALS_FILE"] = "/dev/null";
-        env["PYTHONWARNINGS"] = "ignore";
-        env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost";
-        var result = ChildProcess.Run("python3", new[] { "-c", script }.Concat(arguments), Env.WorkRoot, env, PythonTimeout);
-        if (failOnError)
-        {
-            if (result.ExitCode != 0 && result.Output.Contains("No module named", StringComparison.Ordinal))
-            {
-                Assert.Inconclusive("python3 has no boto3 (it comes with moto):" + result.Describe());
-            }
-
-            Assert.AreEqual(0, result.ExitCode, "the boto3 read-back from moto failed" + result.Describe());
-        }
-
-        return result.Output;
-    }
-
-    private static bool IsListening(string host, int port)
-    {
-        try
-        {
-            using var client = new TcpClient();
-            return client.ConnectAsync(host, port).Wait(TimeSpan.FromSeconds(3)) && client.Connected;
-        }
-        catch (Exception)
-        {
-            return false;
-        }
-    }
+        Track(new Callback(() => Boto3.Run(DeleteScript, new[] { moto, repository, string.Join(",", new[] { Region, EnvironmentRegion, DefaultEnvironmentRegion, "eu-west-1", "us-east-1" }) }, failOnError: false)));
 
     private static string Show(Dictionary<string, string>? tags) =>
         tags == null ? "(none)" : "{" + string.Join(", ", tags.OrderBy(t => t.Key, StringComparer.Ordinal).Select(t => t.Key + "=" + t.Value)) + "}";
@@ -401,14 +342,5 @@ public sealed class EcrProviderTests : IntegrationTest
         using var buffer = new MemoryStream();
         gzip.CopyTo(buffer);
         return buffer.ToArray();
-    }
-
-    private sealed class Callback : IDisposable
-    {
-        private readonly Action _action;
-
-        public Callback(Action action) => _action = action;
-
-        public void Dispose() => _action();
     }
 }

@@ -7,6 +7,8 @@ namespace EcrCache.IntegrationTests;
 
 /// <summary>Every failure is a coded MSBuild error (non-zero exit, no ensured.json stamp).</summary>
 [TestClass]
+[TestCategory(Categories.Docker)]
+[TestCategory(Categories.Registry)]
 public sealed class ErrorTests : IntegrationTest
 {
     [TestMethod]

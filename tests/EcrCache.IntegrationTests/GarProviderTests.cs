@@ -16,6 +16,8 @@ namespace EcrCache.IntegrationTests;
 /// oauth2accesstoken + the access token, and the real docker daemon.
 /// </summary>
 [TestClass]
+[TestCategory(Categories.Docker)]
+[TestCategory(Categories.Registry)]
 public sealed class GarProviderTests : IntegrationTest
 {
     private const string Project = "fake-project";

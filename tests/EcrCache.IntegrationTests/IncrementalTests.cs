@@ -5,6 +5,8 @@ namespace EcrCache.IntegrationTests;
 
 /// <summary>An unchanged second run is a local hit that does not talk to the registry at all.</summary>
 [TestClass]
+[TestCategory(Categories.Docker)]
+[TestCategory(Categories.Registry)]
 public sealed class IncrementalTests : IntegrationTest
 {
     [TestMethod]

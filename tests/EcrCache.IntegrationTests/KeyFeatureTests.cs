@@ -5,6 +5,8 @@ namespace EcrCache.IntegrationTests;
 
 /// <summary>Base-image digests, ExplainCachedImageKey and Compose services through `dotnet build` of the packed SDK.</summary>
 [TestClass]
+[TestCategory(Categories.Docker)]
+[TestCategory(Categories.Registry)]
 public sealed class KeyFeatureTests : IntegrationTest
 {
     private static List<(string Kind, string Name, string Hash)> Manifest(Workspace ws)

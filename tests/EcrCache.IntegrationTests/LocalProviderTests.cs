@@ -5,6 +5,8 @@ namespace EcrCache.IntegrationTests;
 
 /// <summary>The embedded default provider: the local Docker daemon is the only store.</summary>
 [TestClass]
+[TestCategory(Categories.Docker)]
+[TestCategory(Categories.Registry)]
 public sealed class LocalProviderTests : IntegrationTest
 {
     [TestMethod]

@@ -9,6 +9,8 @@ namespace EcrCache.IntegrationTests;
 /// CustomAfterEcrCacheTargets, print what they see; the tests compare it with what the build ended with.
 /// </summary>
 [TestClass]
+[TestCategory(Categories.Docker)]
+[TestCategory(Categories.Registry)]
 public sealed class PipelineTests : IntegrationTest
 {
     private const string HookLine = @"HOOK (?<name>[a-z-]+) (?<values>.*)$";

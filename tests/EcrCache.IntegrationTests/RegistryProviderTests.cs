@@ -5,6 +5,8 @@ namespace EcrCache.IntegrationTests;
 
 /// <summary>EcrCacheProvider=registry against the open (no auth) docker-registry of start-services.sh.</summary>
 [TestClass]
+[TestCategory(Categories.Docker)]
+[TestCategory(Categories.Registry)]
 public sealed class RegistryProviderTests : IntegrationTest
 {
     [TestMethod]

@@ -4,7 +4,6 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using EcrCache.IntegrationTests.Infrastructure;
-using EcrCache.Tasks.Tests.Faults;
 
 namespace EcrCache.IntegrationTests;
 
@@ -14,6 +13,8 @@ namespace EcrCache.IntegrationTests;
 /// pulls come from a <see cref="FaultProxy"/> in front of the real docker-registry that delays blob transfers.
 /// </summary>
 [TestClass]
+[TestCategory(Categories.Docker)]
+[TestCategory(Categories.Registry)]
 public sealed class ReliabilityTests : IntegrationTest
 {
     [TestMethod]

@@ -10,6 +10,8 @@ namespace EcrCache.IntegrationTests;
 /// the values being stored anywhere.
 /// </summary>
 [TestClass]
+[TestCategory(Categories.Docker)]
+[TestCategory(Categories.Registry)]
 public sealed class SecretTests : IntegrationTest
 {
     [TestMethod]

@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using EcrCache.IntegrationTests.Infrastructure;
 
 namespace EcrCache.IntegrationTests;
@@ -10,22 +9,22 @@ namespace EcrCache.IntegrationTests;
 /// the daemon and the project's obj/ folder.
 /// </summary>
 [TestClass]
+[TestCategory(Categories.Docker)]
+[TestCategory(Categories.Registry)]
 public sealed class TarballProviderTests : IntegrationTest
 {
-    private static readonly TimeSpan PythonTimeout = TimeSpan.FromMinutes(2);
-
     [TestMethod]
+    [TestCategory(Categories.Moto)]
     public void S3_MissUploadsALoadableTarball_ThenAnotherMachineLoadsIt()
     {
-        var moto = RequireMoto();
+        var moto = Boto3.RequireMoto(Env.MotoEndpoint);
         var ws = CreateWorkspace();
         var bucket = "ecrcache-it-" + Guid.NewGuid().ToString("N").Substring(0, 12);
-        Python("import boto3, sys\nboto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1').create_bucket(Bucket=sys.argv[2])\n", moto, bucket);
-        Track(new Callback(() => Python(
+        Boto3.Run("import boto3, sys\nboto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1').create_bucket(Bucket=sys.argv[2])\n", moto, bucket);
+        Track(new Callback(() => Boto3.Run(
             "import boto3, sys\ns3 = boto3.resource('s3', endpoint_url=sys.argv[1], region_name='us-east-1')\nb = s3.Bucket(sys.argv[2])\nb.objects.all().delete()\nb.delete()\n",
-            failOnError: false,
-            moto,
-            bucket)));
+            new[] { moto, bucket },
+            failOnError: false)));
         var environment = S3Environment(moto, ws);
         var args = new[] { "-p:EcrCacheProvider=s3", "-p:EcrCacheS3Bucket=" + bucket, "-p:EcrCacheS3Prefix=ci/sample" };
 
@@ -36,7 +35,7 @@ public sealed class TarballProviderTests : IntegrationTest
 
         // Read back: the object, latest, no open upload, the lifecycle rule; download and docker load the object.
         var downloaded = Path.Combine(ws.Root, "object.tar.gz");
-        var listing = Python(
+        var listing = Boto3.Run(
             "import boto3, sys\n"
             + "s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1')\n"
             + "print('KEYS ' + ' '.join(sorted(o['Key'] for o in s3.list_objects_v2(Bucket=sys.argv[2]).get('Contents', []))))\n"
@@ -44,7 +43,6 @@ public sealed class TarballProviderTests : IntegrationTest
             + "r = [x for x in s3.get_bucket_lifecycle_configuration(Bucket=sys.argv[2])['Rules'] if x['ID'] == 'ecrcache:ci/sample/'][0]\n"
             + "print('RULE %s %s %d %d' % (r['Status'], r['Filter']['Prefix'], r['Expiration']['Days'], r['AbortIncompleteMultipartUpload']['DaysAfterInitiation']))\n"
             + "s3.download_file(sys.argv[2], sys.argv[3], sys.argv[4])\n",
-            true,
             moto,
             bucket,
             "ci/sample/" + first.Tag + ".tar.gz",
@@ -169,17 +167,6 @@ public sealed class TarballProviderTests : IntegrationTest
 
     // ---------------------------------------------------------------------------------------------------------------
 
-    private static string RequireMoto()
-    {
-        var endpoint = Env.MotoEndpoint;
-        if (string.IsNullOrEmpty(endpoint) || !Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) || !IsListening(uri.Host, uri.Port))
-        {
-            Assert.Inconclusive($"ECRCACHE_TEST_MOTO_ENDPOINT='{endpoint}' does not answer; run `bash build/start-services.sh`, which starts moto_server.");
-        }
-
-        return endpoint.TrimEnd('/');
-    }
-
     /// <summary>Every inherited AWS_* removed; moto's keys, the S3 endpoint override, a region, no instance metadata.</summary>
     private static Dictionary<string, string?> S3Environment(string moto, Workspace ws)
     {
@@ -197,57 +184,5 @@ public sealed class TarballProviderTests : IntegrationTest
         environment["AWS_CONFIG_FILE"] = Path.Combine(ws.Root, "no-aws-config");
         environment["AWS_SHARED_CREDENTIALS_FILE"] = Path.Combine(ws.Root, "no-aws-credentials");
         return environment;
-    }
-
-    private static string Python(string script, params string[] arguments) => Python(script, true, arguments);
-
-    private static string Python(string script, bool failOnError, params string[] arguments)
-    {
-        var env = Env.ChildEnvironment();
-        foreach (var name in env.Keys.Where(k => k.StartsWith("AWS_", StringComparison.Ordinal)).ToList())
-        {
-            env.Remove(name);
-        }
-
-        env["AWS_ACCESS_KEY_ID"] = "testing";
-        env["AWS_SECRET_ACCESS_KEY"] = "testing";
-        env["AWS_EC2_METADATA_DISABLED"] = "true";
-        env["AWS_CONFIG_FILE"] = "/dev/null";
-        env["AWS_SHARED_CREDENTIALS_FILE"] = "/dev/null";
-        env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost";
-        var result = ChildProcess.Run("python3", new[] { "-c", script }.Concat(arguments), Env.WorkRoot, env, PythonTimeout);
-        if (failOnError)
-        {
-            if (result.ExitCode != 0 && result.Output.Contains("No module named", StringComparison.Ordinal))
-            {
-                Assert.Inconclusive("python3 has no boto3 (it comes with moto):" + result.Describe());
-            }
-
-            Assert.AreEqual(0, result.ExitCode, "boto3 against moto failed" + result.Describe());
-        }
-
-        return result.Output;
-    }
-
-    private static bool IsListening(string host, int port)
-    {
-        try
-        {
-            using var client = new TcpClient();
-            return client.ConnectAsync(host, port).Wait(TimeSpan.FromSeconds(3)) && client.Connected;
-        }
-        catch (Exception)
-        {
-            return false;
-        }
-    }
-
-    private sealed class Callback : IDisposable
-    {
-        private readonly Action _action;
-
-        public Callback(Action action) => _action = action;
-
-        public void Dispose() => _action();
     }
 }

@@ -81,6 +81,7 @@ namespace EcrCache.Tasks.Tests.Core
         // ---------------------------------------------------------------- miss, then hit
 
         [TestMethod]
+        [TestCategory(Categories.Docker)]
         public async Task FirstRunBuilds_SecondRunIsALocalHit_AndFilesAreWritten()
         {
             RequireDocker();
@@ -144,6 +145,7 @@ namespace EcrCache.Tasks.Tests.Core
         }
 
         [TestMethod]
+        [TestCategory(Categories.Docker)]
         public async Task ChangingACacheOnFile_ChangesTheKey_AndBuildsAgain()
         {
             RequireDocker();
@@ -159,6 +161,7 @@ namespace EcrCache.Tasks.Tests.Core
         }
 
         [TestMethod]
+        [TestCategory(Categories.Docker)]
         public async Task ComputeKey_WritesTheKeyOnly()
         {
             RequireDocker();
@@ -172,6 +175,7 @@ namespace EcrCache.Tasks.Tests.Core
         }
 
         [TestMethod]
+        [TestCategory(Categories.Docker)]
         public async Task FailingBuild_ECRC1204_RecordsNothing()
         {
             RequireDocker();
@@ -206,6 +210,7 @@ namespace EcrCache.Tasks.Tests.Core
         // ---------------------------------------------------------------- cancellation
 
         [TestMethod]
+        [TestCategory(Categories.Docker)]
         [Timeout(180000, CooperativeCancellation = true)]
         public async Task CancellationDuringABuild_KillsDockerBuild_AndRecordsNothing()
         {

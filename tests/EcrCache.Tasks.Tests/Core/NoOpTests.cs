@@ -15,6 +15,7 @@ namespace EcrCache.Tasks.Tests.Core
     /// writing their inputs (the wait is for correctness, nothing is timed).
     /// </summary>
     [TestClass]
+    [TestCategory(Categories.Docker)]
     public sealed class NoOpTests
     {
         private string _dir = "";

@@ -15,6 +15,7 @@ namespace EcrCache.Tasks.Tests.Exports
     /// real agent here) and buildkite-agent is a fake script that records its argv and stdin.
     /// </summary>
     [TestClass]
+    [TestCategory(Categories.Docker)]
     public sealed class HostileValuesEndToEndTests
     {
         [TestMethod]

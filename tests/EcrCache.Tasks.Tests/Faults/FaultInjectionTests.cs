@@ -15,6 +15,7 @@ namespace EcrCache.Tasks.Tests.Faults
     /// and removes its local images afterwards.
     /// </summary>
     [TestClass]
+    [TestCategory(Categories.Docker)]
     [DoNotParallelize]
     public sealed class FaultInjectionTests
     {
@@ -73,6 +74,7 @@ namespace EcrCache.Tasks.Tests.Faults
         private string Stamp(string name) => Path.Combine(_dir, "obj", name, CacheEngine.StampFileName);
 
         [TestMethod]
+        [TestCategory(Categories.Registry)]
         public async Task ThirtyPercentInjectedFaults_BuildPushAndPullStillSucceed()
         {
             RealDocker.Require();
@@ -106,6 +108,7 @@ namespace EcrCache.Tasks.Tests.Faults
         }
 
         [TestMethod]
+        [TestCategory(Categories.Registry)]
         public async Task PushFailingHalfWay_FailsTheBuild_AndNothingClaimsTheImage()
         {
             RealDocker.Require();
@@ -149,6 +152,7 @@ namespace EcrCache.Tasks.Tests.Faults
         }
 
         [TestMethod]
+        [TestCategory(Categories.Registry)]
         [DataRow(false, DisplayName = "same host: per-key lock")]
         [DataRow(true, DisplayName = "different hosts: registry lease tag")]
         public async Task ParallelBuildsOfOneKey_BuildOnce(bool separateLockFolders)

@@ -357,6 +357,7 @@ namespace EcrCache.Tasks.Tests.Faults
         }
 
         [TestMethod]
+        [TestCategory(Categories.Docker)]
         public async Task RealDaemonAtADeadSocket_ECRC1202_NamesDockerHost()
         {
             // Never stop the shared dockerd: point the client at a socket nobody listens on instead.

@@ -97,6 +97,8 @@ namespace EcrCache.Tasks.Tests.Keys
         }
 
         [TestMethod]
+        [TestCategory(Categories.Docker)]
+        [TestCategory(Categories.Registry)]
         public async Task DockerHubImagesGoThroughTheMirror_WithOneHeadAndNoGetPerKeyComputation()
         {
             RealDocker.Require();
@@ -124,6 +126,8 @@ namespace EcrCache.Tasks.Tests.Keys
         }
 
         [TestMethod]
+        [TestCategory(Categories.Docker)]
+        [TestCategory(Categories.Registry)]
         public async Task AMovedTagIsNoticedWithOneHeadOnceTheWindowHasPassed()
         {
             RealDocker.Require();
@@ -168,6 +172,8 @@ namespace EcrCache.Tasks.Tests.Keys
         }
 
         [TestMethod]
+        [TestCategory(Categories.Docker)]
+        [TestCategory(Categories.Registry)]
         public async Task AMirrorThatIsDownOrLacksTheImageFallsThroughToTheNext()
         {
             RealDocker.Require();
@@ -189,6 +195,8 @@ namespace EcrCache.Tasks.Tests.Keys
         }
 
         [TestMethod]
+        [TestCategory(Categories.Docker)]
+        [TestCategory(Categories.Registry)]
         public async Task WhenEveryMirrorFailsTheErrorNamesThem()
         {
             RealDocker.Require();
@@ -204,6 +212,7 @@ namespace EcrCache.Tasks.Tests.Keys
         }
 
         [TestMethod]
+        [TestCategory(Categories.Docker)]
         public async Task AMirrorGetsItsOwnCredentialsFromTheDockerConfig_NeverDockerHubs()
         {
             RealDocker.Require();
@@ -285,6 +294,7 @@ namespace EcrCache.Tasks.Tests.Keys
         }
 
         [TestMethod]
+        [TestCategory(Categories.Docker)]
         public async Task ARegistryThatGivesNoDigestOnHeadCostsOneGet()
         {
             RealDocker.Require();
@@ -300,6 +310,8 @@ namespace EcrCache.Tasks.Tests.Keys
         }
 
         [TestMethod]
+        [TestCategory(Categories.Docker)]
+        [TestCategory(Categories.Registry)]
         public async Task TheDaemonsRegistryMirrorsAreUsed()
         {
             RealDocker.Require();
@@ -322,6 +334,8 @@ namespace EcrCache.Tasks.Tests.Keys
         }
 
         [TestMethod]
+        [TestCategory(Categories.Docker)]
+        [TestCategory(Categories.Registry)]
         public async Task ABuildThatFailsOnAnIndexWithoutThePlatformIsECRC1113()
         {
             RealDocker.Require();

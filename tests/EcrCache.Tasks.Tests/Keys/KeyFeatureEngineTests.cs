@@ -103,6 +103,8 @@ namespace EcrCache.Tasks.Tests.Keys
         // ---------------------------------------------------------------- base image digests
 
         [TestMethod]
+        [TestCategory(Categories.Docker)]
+        [TestCategory(Categories.Registry)]
         public async Task ARePushedBaseImageGivesAMissThatSaysWhy_AndTheBuildUsesTheNewBase()
         {
             RealDocker.Require();
@@ -130,6 +132,8 @@ namespace EcrCache.Tasks.Tests.Keys
         }
 
         [TestMethod]
+        [TestCategory(Categories.Docker)]
+        [TestCategory(Categories.Registry)]
         public async Task APinnedDigestIsKeyedAsWrittenWithoutAnyRegistryRequest()
         {
             RealDocker.Require();
@@ -143,6 +147,8 @@ namespace EcrCache.Tasks.Tests.Keys
         }
 
         [TestMethod]
+        [TestCategory(Categories.Docker)]
+        [TestCategory(Categories.Registry)]
         public async Task ResolvedDigestsAreCachedSoTheNextKeyMakesNoRequest()
         {
             RealDocker.Require();
@@ -163,6 +169,8 @@ namespace EcrCache.Tasks.Tests.Keys
         }
 
         [TestMethod]
+        [TestCategory(Categories.Docker)]
+        [TestCategory(Categories.Registry)]
         public async Task ALocalOnlyBaseIsKeyedOnItsImageId_AndTheRegistryIsNotAskedAgainWithinTheCacheTime()
         {
             RealDocker.Require();
@@ -214,6 +222,8 @@ namespace EcrCache.Tasks.Tests.Keys
         }
 
         [TestMethod]
+        [TestCategory(Categories.Docker)]
+        [TestCategory(Categories.Registry)]
         public async Task StageNamesAreNotLookedUpAndArgSubstitutedFromLinesAre()
         {
             RealDocker.Require();
@@ -228,6 +238,7 @@ namespace EcrCache.Tasks.Tests.Keys
         }
 
         [TestMethod]
+        [TestCategory(Categories.Docker)]
         public async Task AnUnreachableBaseRegistryIsAnError_OrAWarningWithBestEffort()
         {
             RealDocker.Require();
@@ -243,6 +254,8 @@ namespace EcrCache.Tasks.Tests.Keys
         }
 
         [TestMethod]
+        [TestCategory(Categories.Docker)]
+        [TestCategory(Categories.Registry)]
         public async Task AnIndexIsKeyedOnItsOwnDigestFromOneHead_AndAMissingPlatformIsNamedOnlyAfterAFailedBuild()
         {
             RealDocker.Require();
@@ -316,6 +329,7 @@ namespace EcrCache.Tasks.Tests.Keys
         // ---------------------------------------------------------------- platform
 
         [TestMethod]
+        [TestCategory(Categories.Docker)]
         public async Task EcrCachePlatformReplacesTheDaemonsPlatformInTheKey()
         {
             RealDocker.Require();
@@ -327,6 +341,8 @@ namespace EcrCache.Tasks.Tests.Keys
         }
 
         [TestMethod]
+        [TestCategory(Categories.Docker)]
+        [TestCategory(Categories.Registry)]
         public async Task EachPlatformOfAListResolvesItsOwnFromLines()
         {
             RealDocker.Require();
@@ -341,6 +357,8 @@ namespace EcrCache.Tasks.Tests.Keys
         }
 
         [TestMethod]
+        [TestCategory(Categories.Docker)]
+        [TestCategory(Categories.Registry)]
         public async Task SeveralPlatformsNeedBuildxAndARegistry()
         {
             RealDocker.Require();
@@ -363,6 +381,7 @@ namespace EcrCache.Tasks.Tests.Keys
         // ---------------------------------------------------------------- explain
 
         [TestMethod]
+        [TestCategory(Categories.Docker)]
         public async Task ExplainNamesExactlyTheChangedFile_WithoutDocker()
         {
             RealDocker.Require();
@@ -396,6 +415,7 @@ namespace EcrCache.Tasks.Tests.Keys
         }
 
         [TestMethod]
+        [TestCategory(Categories.Registry)]
         public async Task ExplainBeforeAnyRunSaysWhatItCannotKnow()
         {
             var options = Options("FROM " + TestServices.Registry + "/keys-never-" + _id + "/x:1\n", r => r["DockerPath"] = "/nonexistent/docker");
@@ -413,6 +433,8 @@ namespace EcrCache.Tasks.Tests.Keys
         private const string LayeredDockerfile = "FROM " + RealDocker.BaseImage + "\nRUN echo expensive-step > /expensive\nCOPY input.txt /input.txt\n";
 
         [TestMethod]
+        [TestCategory(Categories.Docker)]
+        [TestCategory(Categories.Registry)]
         public async Task LegacyBuilder_SecondMissPullsLatestAndReusesItsLayers()
         {
             RealDocker.Require();
@@ -451,6 +473,8 @@ namespace EcrCache.Tasks.Tests.Keys
         }
 
         [TestMethod]
+        [TestCategory(Categories.Docker)]
+        [TestCategory(Categories.Registry)]
         public async Task BuildKit_MissPushesInlineCacheAndTheNextMissImportsIt()
         {
             RealDocker.Require();
@@ -495,6 +519,8 @@ namespace EcrCache.Tasks.Tests.Keys
         }
 
         [TestMethod]
+        [TestCategory(Categories.Docker)]
+        [TestCategory(Categories.Registry)]
         public async Task LayerCacheOffBuildsWithoutCacheFromOrInlineCache()
         {
             RealDocker.Require();

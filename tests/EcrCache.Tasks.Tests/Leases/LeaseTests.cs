@@ -272,6 +272,7 @@ namespace EcrCache.Tasks.Tests.Leases
         }
 
         [TestMethod]
+        [TestCategory(Categories.Registry)]
         public async Task RegistryLeaseTag_WritesReadsAndReleases_OnARealRegistry()
         {
             var registry = TestServices.Registry;
@@ -294,10 +295,11 @@ namespace EcrCache.Tasks.Tests.Leases
         }
 
         [TestMethod]
+        [TestCategory(Categories.Moto)]
         public async Task S3LeaseObject_IsACompareAndSet_OnMoto()
         {
-            var s3 = EcrCache.Tasks.Tests.Stores.Tarballs.MotoS3.Client(EcrCache.Tasks.Tests.Stores.Ecr.Moto.Endpoint);
-            var bucket = EcrCache.Tasks.Tests.Stores.Tarballs.MotoS3.NewBucket(s3);
+            var s3 = EcrCache.Tasks.Tests.Stores.Tarballs.S3.MotoS3.Client(EcrCache.Tasks.Tests.Stores.Ecr.Moto.Endpoint);
+            var bucket = EcrCache.Tasks.Tests.Stores.Tarballs.S3.MotoS3.NewBucket(s3);
             try
             {
                 var a = new S3LeaseBackend(s3, bucket, "cache/", "s3 test");
@@ -320,7 +322,7 @@ namespace EcrCache.Tasks.Tests.Leases
             }
             finally
             {
-                EcrCache.Tasks.Tests.Stores.Tarballs.MotoS3.DeleteBucket(s3, bucket);
+                EcrCache.Tasks.Tests.Stores.Tarballs.S3.MotoS3.DeleteBucket(s3, bucket);
             }
         }
 

@@ -34,6 +34,7 @@ namespace EcrCache.Tasks.Tests.Registries
         }
 
         [TestMethod]
+        [TestCategory(Categories.Registry)]
         public async Task HeadExistingTagReturnsDigest()
         {
             var registry = TestServices.Registry;
@@ -65,6 +66,7 @@ namespace EcrCache.Tasks.Tests.Registries
         }
 
         [TestMethod]
+        [TestCategory(Categories.Registry)]
         public async Task HeadMissingTagOrRepositoryIsNull()
         {
             using var client = Client(TestServices.Registry);
@@ -73,6 +75,7 @@ namespace EcrCache.Tasks.Tests.Registries
         }
 
         [TestMethod]
+        [TestCategory(Categories.Registry)]
         public async Task GetMissingManifestIsECRC1303WithTheRegistryError()
         {
             using var client = Client(TestServices.Registry);
@@ -83,6 +86,7 @@ namespace EcrCache.Tasks.Tests.Registries
         }
 
         [TestMethod]
+        [TestCategory(Categories.Registry)]
         public async Task PingOpenRegistry()
         {
             using var client = Client(TestServices.Registry);
@@ -91,6 +95,7 @@ namespace EcrCache.Tasks.Tests.Registries
         }
 
         [TestMethod]
+        [TestCategory(Categories.Registry)]
         public async Task AuthRegistryWithRightCredentialsFromDockerConfig()
         {
             var registry = TestServices.AuthRegistry;
@@ -118,6 +123,7 @@ namespace EcrCache.Tasks.Tests.Registries
         }
 
         [TestMethod]
+        [TestCategory(Categories.Registry)]
         public async Task AuthRegistryWithWrongPasswordIsECRC1302()
         {
             var registry = TestServices.AuthRegistry;
@@ -135,6 +141,7 @@ namespace EcrCache.Tasks.Tests.Registries
         }
 
         [TestMethod]
+        [TestCategory(Categories.Registry)]
         public async Task AuthRegistryWithoutCredentialsIsECRC1302()
         {
             var registry = TestServices.AuthRegistry;

@@ -596,6 +596,7 @@ namespace EcrCache.Tasks.Tests.Sdk
         }
 
         [TestMethod]
+        [TestCategory(Categories.Docker)]
         public void RealDocker_EnsureCachedImage_InProcess_BuildsThenHits_AndSetsOutputs()
         {
             RealDocker.Require();

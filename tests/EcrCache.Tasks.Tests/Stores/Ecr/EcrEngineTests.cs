@@ -10,6 +10,9 @@ namespace EcrCache.Tasks.Tests.Stores.Ecr
     /// services.env as the data plane (EcrCacheRegistry). moto's authorization token is fake; the open registry ignores it.
     /// </summary>
     [TestClass]
+    [TestCategory(Categories.Docker)]
+    [TestCategory(Categories.Registry)]
+    [TestCategory(Categories.Moto)]
     public sealed class EcrEngineTests
     {
         private string _dir = "";

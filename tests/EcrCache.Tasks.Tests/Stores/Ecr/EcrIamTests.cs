@@ -14,6 +14,8 @@ namespace EcrCache.Tasks.Tests.Stores.Ecr
     /// without any one of its actions the provider fails (or warns) with a coded diagnostic naming that action.
     /// </summary>
     [TestClass]
+    [TestCategory(Categories.Registry)]
+    [TestCategory(Categories.Moto)]
     public sealed class EcrIamTests
     {
         private const int SetUpCallsPerUser = 3; // CreateUser, PutUserPolicy, CreateAccessKey
@@ -75,7 +77,7 @@ namespace EcrCache.Tasks.Tests.Stores.Ecr
                 + "    iam.put_user_policy(UserName='agent%d' % i, PolicyName='ecrcache', PolicyDocument=p)\n"
                 + "    k = iam.create_access_key(UserName='agent%d' % i)['AccessKey']\n"
                 + "    print(k['AccessKeyId'] + ' ' + k['SecretAccessKey'])\n";
-            var output = Boto.Run(script);
+            var output = Boto3.Run(script);
             return output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
                 .Select(line => line.Trim().Split(' '))
                 .Select(parts => new AwsCredentials(parts[0], parts[1]))

@@ -10,6 +10,7 @@ namespace EcrCache.Tasks.Tests.Stores.Ecr
 {
     /// <summary>EcrStore and EcrClient against a real moto_server (control plane), reading state back from moto.</summary>
     [TestClass]
+    [TestCategory(Categories.Moto)]
     public sealed class EcrStoreMotoTests
     {
         private readonly List<string> _cleanup = new List<string>();
@@ -229,6 +230,7 @@ namespace EcrCache.Tasks.Tests.Stores.Ecr
         }
 
         [TestMethod]
+        [TestCategory(Categories.Registry)]
         public async Task CredentialHelper_ForTheHost_MeansNoLoginAndNoToken()
         {
             var endpoint = Moto.Endpoint;

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net.Http;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using EcrCache.Logging;
@@ -15,20 +14,7 @@ namespace EcrCache.Tasks.Tests.Stores.Ecr
         public static readonly AwsCredentials TestCredentials = new AwsCredentials("testing", "testing");
 
         /// <summary>http://127.0.0.1:port of the shared moto_server, or Inconclusive.</summary>
-        public static string Endpoint
-        {
-            get
-            {
-                var endpoint = TestServices.Require("ECRCACHE_TEST_MOTO_ENDPOINT");
-                var uri = new Uri(endpoint);
-                if (!IsListening(uri.Host, uri.Port))
-                {
-                    Assert.Inconclusive($"ECRCACHE_TEST_MOTO_ENDPOINT={endpoint}, but nothing listens there (stale services.env?); run 'bash build/start-services.sh'.");
-                }
-
-                return endpoint;
-            }
-        }
+        public static string Endpoint => Boto3.RequireMoto(TestServices.Require("ECRCACHE_TEST_MOTO_ENDPOINT"));
 
         public static string ServerExecutable => TestServices.Require("ECRCACHE_TEST_MOTO_SERVER");
 
@@ -93,19 +79,6 @@ namespace EcrCache.Tasks.Tests.Stores.Ecr
             return doc.RootElement.GetProperty("tags").EnumerateArray()
                 .ToDictionary(t => t.GetProperty("Key").GetString()!, t => t.GetProperty("Value").GetString()!);
         }
-
-        public static bool IsListening(string host, int port)
-        {
-            try
-            {
-                using var client = new TcpClient();
-                return client.ConnectAsync(host, port).Wait(TimeSpan.FromSeconds(2)) && client.Connected;
-            }
-            catch (Exception)
-            {
-                return false;
-            }
-        }
     }
 
     /// <summary>A moto_server of a test's own (for IAM enforcement); killed by pid on dispose.</summary>
@@ -154,7 +127,7 @@ namespace EcrCache.Tasks.Tests.Stores.Ecr
                     Assert.Inconclusive("moto_server exited at start (exit code " + process.ExitCode + ")");
                 }
 
-                if (Moto.IsListening("127.0.0.1", port))
+                if (Boto3.IsListening("127.0.0.1", port))
                 {
                     return server;
                 }
@@ -182,51 +155,6 @@ namespace EcrCache.Tasks.Tests.Stores.Ecr
             }
 
             _process.Dispose();
-        }
-    }
-
-    /// <summary>Runs a python3 (boto3) snippet; returns stdout. Fails the test on a non-zero exit.</summary>
-    internal static class Boto
-    {
-        public static string Run(string script, IDictionary<string, string>? environment = null)
-        {
-            var info = new ProcessStartInfo("python3")
-            {
-                UseShellExecute = false,
-                RedirectStandardInput = true,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-            };
-            info.ArgumentList.Add("-");
-            info.Environment["AWS_ACCESS_KEY_ID"] = "testing";
-            info.Environment["AWS_SECRET_ACCESS_KEY"] = "testing";
-            info.Environment["AWS_DEFAULT_REGION"] = "us-east-1";
-            if (environment != null)
-            {
-                foreach (var pair in environment)
-                {
-                    info.Environment[pair.Key] = pair.Value;
-                }
-            }
-
-            using var process = Process.Start(info)!;
-            process.StandardInput.Write(script);
-            process.StandardInput.Close();
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            if (!process.WaitForExit(60000))
-            {
-                process.Kill(entireProcessTree: true);
-                Assert.Fail("python3 did not finish within 60 s");
-            }
-
-            if (process.ExitCode != 0 && stderr.Result.Contains("No module named", StringComparison.Ordinal))
-            {
-                Assert.Inconclusive("python3 has no boto3: " + stderr.Result);
-            }
-
-            Assert.AreEqual(0, process.ExitCode, "python3 failed: " + stderr.Result);
-            return stdout.Result;
         }
     }
 }

@@ -17,6 +17,8 @@ namespace EcrCache.Tasks.Tests.Stores.Gar
     /// Google.Apis.Auth service-account flow.
     /// </summary>
     [TestClass]
+    [TestCategory(Categories.Docker)]
+    [TestCategory(Categories.Registry)]
     public sealed class GarEngineTests
     {
         private static FakeGoogleCloud? _google;

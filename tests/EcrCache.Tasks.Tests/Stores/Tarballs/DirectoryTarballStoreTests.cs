@@ -37,6 +37,7 @@ namespace EcrCache.Tasks.Tests.Stores.Tarballs
         private string Entry(string tag) => Path.Combine(_cache, tag + ".tar.gz");
 
         [TestMethod]
+        [TestCategory(Categories.Docker)]
         public async Task Miss_WritesTheEntryAndLatest_ThenHitLoadsItWithoutBuilding()
         {
             RealDocker.Require();
@@ -65,6 +66,7 @@ namespace EcrCache.Tasks.Tests.Stores.Tarballs
         }
 
         [TestMethod]
+        [TestCategory(Categories.Docker)]
         public async Task TruncatedEntry_IsIgnoredWithAWarning_DeletedAndRebuilt()
         {
             RealDocker.Require();
@@ -86,6 +88,7 @@ namespace EcrCache.Tasks.Tests.Stores.Tarballs
         }
 
         [TestMethod]
+        [TestCategory(Categories.Docker)]
         public async Task GarbageEntry_IsIgnoredAndRebuilt()
         {
             RealDocker.Require();
@@ -101,6 +104,7 @@ namespace EcrCache.Tasks.Tests.Stores.Tarballs
         }
 
         [TestMethod]
+        [TestCategory(Categories.Docker)]
         public async Task ConcurrentBuildsOfOneKey_BuildOnce_AndBothEndWithTheImage()
         {
             RealDocker.Require();
@@ -182,6 +186,7 @@ namespace EcrCache.Tasks.Tests.Stores.Tarballs
         }
 
         [TestMethod]
+        [TestCategory(Categories.Docker)]
         public async Task MaxSizeThroughTheEngine_PrunesOlderEntriesAfterAMiss()
         {
             RealDocker.Require();

@@ -10,13 +10,15 @@ using EcrCache.Stores.Tarballs.S3;
 using EcrCache.Tasks.Tests.Core;
 using EcrCache.Tasks.Tests.Stores.Ecr;
 
-namespace EcrCache.Tasks.Tests.Stores.Tarballs
+namespace EcrCache.Tasks.Tests.Stores.Tarballs.S3
 {
     /// <summary>
     /// EcrCacheProvider=s3 against the shared moto_server (S3 API) and the real docker daemon. Objects are read back
     /// with a plain AWS SDK client, independent of the store. Each test has its own bucket, deleted afterwards.
     /// </summary>
     [TestClass]
+    [TestCategory(Categories.Docker)]
+    [TestCategory(Categories.Moto)]
     public sealed class S3TarballStoreMotoTests
     {
         private TarballProject _project = null!;
@@ -153,7 +155,7 @@ namespace EcrCache.Tasks.Tests.Stores.Tarballs
             var documented = DocumentedPolicy().Replace("arn:aws:s3:::my-ci-cache/build-cache/*", "*").Replace("arn:aws:s3:::my-ci-cache", "*");
             var withoutLifecycle = Without(documented, "s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration");
             var withoutPut = Without(documented, "s3:PutObject");
-            var keys = Boto.Run(
+            var keys = Boto3.Run(
                 "import boto3, json\n"
                 + "iam = boto3.client('iam', endpoint_url='" + own.Endpoint + "', region_name='us-east-1')\n"
                 + "for i, p in enumerate(json.loads(" + System.Text.Json.JsonSerializer.Serialize(System.Text.Json.JsonSerializer.Serialize(new[] { documented, withoutLifecycle, withoutPut })) + ")):\n"

@@ -1,18 +1,9 @@
-using System;
-using System.Collections.Generic;
-using System.IO;
-using System.Linq;
 using EcrCache.Compose;
-using EcrCache.Core;
 using EcrCache.Diagnostics;
-using EcrCache.Keys;
-using EcrCache.Keys.BaseImages;
-using EcrCache.Keys.Explain;
-using EcrCache.Logging;
 using EcrCache.Options;
 using EcrCache.Tasks.Tests.Core;
 
-namespace EcrCache.Tasks.Tests.Keys
+namespace EcrCache.Tasks.Tests.Compose
 {
     [TestClass]
     public sealed class ComposeTests
@@ -188,107 +179,6 @@ services:
             var raw = Raw("services:\n  api:\n    build: api\n");
             raw["ComposeService"] = null;
             Assert.AreEqual("ECRC1028", Assert.ThrowsExactly<EcrCacheException>(() => OptionsParser.Parse(raw, new CapturingBuildLog())).Diagnostic.Code);
-        }
-    }
-
-    [TestClass]
-    public sealed class KeyFeatureOptionsTests
-    {
-        private static CacheOptions Apply(Action<RawOptions> configure)
-        {
-            var raw = new RawOptions();
-            configure(raw);
-            var options = new CacheOptions { Provider = ProviderKind.Registry };
-            KeyFeatureOptions.Apply(raw, options);
-            BuildOptions.Apply(raw, options); // the layer-cache options are the build step's
-            return options;
-        }
-
-        [TestMethod]
-        public void Defaults()
-        {
-            var o = Apply(_ => { });
-            Assert.IsNull(o.Platform);
-            Assert.AreEqual(BaseImageDigestMode.On, o.BaseImageDigests);
-            Assert.AreEqual(10, o.BaseImageDigestsCacheMinutes);
-            Assert.IsTrue(o.LayerCache);
-            Assert.IsNull(o.CacheFrom);
-        }
-
-        [TestMethod]
-        public void PlatformsAreNormalisedAndSorted()
-        {
-            var o = Apply(r => r["Platform"] = " Linux/ARM64/v8 , linux/amd64 ,linux/amd64");
-            Assert.AreEqual("linux/amd64,linux/arm64", o.Platform);
-            Assert.IsTrue(o.IsMultiPlatform);
-            Assert.AreEqual("linux/arm64", Apply(r => r["Platform"] = "linux/arm64").Platform);
-            Assert.AreEqual("ECRC1020", Assert.ThrowsExactly<EcrCacheException>(() => Apply(r => r["Platform"] = "arm64")).Diagnostic.Code);
-        }
-
-        [TestMethod]
-        public void DigestModesMinutesAndCacheFrom()
-        {
-            Assert.AreEqual(BaseImageDigestMode.BestEffort, Apply(r => r["BaseImageDigests"] = "BestEffort").BaseImageDigests);
-            Assert.AreEqual(BaseImageDigestMode.Off, Apply(r => r["BaseImageDigests"] = "false").BaseImageDigests);
-            Assert.AreEqual("ECRC1021", Assert.ThrowsExactly<EcrCacheException>(() => Apply(r => r["BaseImageDigests"] = "sometimes")).Diagnostic.Code);
-            Assert.AreEqual(0, Apply(r => r["BaseImageDigestsCacheMinutes"] = "0").BaseImageDigestsCacheMinutes);
-            Assert.AreEqual("ECRC1023", Assert.ThrowsExactly<EcrCacheException>(() => Apply(r => r["BaseImageDigestsCacheMinutes"] = "-1")).Diagnostic.Code);
-            Assert.AreEqual("main", Apply(r => r["CacheFrom"] = "main").CacheFrom);
-            Assert.AreEqual("ECRC1022", Assert.ThrowsExactly<EcrCacheException>(() => Apply(r => r["CacheFrom"] = "other/repo:tag")).Diagnostic.Code);
-            Assert.IsFalse(Apply(r => r["LayerCache"] = "false").LayerCache);
-        }
-    }
-
-    [TestClass]
-    public sealed class MissExplanationTests
-    {
-        private static KeyManifest Manifest(params (string Kind, string Name, string Hash)[] entries) =>
-            new KeyManifest(KeyManifest.AlgorithmVersion, entries.Select(e => new KeyManifestEntry(e.Kind, e.Name, e.Hash)));
-
-        [TestMethod]
-        public void NamesFilesAndArgsButNeverArgValues()
-        {
-            var before = Manifest(("dockerfile", "Dockerfile", "d1"), ("platform", "", "linux/amd64"), ("base-image", "docker.io/library/node:20 linux/amd64", "sha256:old"),
-                ("build-arg", "TOKEN_VERSION", "hash-of-secret-1"), ("file", "a.json", "f1"), ("file", "gone.txt", "g"));
-            var after = Manifest(("dockerfile", "Dockerfile", "d1"), ("platform", "", "linux/arm64"), ("base-image", "docker.io/library/node:20 linux/amd64", "sha256:new"),
-                ("build-arg", "TOKEN_VERSION", "hash-of-secret-2"), ("file", "a.json", "f2"), ("file", "new.txt", "n"));
-            var lines = MissExplanation.Describe(before, after);
-            CollectionAssert.AreEqual(
-                new[]
-                {
-                    "platform changed: linux/amd64 -> linux/arm64",
-                    "base image docker.io/library/node:20 linux/amd64 changed: sha256:old -> sha256:new",
-                    "build arg TOKEN_VERSION changed",
-                    "file a.json changed",
-                    "file new.txt added",
-                    "file gone.txt removed",
-                },
-                lines.ToArray());
-            Assert.IsFalse(string.Join("\n", lines).Contains("hash-of-secret", StringComparison.Ordinal));
-            Assert.AreEqual(0, MissExplanation.Describe(after, after).Count);
-        }
-
-        [TestMethod]
-        public void AnOptionalFileThatAppearsOrGoesIsSaidInWords()
-        {
-            var absent = Manifest(("file", ".npmrc", "absent"));
-            var present = Manifest(("file", ".npmrc", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
-            CollectionAssert.AreEqual(new[] { "file .npmrc was created (it was absent)" }, MissExplanation.Describe(absent, present).ToArray());
-            CollectionAssert.AreEqual(new[] { "file .npmrc no longer exists (Optional: keyed as absent)" }, MissExplanation.Describe(present, absent).ToArray());
-        }
-
-        [TestMethod]
-        public void AnUnsetBuildArgIsShownAsUnset_NeverAsAValue()
-        {
-            var unset = CacheKeyCalculator.Compute(new KeyInputs { DockerfileInline = "FROM busybox\n", BuildArgs = { new KeyValuePair<string, string?>("NODE_VERSION", null) } });
-            var set = CacheKeyCalculator.Compute(new KeyInputs { DockerfileInline = "FROM busybox\n", BuildArgs = { new KeyValuePair<string, string?>("NODE_VERSION", "22-secretish") } });
-            var unsetEntry = unset.Manifest.Entries.Single(e => e.Kind == "build-arg");
-            var setEntry = set.Manifest.Entries.Single(e => e.Kind == "build-arg");
-            StringAssert.StartsWith(MissExplanation.DisplayValue(unsetEntry), "unset");
-            Assert.AreEqual("sha256 of the value (not shown)", MissExplanation.DisplayValue(setEntry));
-            CollectionAssert.AreEqual(new[] { "build arg NODE_VERSION changed (now unset: the Dockerfile's ARG default applies)" }, MissExplanation.Describe(set.Manifest, unset.Manifest).ToArray());
-            CollectionAssert.AreEqual(new[] { "build arg NODE_VERSION changed (was unset)" }, MissExplanation.Describe(unset.Manifest, set.Manifest).ToArray());
-            Assert.IsFalse(string.Join("\n", MissExplanation.Describe(unset.Manifest, set.Manifest)).Contains("22-secretish", StringComparison.Ordinal));
         }
     }
 }

@@ -7,7 +7,7 @@ using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
 
-namespace EcrCache.Tasks.Tests.Faults
+namespace EcrCache.TestSupport
 {
     /// <summary>What the proxy does to one request.</summary>
     public enum FaultKind

@@ -14,7 +14,7 @@ using EcrCache.Tasks.Tests.Core;
 using EcrCache.Tasks.Tests.Stores.Ecr;
 using EcrCache.Tasks.Tests.Registries;
 
-namespace EcrCache.Tasks.Tests.Keys
+namespace EcrCache.Tasks.Tests.Stores
 {
     /// <summary>IImageStore.PrepareCacheFromAsync of each store against the real open registry (and moto for ECR).</summary>
     [TestClass]
@@ -44,6 +44,8 @@ namespace EcrCache.Tasks.Tests.Keys
         private static DockerCli Docker() => new DockerCli(RealDocker.Executable, ProcessRunner.Instance, new RecordingLog());
 
         [TestMethod]
+        [TestCategory(Categories.Docker)]
+        [TestCategory(Categories.Registry)]
         public async Task RegistryStore_ReturnsTheRemoteTagOnlyWhenItExists()
         {
             RealDocker.Require();
@@ -64,6 +66,9 @@ namespace EcrCache.Tasks.Tests.Keys
         }
 
         [TestMethod]
+        [TestCategory(Categories.Docker)]
+        [TestCategory(Categories.Registry)]
+        [TestCategory(Categories.Moto)]
         public async Task EcrStore_LogsInAndReturnsTheRemoteTagOnlyWhenItExists()
         {
             RealDocker.Require();
