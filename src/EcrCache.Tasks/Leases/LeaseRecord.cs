@@ -18,14 +18,30 @@ namespace EcrCache.Leases
             return new LeaseRecord(Guid.NewGuid().ToString("N"), Environment.MachineName, CurrentPid, now, now + timeout);
         }
 
-        public static int CurrentPid
+        /// <summary>This process's id (the holder a same-host waiter checks under /proc).</summary>
+        public static int CurrentPid { get; } =
+#if NETFRAMEWORK
+            CurrentPidOnNetFramework();
+
+        [System.Runtime.InteropServices.DllImport("kernel32.dll")]
+        private static extern int GetCurrentProcessId();
+
+        // .NET Framework has no Environment.ProcessId; it only ever runs on Windows (Visual Studio's MSBuild) or Mono.
+        private static int CurrentPidOnNetFramework()
         {
-            get
+            try
             {
-                using var process = Process.GetCurrentProcess();
+                return GetCurrentProcessId();
+            }
+            catch (Exception ex) when (ex is DllNotFoundException || ex is EntryPointNotFoundException)
+            {
+                using var process = System.Diagnostics.Process.GetCurrentProcess();
                 return process.Id;
             }
         }
+#else
+            Environment.ProcessId;
+#endif
 
         public LeaseRecord AsReleased() => this with { Expires = DateTimeOffset.UtcNow, Released = true };
 
