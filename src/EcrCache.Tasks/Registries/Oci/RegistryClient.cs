@@ -1,10 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using EcrCache.Diagnostics;
 using EcrCache.Http;
 using EcrCache.Logging;
@@ -40,14 +38,6 @@ namespace EcrCache.Registries.Oci
         private const int MaxTokenBodyBytes = 1024 * 1024;
         private const int MaxRedirects = 5;
         private static readonly TimeSpan MinTokenLifetime = TimeSpan.FromSeconds(60);
-
-        private static readonly Regex RepositoryPattern = new Regex(
-            "^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*)*$",
-            RegexOptions.CultureInvariant);
-
-        private static readonly Regex TagPattern = new Regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", RegexOptions.CultureInvariant);
-
-        private static readonly Regex DigestPattern = new Regex("^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$", RegexOptions.CultureInvariant);
 
         private readonly IRegistryCredentialProvider _credentials;
         private readonly IBuildLog _log;
@@ -193,7 +183,7 @@ namespace EcrCache.Registries.Oci
             var mediaType = response.ContentType ?? string.Empty;
             var computed = ComputeDigest(body);
             var isSchema1 = mediaType.StartsWith("application/vnd.docker.distribution.manifest.v1", StringComparison.OrdinalIgnoreCase);
-            if (!isSchema1 && reference.StartsWith("sha256:", StringComparison.Ordinal) && !string.Equals(reference, computed, StringComparison.OrdinalIgnoreCase))
+            if (!isSchema1 && reference.StartsWith(OciDigest.Sha256Prefix, StringComparison.Ordinal) && !string.Equals(reference, computed, StringComparison.Ordinal))
             {
                 throw new EcrCacheException(
                     DiagnosticIds.RegistryUnexpectedStatus,
@@ -212,7 +202,7 @@ namespace EcrCache.Registries.Oci
         /// </summary>
         public async Task PushBlobAsync(string repository, byte[] content, CancellationToken cancellationToken)
         {
-            if (!IsValidRepository(repository))
+            if (!OciNames.IsRepository(repository))
             {
                 throw new EcrCacheException(DiagnosticIds.BadRepositoryName, repository);
             }
@@ -275,28 +265,7 @@ namespace EcrCache.Registries.Oci
         }
 
         /// <summary>The sha256 digest of <paramref name="content"/>: <c>sha256:&lt;64 lower-case hex&gt;</c>.</summary>
-        public static string ComputeDigest(byte[] content)
-        {
-            byte[] hash;
-            using (var sha = SHA256.Create())
-            {
-                hash = sha.ComputeHash(content);
-            }
-
-            var sb = new StringBuilder("sha256:", 7 + 64);
-            foreach (var b in hash)
-            {
-                sb.Append(b.ToString("x2", CultureInfo.InvariantCulture));
-            }
-
-            return sb.ToString();
-        }
-
-        internal static bool IsValidRepository(string repository) =>
-            !string.IsNullOrEmpty(repository) && repository.Length <= 255 && RepositoryPattern.IsMatch(repository);
-
-        internal static bool IsValidReference(string reference) =>
-            !string.IsNullOrEmpty(reference) && (TagPattern.IsMatch(reference) || DigestPattern.IsMatch(reference));
+        public static string ComputeDigest(byte[] content) => OciDigest.Compute(content);
 
         /// <summary>
         /// The scopes to ask a token server for: those of the challenge plus <c>repository:&lt;repo&gt;:&lt;actions&gt;</c>,
@@ -379,12 +348,12 @@ namespace EcrCache.Registries.Oci
                 throw new ArgumentNullException(nameof(reference));
             }
 
-            if (!IsValidRepository(repository))
+            if (!OciNames.IsRepository(repository))
             {
                 throw new EcrCacheException(DiagnosticIds.BadRepositoryName, repository);
             }
 
-            if (!IsValidReference(reference))
+            if (!OciNames.IsReference(reference))
             {
                 throw new ArgumentException("'" + reference + "' is neither a tag nor a digest.", nameof(reference));
             }
