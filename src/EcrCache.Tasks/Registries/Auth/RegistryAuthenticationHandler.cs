@@ -15,7 +15,8 @@ namespace EcrCache.Registries.Auth
     /// answered (Bearer with a token from its realm, else Basic) and the request sent once more. Once a registry has
     /// challenged, later requests are authenticated up front. Unmarked requests (token requests, redirects to another
     /// origin) pass untouched. Credentials go to the registry only over https, to loopback or to an explicitly
-    /// insecure registry, and likewise to a token realm; elsewhere the token is asked for anonymously. Safe for concurrent use.
+    /// insecure registry, and to a token realm only where <see cref="TokenRealmPolicy"/> allows; elsewhere the token
+    /// is asked for anonymously. Safe for concurrent use.
     /// </summary>
     internal sealed class RegistryAuthenticationHandler : DelegatingHandler
     {
@@ -53,8 +54,22 @@ namespace EcrCache.Registries.Auth
         public static void Mark(HttpRequestMessage request, string? repository, Action restartTimeout) =>
             Target.Attach(request, new Target(repository, restartTimeout));
 
-        /// <summary>The diagnostic for a registry (or token server) that refused access: ECRC1302 saying where credentials were looked for.</summary>
-        public EcrCacheException Refused(string? repository, int status, string? detail) => CredentialsRefused(repository, status, detail, Credential());
+        /// <summary>
+        /// The diagnostic for a registry (or token server) that refused access: ECRC1302 saying where credentials were
+        /// looked for, or ECRC1307 when credentials were held back from the token realm and anonymous access was not enough.
+        /// </summary>
+        public EcrCacheException Refused(string? repository, int status, string? detail)
+        {
+            var credential = Credential();
+            var challenge = _challenge;
+            var withheld = challenge == null ? null : Withheld(challenge, credential);
+            if (withheld != null)
+            {
+                return new EcrCacheException(DiagnosticIds.RegistryTokenRealmRefused, _endpoint.Host, Display(new Uri(challenge!.Realm!)), withheld, repository ?? "/v2/", status);
+            }
+
+            return CredentialsRefused(repository, status, detail, credential);
+        }
 
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
@@ -283,8 +298,8 @@ namespace EcrCache.Registries.Auth
         }
 
         /// <summary>
-        /// Why the credentials that would go to <paramref name="challenge"/>'s token realm are held back, or null:
-        /// there are none to send, or the realm may have them (https, loopback, or the insecure registry's own host).
+        /// Why the credentials that would go to <paramref name="challenge"/>'s token realm are held back
+        /// (<see cref="TokenRealmPolicy"/>), or null: there are none to send, or the realm may have them.
         /// </summary>
         private string? Withheld(AuthenticationChallenge challenge, RegistryCredential? credential)
         {
@@ -298,8 +313,7 @@ namespace EcrCache.Registries.Auth
                 return null;
             }
 
-            var registryOwnHost = _endpoint.IsInsecure && string.Equals(realm.Host.Trim('[', ']'), _endpoint.HostName.Trim('[', ']'), StringComparison.OrdinalIgnoreCase);
-            return realm.Scheme == Uri.UriSchemeHttps || RegistryEndpoint.IsLoopbackHost(realm.Host) || registryOwnHost ? null : "is plain http";
+            return TokenRealmPolicy.WhyNot(_endpoint, realm);
         }
 
         /// <summary>Credentials go to the registry over https, to loopback, or over http to a registry marked insecure.</summary>
