@@ -46,6 +46,7 @@ namespace EcrCache.Diagnostics
         public const string CredentialHelperFailed = nameof(CredentialHelperFailed);
         public const string DockerConfigInvalid = nameof(DockerConfigInvalid);
         public const string RegistryNotOciV2 = nameof(RegistryNotOciV2);
+        public const string RegistryTokenRealmRefused = nameof(RegistryTokenRealmRefused);
         public const string EnvFileWriteFailed = nameof(EnvFileWriteFailed);
         public const string JobApiFailed = nameof(JobApiFailed);
         public const string MetaDataFailed = nameof(MetaDataFailed);

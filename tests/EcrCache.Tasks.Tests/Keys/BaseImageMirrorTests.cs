@@ -245,9 +245,10 @@ namespace EcrCache.Tasks.Tests.Keys
         [TestMethod]
         public async Task DockerHubCredentialsFromTheDockerConfigGoToDockerHubsTokenRealm()
         {
-            // Docker Hub cannot be reached from here: a handler sends what is addressed to registry-1.docker.io to a
-            // FAKE registry with a token realm on loopback instead (everything else about the request is unchanged).
-            using var hub = new FakeTokenRegistry { AllowAnonymousPull = true };
+            // Docker Hub cannot be reached from here: a handler sends what is addressed to registry-1.docker.io and
+            // to its token realm auth.docker.io to a FAKE registry instead (everything else about the request is
+            // unchanged). The realm is Docker Hub's own: a public registry's credentials never go to a loopback realm.
+            using var hub = new FakeTokenRegistry { AllowAnonymousPull = true, Realm = "https://auth.docker.io/token" };
             var config = Path.Combine(_dir, "hub-config.json");
             var froms = EcrCache.Keys.Dockerfiles.DockerfileParser.ParseFromInstructions("FROM demo/app:1\n");
             async Task<List<string>> TokenRequests(string? configJson)
@@ -255,7 +256,7 @@ namespace EcrCache.Tasks.Tests.Keys
                 File.WriteAllText(config, configJson ?? "{}");
                 var before = hub.Requests.Count;
                 var credentials = new EcrCache.Registries.Auth.DockerConfigCredentialProvider(EcrCache.Registries.Auth.DockerConfig.LoadFile(config), ProcessRunner.Instance);
-                using var handler = new HostRewritingHandler("registry-1.docker.io", hub.Port);
+                using var handler = new HostRewritingHandler(hub.Port, "registry-1.docker.io", "auth.docker.io");
                 using var resolver = new BaseImageResolver(new CapturingBuildLog(), credentials, null, handler);
                 var resolved = await resolver.ResolveAsync(froms, new[] { "linux/amd64" }, BaseImageDigestMode.On, null, false, Timeout());
                 Assert.AreEqual(hub.ManifestDigest, resolved.Single().Value);
@@ -272,19 +273,19 @@ namespace EcrCache.Tasks.Tests.Keys
         /// <summary>Sends requests for one host to a loopback port instead, keeping the path and headers.</summary>
         private sealed class HostRewritingHandler : DelegatingHandler
         {
-            private readonly string _host;
+            private readonly string[] _hosts;
             private readonly int _port;
 
-            public HostRewritingHandler(string host, int port)
+            public HostRewritingHandler(int port, params string[] hosts)
                 : base(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = false })
             {
-                _host = host;
+                _hosts = hosts;
                 _port = port;
             }
 
             protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
             {
-                if (request.RequestUri!.Host == _host)
+                if (_hosts.Contains(request.RequestUri!.Host))
                 {
                     request.RequestUri = new UriBuilder(request.RequestUri) { Scheme = "http", Host = "127.0.0.1", Port = _port }.Uri;
                 }

@@ -83,20 +83,20 @@ namespace EcrCache.Tasks.Tests.Registries
         {
             CollectionAssert.AreEqual(
                 new[] { "repository:a/b:pull" },
-                RegistryClient.MergeScopes("repository:a/b:pull", "a/b", RegistryAccess.Pull).ToArray());
+                TokenScopes.Merge("repository:a/b:pull", "a/b", RegistryAccess.Pull).ToArray());
             CollectionAssert.AreEqual(
                 new[] { "repository:a/b:pull,push" },
-                RegistryClient.MergeScopes("repository:a/b:pull", "a/b", RegistryAccess.Pull | RegistryAccess.Push).ToArray());
+                TokenScopes.Merge("repository:a/b:pull", "a/b", RegistryAccess.Pull | RegistryAccess.Push).ToArray());
             CollectionAssert.AreEqual(
                 new[] { "registry:catalog:*", "repository:a/b:pull" },
-                RegistryClient.MergeScopes("registry:catalog:*", "a/b", RegistryAccess.Pull).ToArray());
+                TokenScopes.Merge("registry:catalog:*", "a/b", RegistryAccess.Pull).ToArray());
             CollectionAssert.AreEqual(
                 new[] { "repository:x:pull", "repository:a/b:pull" },
-                RegistryClient.MergeScopes("repository:x:pull", "a/b", RegistryAccess.Pull).ToArray());
-            CollectionAssert.AreEqual(new string[0], RegistryClient.MergeScopes(null, null, RegistryAccess.Pull).ToArray());
+                TokenScopes.Merge("repository:x:pull", "a/b", RegistryAccess.Pull).ToArray());
+            CollectionAssert.AreEqual(new string[0], TokenScopes.Merge(null, null, RegistryAccess.Pull).ToArray());
             CollectionAssert.AreEqual(
                 new[] { "repository(plugin):p/q:pull" },
-                RegistryClient.MergeScopes("repository(plugin):p/q:pull", null, RegistryAccess.Pull).ToArray());
+                TokenScopes.Merge("repository(plugin):p/q:pull", null, RegistryAccess.Pull).ToArray());
         }
     }
 }

@@ -67,6 +67,9 @@ namespace EcrCache.Tasks.Tests.Registries
 
         public int? ExpiresIn { get; set; } = 300;
 
+        /// <summary>The token realm the challenge names; null for this server's own <c>/token</c> (any host's /token is served).</summary>
+        public string? Realm { get; set; }
+
         public string ManifestDigest => EcrCache.Registries.Oci.RegistryClient.ComputeDigest(Encoding.UTF8.GetBytes(Manifest));
 
         /// <summary>"METHOD path?query [auth-scheme]" for every request, in order.</summary>
@@ -253,7 +256,7 @@ namespace EcrCache.Tasks.Tests.Registries
                 && (needed == null || grants!.Split(' ').Any(g => Covers(g, needed)));
             if (!ok)
             {
-                var challenge = "Bearer realm=\"http://" + Host + "/token\",service=\"" + Service + "\"";
+                var challenge = "Bearer realm=\"" + (Realm ?? "http://" + Host + "/token") + "\",service=\"" + Service + "\"";
                 if (needed != null)
                 {
                     challenge += ",scope=\"" + needed + "\"";

@@ -1,4 +1,4 @@
-using System.Text.RegularExpressions;
+using EcrCache.Registries.Oci;
 
 namespace EcrCache.Keys.BaseImages
 {
@@ -6,19 +6,13 @@ namespace EcrCache.Keys.BaseImages
     /// An image reference normalised the way docker does: <c>node:20</c> is
     /// <c>docker.io/library/node:20</c>, <c>user/app</c> is <c>docker.io/user/app:latest</c>, and a first path
     /// component with a dot, a colon or <c>localhost</c> is a registry host. Docker Hub's API host is
-    /// <c>registry-1.docker.io</c> (see <see cref="ApiHost"/>).
+    /// <c>registry-1.docker.io</c> (see <see cref="ApiHost"/>). Paths, tags and digests follow the same grammar as the
+    /// registry client's (<see cref="OciNames"/>, <see cref="OciDigest"/>).
     /// </summary>
     internal sealed class ImageReference
     {
         public const string DockerHubDomain = "docker.io";
         public const string DockerHubApiHost = "registry-1.docker.io";
-
-        private static readonly Regex PathPattern = new Regex(
-            "^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*)*$", RegexOptions.CultureInvariant);
-
-        private static readonly Regex TagPattern = new Regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", RegexOptions.CultureInvariant);
-
-        private static readonly Regex DigestPattern = new Regex("^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-fA-F0-9]{32,}$", RegexOptions.CultureInvariant);
 
         private ImageReference(string domain, string path, string? tag, string? digest)
         {
@@ -64,7 +58,7 @@ namespace EcrCache.Keys.BaseImages
             {
                 digest = rest.Substring(at + 1);
                 rest = rest.Substring(0, at);
-                if (!DigestPattern.IsMatch(digest))
+                if (!OciDigest.IsValid(digest))
                 {
                     return false;
                 }
@@ -77,7 +71,7 @@ namespace EcrCache.Keys.BaseImages
             {
                 tag = rest.Substring(colon + 1);
                 rest = rest.Substring(0, colon);
-                if (!TagPattern.IsMatch(tag))
+                if (!OciNames.IsTag(tag))
                 {
                     return false;
                 }
@@ -108,7 +102,7 @@ namespace EcrCache.Keys.BaseImages
                 path = "library/" + path;
             }
 
-            if (!PathPattern.IsMatch(path) || path.Length > 255)
+            if (!OciNames.IsRepository(path))
             {
                 return false;
             }
