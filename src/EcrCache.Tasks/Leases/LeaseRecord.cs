@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 
@@ -26,7 +25,8 @@ namespace EcrCache.Leases
         [System.Runtime.InteropServices.DllImport("kernel32.dll")]
         private static extern int GetCurrentProcessId();
 
-        // .NET Framework has no Environment.ProcessId; it only ever runs on Windows (Visual Studio's MSBuild) or Mono.
+        // .NET Framework has no Environment.ProcessId. It runs on Windows (Visual Studio's MSBuild), where kernel32 has
+        // the call, or on Mono, where /proc/self/stat starts with the pid.
         private static int CurrentPidOnNetFramework()
         {
             try
@@ -35,8 +35,8 @@ namespace EcrCache.Leases
             }
             catch (Exception ex) when (ex is DllNotFoundException || ex is EntryPointNotFoundException)
             {
-                using var process = System.Diagnostics.Process.GetCurrentProcess();
-                return process.Id;
+                var stat = File.ReadAllText("/proc/self/stat");
+                return int.Parse(stat.Substring(0, stat.IndexOf(' ')), CultureInfo.InvariantCulture);
             }
         }
 #else
