@@ -1,5 +1,4 @@
 using System.Text;
-using EcrCache.Diagnostics;
 using EcrCache.Keys;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;

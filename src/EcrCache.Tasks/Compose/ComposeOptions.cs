@@ -1,5 +1,3 @@
-using EcrCache.Diagnostics;
-using EcrCache.Logging;
 using EcrCache.Options;
 
 namespace EcrCache.Compose

@@ -1,6 +1,4 @@
-using EcrCache.Diagnostics;
 using EcrCache.Keys;
-using EcrCache.Logging;
 using EcrCache.Options;
 
 namespace EcrCache.Core

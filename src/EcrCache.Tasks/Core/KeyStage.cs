@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using EcrCache.IO;
 using EcrCache.Keys;
-using EcrCache.Logging;
 
 namespace EcrCache.Core
 {

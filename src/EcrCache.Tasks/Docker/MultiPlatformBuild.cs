@@ -1,6 +1,4 @@
 using EcrCache.Core;
-using EcrCache.Diagnostics;
-using EcrCache.Logging;
 using EcrCache.Options;
 using EcrCache.Stores;
 

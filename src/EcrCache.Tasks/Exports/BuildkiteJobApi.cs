@@ -1,5 +1,4 @@
 using System.Text.Json;
-using EcrCache.Diagnostics;
 using EcrCache.Http;
 
 #if !NETFRAMEWORK

@@ -1,4 +1,3 @@
-using EcrCache.Diagnostics;
 using EcrCache.Options;
 using EcrCache.Processes;
 

@@ -1,6 +1,5 @@
 using System.Security;
 using System.Text;
-using EcrCache.Diagnostics;
 using EcrCache.IO;
 
 namespace EcrCache.Exports

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text.Json;
-using EcrCache.Logging;
 using Polly;
 using Polly.Timeout;
 using static EcrCache.Http.HttpMessages;

@@ -88,7 +88,6 @@ using System.Globalization;
 using System.Runtime.ExceptionServices;
 using System.Security;
 using System.Text.Json;
-using EcrCache.Diagnostics;
 
 namespace EcrCache.Keys
 {

@@ -2,9 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using EcrCache.Diagnostics;
 using EcrCache.IO;
-using EcrCache.Logging;
 
 namespace EcrCache.Leases
 {

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
-using EcrCache.Diagnostics;
 using EcrCache.Stores.Ecr;
 
 namespace EcrCache.Options

@@ -1,4 +1,3 @@
-using EcrCache.Diagnostics;
 using EcrCache.Exports;
 
 namespace EcrCache.Options

@@ -1,8 +1,6 @@
 using System.Text.RegularExpressions;
 using EcrCache.Core;
-using EcrCache.Diagnostics;
 using EcrCache.Keys;
-using EcrCache.Logging;
 
 namespace EcrCache.Options
 {

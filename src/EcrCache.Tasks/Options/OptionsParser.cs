@@ -1,5 +1,3 @@
-using EcrCache.Logging;
-
 namespace EcrCache.Options
 {
     /// <summary>

@@ -1,5 +1,3 @@
-using EcrCache.Diagnostics;
-using EcrCache.Logging;
 using EcrCache.Stores.Ecr;
 using EcrCache.Stores.Gar;
 using EcrCache.Stores.Tarballs;

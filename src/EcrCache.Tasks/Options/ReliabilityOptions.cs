@@ -1,5 +1,3 @@
-using EcrCache.Diagnostics;
-
 namespace EcrCache.Options
 {
     /// <summary>The reliability options: EcrCacheDockerRetries and EcrCacheLeaseTimeout (docs/reliability.md).</summary>

@@ -1,5 +1,3 @@
-using EcrCache.Diagnostics;
-
 namespace EcrCache.Options
 {
     /// <summary>

@@ -1,6 +1,5 @@
 using EcrCache.Docker;
 using EcrCache.Leases;
-using EcrCache.Logging;
 using EcrCache.Processes;
 using EcrCache.Registries.Auth;
 using EcrCache.Registries.Oci;

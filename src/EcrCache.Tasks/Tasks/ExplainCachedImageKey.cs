@@ -1,5 +1,4 @@
 using EcrCache.Core;
-using EcrCache.Logging;
 
 namespace EcrCache.Tasks
 {

@@ -1,5 +1,4 @@
 using EcrCache.Core;
-using EcrCache.Logging;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 

@@ -1,6 +1,5 @@
 using System.Reflection;
 using EcrCache.Core;
-using EcrCache.Logging;
 using EcrCache.Options;
 using Microsoft.Build.Framework;
 

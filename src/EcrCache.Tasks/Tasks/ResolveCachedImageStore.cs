@@ -1,5 +1,4 @@
 using EcrCache.Core;
-using EcrCache.Logging;
 using EcrCache.Options;
 using Microsoft.Build.Framework;
 

@@ -1,5 +1,3 @@
-using EcrCache.Diagnostics;
-using EcrCache.Logging;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 

@@ -1,7 +1,6 @@
 using System.Text;
 using System.Text.Json;
 using EcrCache.IO;
-using EcrCache.Logging;
 
 namespace EcrCache.Keys.BaseImages
 {

@@ -1,8 +1,6 @@
 using EcrCache.Core;
-using EcrCache.Diagnostics;
 using EcrCache.Docker;
 using EcrCache.Keys.Dockerfiles;
-using EcrCache.Logging;
 using EcrCache.Options;
 using EcrCache.Processes;
 using EcrCache.Registries.Auth;

@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
-using EcrCache.Diagnostics;
 using EcrCache.Keys.Dockerfiles;
-using EcrCache.Logging;
 using EcrCache.Registries.Auth;
 using EcrCache.Registries.Oci;
 

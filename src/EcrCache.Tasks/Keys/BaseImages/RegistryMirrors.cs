@@ -1,8 +1,6 @@
 using System.Text.Json;
-using EcrCache.Diagnostics;
 using EcrCache.Docker;
 using EcrCache.Http;
-using EcrCache.Logging;
 using EcrCache.Registries.Oci;
 
 namespace EcrCache.Keys.BaseImages

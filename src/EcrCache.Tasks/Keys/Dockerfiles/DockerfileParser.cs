@@ -1,5 +1,4 @@
 using System.Text;
-using EcrCache.Diagnostics;
 
 namespace EcrCache.Keys.Dockerfiles
 {

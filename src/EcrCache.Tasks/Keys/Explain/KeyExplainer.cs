@@ -3,7 +3,6 @@ using System.Text.Json;
 using EcrCache.Core;
 using EcrCache.Docker;
 using EcrCache.Keys.BaseImages;
-using EcrCache.Logging;
 using EcrCache.Options;
 using EcrCache.Processes;
 

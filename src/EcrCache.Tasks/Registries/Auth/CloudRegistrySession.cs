@@ -1,5 +1,4 @@
 using EcrCache.Docker;
-using EcrCache.Logging;
 using EcrCache.Registries.Oci;
 
 namespace EcrCache.Registries.Auth

@@ -1,6 +1,5 @@
 using System.Text;
 using System.Text.Json;
-using EcrCache.Diagnostics;
 
 namespace EcrCache.Registries.Auth
 {

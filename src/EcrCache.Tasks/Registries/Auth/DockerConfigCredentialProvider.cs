@@ -1,8 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using EcrCache.Diagnostics;
-using EcrCache.Logging;
 using EcrCache.Processes;
 
 namespace EcrCache.Registries.Auth

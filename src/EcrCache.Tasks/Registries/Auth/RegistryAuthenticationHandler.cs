@@ -2,8 +2,6 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
-using EcrCache.Diagnostics;
-using EcrCache.Logging;
 using EcrCache.Registries.Oci;
 using static EcrCache.Http.HttpMessages;
 

@@ -1,5 +1,4 @@
 using System.Net.Http.Headers;
-using EcrCache.Diagnostics;
 
 namespace EcrCache.Registries.Oci
 {

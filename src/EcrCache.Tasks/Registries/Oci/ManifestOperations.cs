@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Net.Http.Headers;
-using EcrCache.Diagnostics;
 
 namespace EcrCache.Registries.Oci
 {

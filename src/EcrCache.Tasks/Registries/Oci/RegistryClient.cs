@@ -1,6 +1,4 @@
-using EcrCache.Diagnostics;
 using EcrCache.Http;
-using EcrCache.Logging;
 using EcrCache.Registries.Auth;
 using static EcrCache.Http.HttpMessages;
 

@@ -1,9 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
-using EcrCache.Diagnostics;
 using EcrCache.Http;
-using EcrCache.Logging;
 using EcrCache.Registries.Auth;
 using static EcrCache.Http.HttpMessages;
 

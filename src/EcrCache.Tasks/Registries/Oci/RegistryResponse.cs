@@ -1,5 +1,4 @@
 using System.Text.Json;
-using EcrCache.Diagnostics;
 
 namespace EcrCache.Registries.Oci
 {

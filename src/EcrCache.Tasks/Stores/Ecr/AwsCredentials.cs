@@ -1,7 +1,6 @@
 using Amazon.Runtime;
 using Amazon.Runtime.CredentialManagement;
 using Amazon.Runtime.Credentials;
-using EcrCache.Diagnostics;
 
 namespace EcrCache.Stores.Ecr
 {

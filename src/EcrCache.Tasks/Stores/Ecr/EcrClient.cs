@@ -3,9 +3,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using EcrCache.Diagnostics;
 using EcrCache.Http;
-using EcrCache.Logging;
 using static EcrCache.Http.HttpMessages;
 
 namespace EcrCache.Stores.Ecr

@@ -1,7 +1,5 @@
 using EcrCache.Core;
-using EcrCache.Diagnostics;
 using EcrCache.Docker;
-using EcrCache.Logging;
 using EcrCache.Options;
 using EcrCache.Processes;
 using EcrCache.Registries.Auth;

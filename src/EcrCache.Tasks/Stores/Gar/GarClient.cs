@@ -2,9 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text.Json;
-using EcrCache.Diagnostics;
 using EcrCache.Http;
-using EcrCache.Logging;
 using static EcrCache.Http.HttpMessages;
 
 namespace EcrCache.Stores.Gar

@@ -1,4 +1,3 @@
-using EcrCache.Diagnostics;
 using EcrCache.Http;
 using Google.Apis.Auth.OAuth2;
 using Google.Apis.Auth.OAuth2.Responses;

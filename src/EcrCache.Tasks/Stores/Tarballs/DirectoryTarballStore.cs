@@ -1,8 +1,6 @@
 using EcrCache.Core;
-using EcrCache.Diagnostics;
 using EcrCache.Docker;
 using EcrCache.IO;
-using EcrCache.Logging;
 using EcrCache.Options;
 
 namespace EcrCache.Stores.Tarballs

@@ -1,9 +1,7 @@
 using System.Collections.Concurrent;
 using System.IO.Compression;
 using System.Text;
-using EcrCache.Diagnostics;
 using EcrCache.Docker;
-using EcrCache.Logging;
 using EcrCache.Processes;
 
 namespace EcrCache.Stores.Tarballs

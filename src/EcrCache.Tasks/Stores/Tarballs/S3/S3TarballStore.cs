@@ -1,9 +1,7 @@
 using Amazon.S3;
 using Amazon.S3.Model;
 using EcrCache.Core;
-using EcrCache.Diagnostics;
 using EcrCache.Docker;
-using EcrCache.Logging;
 using EcrCache.Options;
 using EcrCache.Stores.Ecr;
 
