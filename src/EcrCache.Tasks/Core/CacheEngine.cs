@@ -19,8 +19,9 @@ using EcrCache.Stores.Registry;
 namespace EcrCache.Core
 {
     /// <summary>
-    /// The whole EnsureCachedImage job: key, resolve the store, hit or miss, export. No MSBuild types: the task is a
-    /// thin shell around this class, and a command-line entry point could drive it the same way.
+    /// The whole EnsureCachedImage job as four steps (key, store, pull or build, export), one method each, which the step
+    /// tasks call in order on one instance; <see cref="EnsureAsync"/> runs them all. No MSBuild types: the tasks are thin
+    /// shells around this class, and a command-line entry point could drive it the same way.
     /// </summary>
     internal sealed class CacheEngine : IDisposable
     {
@@ -64,7 +65,7 @@ namespace EcrCache.Core
             set => _log.Target = value;
         }
 
-        /// <summary>Options parsed so far: each step adds its own concern before it runs.</summary>
+        /// <summary>The options, all parsed before the first step.</summary>
         public CacheOptions Options => _options;
 
         public void Dispose()
@@ -76,12 +77,9 @@ namespace EcrCache.Core
         /// <summary>Factory for the store; replaced by later providers and by tests.</summary>
         public Func<CacheOptions, DockerCli, IBuildLog, IImageStore>? StoreFactory { get; set; }
 
-        /// <summary>Computes the key (asks the daemon for its platform) and writes key.txt and key-manifest.json.</summary>
-        public async Task<CacheKey> ComputeKeyAsync(CancellationToken cancellationToken)
-        {
-            var version = await _docker.GetVersionAsync(cancellationToken).ConfigureAwait(false);
-            return await ComputeAndWriteKeyAsync(version.Platform, cancellationToken).ConfigureAwait(false);
-        }
+        /// <summary>The key step on its own: asks the daemon for its platform, writes key.txt and key-manifest.json.</summary>
+        public Task<CacheKey> ComputeKeyAsync(CancellationToken cancellationToken) =>
+            ComputeKeyStepAsync(trustEnsuredPlatform: false, cancellationToken);
 
         /// <summary>ExplainCachedImageKey: prints the manifest and the changes since the last ensured key; no docker, no network.</summary>
         public async Task<CacheKey> ExplainAsync(CancellationToken cancellationToken) =>
@@ -163,7 +161,6 @@ namespace EcrCache.Core
         {
             _stepCancellation = cancellationToken;
             RequireStep(_image != null && _stores != null, "PullOrBuildCachedImage", "ResolveCachedImageStore");
-            _docker.Retries = _options.DockerRetries;
             var stores = _stores!;
             try
             {

@@ -11,7 +11,7 @@ namespace EcrCache.Docker
     /// </summary>
     internal static class MultiPlatformBuild
     {
-        /// <summary>Fails early (before any key work) when a multi-platform build cannot run: ECRC1211, ECRC1210.</summary>
+        /// <summary>Fails early (when the store is resolved, before anything is looked up or built) when a multi-platform build cannot run: ECRC1211, ECRC1210.</summary>
         public static async Task CheckAsync(CacheOptions options, DockerCli docker, CancellationToken cancellationToken)
         {
             if (!options.IsMultiPlatform)
