@@ -38,7 +38,7 @@ namespace EcrCache.Tasks.Tests.Sdk
         }
 
         /// <summary>Global properties that hide any BUILDKITE_* of the machine running the tests (environment variables are properties too).</summary>
-        private static Dictionary<string, string> NoBuildkite(params (string Key, string Value)[] extra)
+        internal static Dictionary<string, string> NoBuildkite(params (string Key, string Value)[] extra)
         {
             var globals = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
             {
@@ -221,7 +221,7 @@ namespace EcrCache.Tasks.Tests.Sdk
 
         /// <summary>The step tasks and their settable inputs (read after MSBuild is registered, hence not inlined).</summary>
         [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-        private static Dictionary<string, HashSet<string>> StepTasks() =>
+        internal static Dictionary<string, HashSet<string>> StepTasks() =>
             typeof(EcrCache.Tasks.CacheStepTask).Assembly.GetTypes()
                 .Where(t => !t.IsAbstract && typeof(EcrCache.Tasks.CacheStepTask).IsAssignableFrom(t))
                 .ToDictionary(

@@ -117,6 +117,19 @@ namespace EcrCache.Tasks.Tests.Sdk
             return result;
         }
 
+        /// <summary>The evaluated items of <paramref name="itemType"/>: each one's spec with the metadata it was given (not the well-known ones).</summary>
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        public static List<(string Spec, Dictionary<string, string> Metadata)> EvaluateItems(string projectPath, IDictionary<string, string>? globals, string itemType)
+        {
+            using var collection = new ProjectCollection();
+            var project = new Project(projectPath, globals ?? new Dictionary<string, string>(), null, collection);
+            var result = project.GetItems(itemType)
+                .Select(i => (i.EvaluatedInclude, i.Metadata.ToDictionary(m => m.Name, m => m.EvaluatedValue, StringComparer.OrdinalIgnoreCase)))
+                .ToList();
+            collection.UnloadAllProjects();
+            return result;
+        }
+
         /// <summary>Target name → DependsOnTargets as written (unexpanded).</summary>
         [MethodImpl(MethodImplOptions.NoInlining)]
         public static Dictionary<string, string> Targets(string projectPath, IDictionary<string, string>? globals)
