@@ -1,3 +1,6 @@
+using System.Net;
+using System.Net.Sockets;
+
 namespace EcrCache.Tasks.Tests.Sdk
 {
     /// <summary>
@@ -7,6 +10,9 @@ namespace EcrCache.Tasks.Tests.Sdk
     [TestClass]
     public sealed class SdkIdeTests
     {
+        private static readonly string[] PublicTargets =
+            { "EnsureCachedImage", "ComputeCachedImageKey", "ResolveCachedImageStore", "PullOrBuildCachedImage", "ExportCachedImage", "ExplainCachedImageKey" };
+
         private string _dir = "";
 
         [ClassInitialize]
@@ -183,6 +189,127 @@ namespace EcrCache.Tasks.Tests.Sdk
             var upToDate = SdkHarness.Build(project, insideVs, new[] { "_EcrCacheTouchUpToDateCheckBuilt" });
             Assert.IsTrue(upToDate.Success, upToDate.Log);
             Assert.AreEqual(after.AddMinutes(-1), File.GetLastWriteTimeUtc(ensured), "inputs older than the record: no write");
+        }
+
+        // ---------------------------------------------------------------- design-time builds: no docker, no network
+
+        [TestMethod]
+        [DataRow("DesignTimeBuild", "true", "", "")]
+        [DataRow("BuildingInsideVisualStudio", "true", "BuildingProject", "false")]
+        public void DesignTime_EveryPublicTarget_RunsNoDocker_OpensNoConnection_WritesNothing(string property, string value, string property2, string value2)
+        {
+            using var listener = new RecordingListener();
+            var record = Dir("docker-calls.txt");
+            var docker = RecordingDocker(record);
+            var project = Project(listener.Port);
+            var globals = SdkEvaluationTests.NoBuildkite(
+                (property, value),
+                ("EcrCacheTasksAssembly", SdkHarness.TasksAssembly),
+                ("EcrCacheDockerPath", docker));
+            if (property2 != "")
+            {
+                globals[property2] = value2;
+            }
+
+            foreach (var target in PublicTargets.Append("Build"))
+            {
+                var outcome = SdkHarness.Build(project, globals, new[] { target }, "EcrCacheImageReference", "EcrCacheKey");
+                Assert.IsTrue(outcome.Success, target + ": " + outcome.Log);
+                Assert.AreEqual(0, outcome.Errors.Count + outcome.Warnings.Count, target + ": " + outcome.Log);
+                CollectionAssert.Contains(outcome.TargetsRun, target, outcome.Log);
+                var ours = outcome.TasksRun.Where(t => SdkEvaluationTests.StepTasks().ContainsKey(t)).ToList();
+                Assert.AreEqual(0, ours.Count, target + ": tasks that ran: " + string.Join(", ", ours));
+                Assert.AreEqual("", outcome.Properties["EcrCacheKey"], target);
+                Assert.IsFalse(File.Exists(record), target + " ran docker: " + (File.Exists(record) ? File.ReadAllText(record) : ""));
+                Assert.AreEqual(0, listener.Connections, target + " opened a connection to the registry");
+                Assert.IsFalse(Directory.Exists(Dir("obj", "ecrcache")), target + " wrote to obj/ecrcache");
+            }
+        }
+
+        [TestMethod]
+        public void NotDesignTime_TheSameProject_RunsTheStandInDocker()
+        {
+            // The control for the test above: outside a design-time build the stand-in and the listener do see calls,
+            // so their silence there means something.
+            using var listener = new RecordingListener();
+            var record = Dir("docker-calls.txt");
+            var globals = SdkEvaluationTests.NoBuildkite(
+                ("EcrCacheTasksAssembly", SdkHarness.TasksAssembly),
+                ("EcrCacheDockerPath", RecordingDocker(record)));
+            var outcome = SdkHarness.Build(Project(listener.Port), globals, new[] { "EnsureCachedImage" });
+            Assert.IsTrue(File.Exists(record), "docker was not called: " + outcome.Log);
+            Assert.IsTrue(listener.Connections > 0, "the registry was not called: " + outcome.Log);
+        }
+
+        /// <summary>A standalone image project on a registry at 127.0.0.1:<paramref name="port"/>, its base image there too.</summary>
+        private string Project(int port)
+        {
+            File.WriteAllText(Dir("Dockerfile"), $"FROM 127.0.0.1:{port}/base:1\n");
+            File.WriteAllText(Dir("package.json"), "{}");
+            return SdkHarness.WriteProject(_dir, "MyImage.proj", $@"  <PropertyGroup>
+    <EcrCacheProvider>registry</EcrCacheProvider>
+    <EcrCacheRegistry>127.0.0.1:{port}</EcrCacheRegistry>
+    <EcrCacheRegistryInsecure>true</EcrCacheRegistryInsecure>
+  </PropertyGroup>
+  <ItemGroup><CacheOn Include=""package.json"" /></ItemGroup>");
+        }
+
+        /// <summary>
+        /// A docker stand-in that appends its arguments to <paramref name="record"/>; it answers `docker version` with a
+        /// linux/amd64 daemon, so that a real build goes on to the registry, and prints nothing for anything else.
+        /// </summary>
+        private string RecordingDocker(string record)
+        {
+            var path = Dir("docker");
+            File.WriteAllText(path, "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '" + record + "'\n"
+                                    + "if [ \"$1\" = version ]; then echo '{\"Client\":{\"Version\":\"27.0.0\"},\"Server\":{\"Version\":\"27.0.0\",\"Os\":\"linux\",\"Arch\":\"amd64\"}}'; fi\n");
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            return path;
+        }
+
+        /// <summary>A TCP listener on a free local port that accepts and counts every connection, then closes it.</summary>
+        private sealed class RecordingListener : IDisposable
+        {
+            private readonly TcpListener _listener = new TcpListener(IPAddress.Loopback, 0);
+            private readonly Task _accepting;
+            private int _connections;
+
+            public RecordingListener()
+            {
+                _listener.Start();
+                _accepting = AcceptAsync();
+            }
+
+            public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
+            public int Connections => Volatile.Read(ref _connections);
+
+            private async Task AcceptAsync()
+            {
+                try
+                {
+                    while (true)
+                    {
+                        using var client = await _listener.AcceptTcpClientAsync();
+                        Interlocked.Increment(ref _connections);
+                    }
+                }
+                catch (Exception e) when (e is SocketException or ObjectDisposedException)
+                {
+                }
+            }
+
+            public void Dispose()
+            {
+                _listener.Stop();
+                try
+                {
+                    _accepting.Wait(TimeSpan.FromSeconds(5));
+                }
+                catch (AggregateException)
+                {
+                }
+            }
         }
     }
 }
