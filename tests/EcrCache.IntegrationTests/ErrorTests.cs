@@ -36,6 +36,21 @@ public sealed class ErrorTests : IntegrationTest
     }
 
     [TestMethod]
+    public void DockerfileErrorsPrintTheDockerfilesLineAndColumn()
+    {
+        // The canonical "file(line,col): error CODE: text" that IDEs and CI annotations parse; no docker is needed.
+        var ws = CreateWorkspace();
+        var dockerfile = Path.Combine(ws.ProjectDirectory, "Dockerfile");
+        ws.WriteFile("Dockerfile", "ARG BASE\n\nFROM ${BASE}\n");
+        var emptyArg = ws.Build(Array.Empty<string>(), target: "ExplainCachedImageKey").AssertFailedWith("ECRC1110");
+        StringAssert.Contains(emptyArg.Output, dockerfile + "(3,1): error ECRC1110: Line 3 of the Dockerfile", emptyArg.Describe());
+
+        ws.WriteFile("Dockerfile", "RUN echo no base\n");
+        var noFrom = ws.Build("-p:EcrCacheDockerPath=/nonexistent/docker").AssertFailedWith("ECRC1043");
+        StringAssert.Contains(noFrom.Output, dockerfile + "(1,1): error ECRC1043: ", noFrom.Describe());
+    }
+
+    [TestMethod]
     public void MissingDockerExecutableIsECRC1201() =>
         CreateWorkspace().Build("-p:EcrCacheDockerPath=/nonexistent/docker").AssertFailedWith("ECRC1201");
 

@@ -27,6 +27,29 @@ namespace EcrCache.Compose
 
         /// <summary>Build args in file order. A null value means "from the environment" and the variable was unset (Compose omits those).</summary>
         public IList<KeyValuePair<string, string?>> Args { get; } = new List<KeyValuePair<string, string?>>();
+
+        /// <summary>1-based line and column of the service's <c>build:</c> key.</summary>
+        public (int Line, int Column) BuildAt { get; set; }
+
+        /// <summary>Where the keys of the build: section (and the service's platform:) are, by key name.</summary>
+        public Dictionary<string, (int Line, int Column)> KeysAt { get; } = new Dictionary<string, (int Line, int Column)>(StringComparer.Ordinal);
+
+        /// <summary>
+        /// <paramref name="diagnostic"/> pointing at the first of <paramref name="keys"/> the Compose file sets, else at
+        /// the service's build: key: an IDE opens the Compose file where the value that decided it is.
+        /// </summary>
+        public Diagnostic Locate(Diagnostic diagnostic, params string[] keys)
+        {
+            foreach (var key in keys)
+            {
+                if (KeysAt.TryGetValue(key, out var at))
+                {
+                    return diagnostic.At(ComposeFile, at.Line, at.Column);
+                }
+            }
+
+            return diagnostic.At(ComposeFile, BuildAt.Line, BuildAt.Column);
+        }
     }
 
     /// <summary>
@@ -55,11 +78,17 @@ namespace EcrCache.Compose
                     stream.Load(reader);
                 }
 
-                root = stream.Documents.Count > 0 ? stream.Documents[0].RootNode as YamlMappingNode ?? throw new EcrCacheException(DiagnosticIds.ComposeFileInvalid, composeFile, "the top level is not a mapping") : throw new EcrCacheException(DiagnosticIds.ComposeFileInvalid, composeFile, "the file is empty");
+                if (stream.Documents.Count == 0)
+                {
+                    throw new EcrCacheException(Diagnostic.Create(DiagnosticIds.ComposeFileInvalid, composeFile, "the file is empty").At(composeFile, 0));
+                }
+
+                var top = stream.Documents[0].RootNode;
+                root = top as YamlMappingNode ?? throw new EcrCacheException(At(Diagnostic.Create(DiagnosticIds.ComposeFileInvalid, composeFile, "the top level is not a mapping"), composeFile, top.Start));
             }
             catch (YamlException ex)
             {
-                throw new EcrCacheException(Diagnostic.Create(DiagnosticIds.ComposeFileInvalid, composeFile, ex.Message), ex);
+                throw new EcrCacheException(At(Diagnostic.Create(DiagnosticIds.ComposeFileInvalid, composeFile, ex.Message), composeFile, ex.Start), ex);
             }
             catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
             {
@@ -70,8 +99,10 @@ namespace EcrCache.Compose
             var dotEnv = ReadDotEnv(Path.Combine(composeDir, ".env"));
             Func<string, string?> lookup = name => environment(name) ?? (dotEnv.TryGetValue(name, out var v) ? v : null);
 
+            var servicesKey = Key(root, "services");
             var services = Child(root, "services") as YamlMappingNode;
             var names = new List<string>();
+            YamlNode? serviceKey = null;
             YamlNode? serviceNode = null;
             if (services != null)
             {
@@ -81,6 +112,7 @@ namespace EcrCache.Compose
                     names.Add(name);
                     if (name == service)
                     {
+                        serviceKey = pair.Key;
                         serviceNode = pair.Value;
                     }
                 }
@@ -88,24 +120,35 @@ namespace EcrCache.Compose
 
             if (serviceNode == null)
             {
-                throw new EcrCacheException(DiagnosticIds.ComposeServiceMissing, service, composeFile, names.Count == 0 ? "(none)" : string.Join(", ", names));
+                var missing = Diagnostic.Create(DiagnosticIds.ComposeServiceMissing, service, composeFile, names.Count == 0 ? "(none)" : string.Join(", ", names));
+                throw new EcrCacheException(servicesKey != null ? At(missing, composeFile, servicesKey.Start) : missing.At(composeFile, 0));
             }
 
-            var build = serviceNode is YamlMappingNode serviceMap ? Child(serviceMap, "build") : null;
+            var serviceMap = serviceNode as YamlMappingNode;
+            var buildKey = serviceMap != null ? Key(serviceMap, "build") : null;
+            var build = serviceMap != null ? Child(serviceMap, "build") : null;
             if (build == null)
             {
-                throw new EcrCacheException(DiagnosticIds.ComposeBuildInvalid, service, composeFile, "the service has no build: section (it only names an image)");
+                throw Invalid(service, composeFile, serviceKey, "the service has no build: section (it only names an image)");
             }
 
-            var result = new ComposeBuild { Service = service, ComposeFile = Path.GetFullPath(composeFile) };
+            var result = new ComposeBuild { Service = service, ComposeFile = Path.GetFullPath(composeFile), BuildAt = Position(buildKey!.Start) };
             string context = ".";
             string? dockerfile = null;
             if (build is YamlScalarNode shortForm)
             {
-                context = Interpolate(shortForm.Value ?? ".", lookup, service, composeFile);
+                context = Interpolate(shortForm.Value ?? ".", lookup, service, composeFile, shortForm);
             }
             else if (build is YamlMappingNode map)
             {
+                foreach (var pair in map.Children)
+                {
+                    if (pair.Key is YamlScalarNode key && key.Value != null)
+                    {
+                        result.KeysAt[key.Value] = Position(key.Start);
+                    }
+                }
+
                 context = Scalar(map, "context", lookup, service, composeFile) ?? ".";
                 dockerfile = Scalar(map, "dockerfile", lookup, service, composeFile);
                 result.DockerfileInline = Scalar(map, "dockerfile_inline", lookup, service, composeFile);
@@ -116,7 +159,7 @@ namespace EcrCache.Compose
                     var list = new List<string>();
                     foreach (var item in platforms.Children)
                     {
-                        list.Add(Interpolate((item as YamlScalarNode)?.Value ?? "", lookup, service, composeFile));
+                        list.Add(Interpolate((item as YamlScalarNode)?.Value ?? "", lookup, service, composeFile, item));
                     }
 
                     result.Platform = string.Join(",", list);
@@ -124,22 +167,26 @@ namespace EcrCache.Compose
             }
             else
             {
-                throw new EcrCacheException(DiagnosticIds.ComposeBuildInvalid, service, composeFile, "build: is neither a context path nor a mapping");
+                throw Invalid(service, composeFile, build, "build: is neither a context path nor a mapping");
             }
 
-            if (result.Platform == null && serviceNode is YamlMappingNode withPlatform)
+            if (result.Platform == null && serviceMap != null)
             {
-                result.Platform = Scalar(withPlatform, "platform", lookup, service, composeFile);
+                result.Platform = Scalar(serviceMap, "platform", lookup, service, composeFile);
+                if (result.Platform != null)
+                {
+                    result.KeysAt["platform"] = Position(Key(serviceMap, "platform")!.Start);
+                }
             }
 
             if (context.IndexOf("://", StringComparison.Ordinal) >= 0 || context.StartsWith("git@", StringComparison.Ordinal))
             {
-                throw new EcrCacheException(DiagnosticIds.ComposeBuildInvalid, service, composeFile, "the context '" + context + "' is a URL; EcrCache keys and builds local contexts only");
+                throw new EcrCacheException(result.Locate(Diagnostic.Create(DiagnosticIds.ComposeBuildInvalid, service, composeFile, "the context '" + context + "' is a URL; EcrCache keys and builds local contexts only"), "context"));
             }
 
             if (dockerfile != null && result.DockerfileInline != null)
             {
-                throw new EcrCacheException(DiagnosticIds.ComposeBuildInvalid, service, composeFile, "it sets both dockerfile and dockerfile_inline");
+                throw new EcrCacheException(result.Locate(Diagnostic.Create(DiagnosticIds.ComposeBuildInvalid, service, composeFile, "it sets both dockerfile and dockerfile_inline"), "dockerfile_inline"));
             }
 
             result.Context = Path.GetFullPath(Path.Combine(composeDir, context));
@@ -163,7 +210,7 @@ namespace EcrCache.Compose
                 foreach (var pair in map.Children)
                 {
                     var name = ((YamlScalarNode)pair.Key).Value ?? "";
-                    var value = pair.Value is YamlScalarNode s && !IsNull(s) ? Interpolate(s.Value ?? "", lookup, service, file) : lookup(name);
+                    var value = pair.Value is YamlScalarNode s && !IsNull(s) ? Interpolate(s.Value ?? "", lookup, service, file, s) : lookup(name);
                     result.Args.Add(new KeyValuePair<string, string?>(name, value));
                 }
             }
@@ -171,7 +218,7 @@ namespace EcrCache.Compose
             {
                 foreach (var item in list.Children)
                 {
-                    var text = Interpolate((item as YamlScalarNode)?.Value ?? "", lookup, service, file);
+                    var text = Interpolate((item as YamlScalarNode)?.Value ?? "", lookup, service, file, item);
                     var eq = text.IndexOf('=');
                     var name = eq < 0 ? text : text.Substring(0, eq);
                     result.Args.Add(new KeyValuePair<string, string?>(name, eq < 0 ? lookup(name) : text.Substring(eq + 1)));
@@ -179,24 +226,40 @@ namespace EcrCache.Compose
             }
             else
             {
-                throw new EcrCacheException(DiagnosticIds.ComposeBuildInvalid, service, file, "build.args is neither a mapping nor a list");
+                throw Invalid(service, file, args, "build.args is neither a mapping nor a list");
             }
         }
 
         private static bool IsNull(YamlScalarNode node) =>
             node.Style == YamlDotNet.Core.ScalarStyle.Plain && (node.Value == null || node.Value.Length == 0 || node.Value == "~" || node.Value == "null");
 
-        private static YamlNode? Child(YamlMappingNode map, string name)
+        private static YamlNode? Child(YamlMappingNode map, string name) => Pair(map, name)?.Value;
+
+        /// <summary>The key node of <paramref name="name"/>: errors about a value point at its key's line.</summary>
+        private static YamlNode? Key(YamlMappingNode map, string name) => Pair(map, name)?.Key;
+
+        private static KeyValuePair<YamlNode, YamlNode>? Pair(YamlMappingNode map, string name)
         {
             foreach (var pair in map.Children)
             {
                 if (pair.Key is YamlScalarNode key && key.Value == name)
                 {
-                    return pair.Value;
+                    return pair;
                 }
             }
 
             return null;
+        }
+
+        private static (int Line, int Column) Position(Mark mark) => ((int)mark.Line, (int)mark.Column);
+
+        private static Diagnostic At(Diagnostic diagnostic, string file, Mark mark) => diagnostic.At(file, (int)mark.Line, (int)mark.Column);
+
+        /// <summary>ECRC1027 pointing at <paramref name="node"/> of the Compose file (at the file as a whole without one).</summary>
+        private static EcrCacheException Invalid(string service, string file, YamlNode? node, string reason)
+        {
+            var diagnostic = Diagnostic.Create(DiagnosticIds.ComposeBuildInvalid, service, file, reason);
+            return new EcrCacheException(node != null ? At(diagnostic, file, node.Start) : file.Length > 0 ? diagnostic.At(file, 0) : diagnostic);
         }
 
         private static string? Scalar(YamlMappingNode map, string name, Func<string, string?> lookup, string service, string file)
@@ -209,23 +272,23 @@ namespace EcrCache.Compose
 
             if (!(node is YamlScalarNode scalar))
             {
-                throw new EcrCacheException(DiagnosticIds.ComposeBuildInvalid, service, file, "build." + name + " is not a string");
+                throw Invalid(service, file, node, "build." + name + " is not a string");
             }
 
-            return Interpolate(scalar.Value ?? "", lookup, service, file);
+            return Interpolate(scalar.Value ?? "", lookup, service, file, scalar);
         }
 
-        /// <summary>Compose interpolation of one value.</summary>
-        public static string Interpolate(string text, Func<string, string?> lookup, string service = "", string file = "") =>
+        /// <summary>Compose interpolation of one value; errors point at <paramref name="node"/>, the value's node.</summary>
+        public static string Interpolate(string text, Func<string, string?> lookup, string service = "", string file = "", YamlNode? node = null) =>
             VariableReferences.Substitute(
                 text,
                 dollarEscape: '$',
                 nestedBraces: false,
                 lookup,
-                inner => Expand(inner, lookup, service, file),
-                () => new EcrCacheException(DiagnosticIds.ComposeBuildInvalid, service, file, "'" + text + "' has a ${ without }"));
+                inner => Expand(inner, lookup, service, file, node),
+                () => Invalid(service, file, node, "'" + text + "' has a ${ without }"));
 
-        private static string Expand(string inner, Func<string, string?> lookup, string service, string file)
+        private static string Expand(string inner, Func<string, string?> lookup, string service, string file, YamlNode? node)
         {
             var n = VariableReferences.NameEnd(inner, 0);
             var name = inner.Substring(0, n);
@@ -243,18 +306,18 @@ namespace EcrCache.Compose
             switch (kind)
             {
                 case '-':
-                    return present ? value! : Interpolate(word, lookup, service, file);
+                    return present ? value! : Interpolate(word, lookup, service, file, node);
                 case '+':
-                    return present ? Interpolate(word, lookup, service, file) : "";
+                    return present ? Interpolate(word, lookup, service, file, node) : "";
                 case '?':
                     if (!present)
                     {
-                        throw new EcrCacheException(DiagnosticIds.ComposeBuildInvalid, service, file, "required variable " + name + " is missing a value: " + word);
+                        throw Invalid(service, file, node, "required variable " + name + " is missing a value: " + word);
                     }
 
                     return value!;
                 default:
-                    throw new EcrCacheException(DiagnosticIds.ComposeBuildInvalid, service, file, "'${" + inner + "}' is not valid interpolation");
+                    throw Invalid(service, file, node, "'${" + inner + "}' is not valid interpolation");
             }
         }
 

@@ -35,27 +35,27 @@ namespace EcrCache.Compose
 
             if (Validate.Blank(raw["Dockerfile"]) != null && (build.Dockerfile == null || !SamePath(Full(raw.ProjectDirectory, raw["Dockerfile"]!), build.Dockerfile)))
             {
-                throw new EcrCacheException(DiagnosticIds.ComposeConflict, "EcrCacheDockerfile", raw["Dockerfile"], build.Dockerfile ?? "dockerfile_inline", service, path);
+                throw Conflict(build, "EcrCacheDockerfile", raw["Dockerfile"], build.Dockerfile ?? "dockerfile_inline", service, path, "dockerfile", "dockerfile_inline");
             }
 
             if (Validate.Blank(raw["DockerfileInline"]) != null && !string.Equals(raw["DockerfileInline"], build.DockerfileInline, StringComparison.Ordinal))
             {
-                throw new EcrCacheException(DiagnosticIds.ComposeConflict, "EcrCacheDockerfileInline", "(inline text)", build.DockerfileInline != null ? "(other inline text)" : build.Dockerfile, service, path);
+                throw Conflict(build, "EcrCacheDockerfileInline", "(inline text)", build.DockerfileInline != null ? "(other inline text)" : build.Dockerfile, service, path, "dockerfile_inline", "dockerfile");
             }
 
             if (Validate.Blank(raw["Context"]) != null && !SamePath(Full(raw.ProjectDirectory, raw["Context"]!), build.Context))
             {
-                throw new EcrCacheException(DiagnosticIds.ComposeConflict, "EcrCacheContext", raw["Context"], build.Context, service, path);
+                throw Conflict(build, "EcrCacheContext", raw["Context"], build.Context, service, path, "context");
             }
 
             if (Validate.Blank(raw["Target"]) != null && build.Target != null && !string.Equals(raw["Target"]!.Trim(), build.Target, StringComparison.Ordinal))
             {
-                throw new EcrCacheException(DiagnosticIds.ComposeConflict, "EcrCacheTarget", raw["Target"], build.Target, service, path);
+                throw Conflict(build, "EcrCacheTarget", raw["Target"], build.Target, service, path, "target");
             }
 
             if (build.Platform != null && Validate.Blank(raw["Platform"]) != null && !SamePlatforms(raw["Platform"]!, build.Platform))
             {
-                throw new EcrCacheException(DiagnosticIds.ComposeConflict, "EcrCachePlatform", raw["Platform"], build.Platform, service, path);
+                throw Conflict(build, "EcrCachePlatform", raw["Platform"], build.Platform, service, path, "platforms", "platform");
             }
 
             raw["Platform"] = Validate.Blank(raw["Platform"]) ?? build.Platform;
@@ -89,6 +89,10 @@ namespace EcrCache.Compose
                 + (build.Target != null ? ", target " + build.Target : "") + (build.Platform != null ? ", platform " + build.Platform : "") + (added.Count > 0 ? ", build args " + string.Join(", ", added) : "") + ".");
             return build;
         }
+
+        /// <summary>ECRC1026 at the Compose file's value that disagrees (at its build: key when the default decided).</summary>
+        private static EcrCacheException Conflict(ComposeBuild build, string property, string? value, string? composeValue, string service, string path, params string[] keys) =>
+            new EcrCacheException(build.Locate(Diagnostic.Create(DiagnosticIds.ComposeConflict, property, value, composeValue, service, path), keys));
 
         private static bool SamePlatforms(string a, string b)
         {

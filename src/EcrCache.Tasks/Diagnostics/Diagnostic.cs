@@ -19,11 +19,27 @@ namespace EcrCache.Diagnostics
 
         public string Message { get; }
 
-        /// <summary>The line of the project file the diagnostic is about (0: the file as a whole).</summary>
+        /// <summary>
+        /// The file the diagnostic is about (a Dockerfile, a Compose file), or null for the project file: MSBuild prints
+        /// it as the error's origin, so an IDE's error list opens it.
+        /// </summary>
+        public string? File { get; private set; }
+
+        /// <summary>The 1-based line of <see cref="File"/> (or of the project file) the diagnostic is about (0: the file as a whole).</summary>
         public int Line { get; private set; }
 
+        /// <summary>The 1-based column on <see cref="Line"/> (0: the line as a whole).</summary>
+        public int Column { get; private set; }
+
         /// <summary>This diagnostic pointing at <paramref name="line"/> of the project file.</summary>
-        public Diagnostic AtLine(int line) => new Diagnostic(Code, Message) { Line = line };
+        public Diagnostic AtLine(int line) => At(null, line);
+
+        /// <summary>
+        /// This diagnostic pointing at <paramref name="line"/> and <paramref name="column"/> of <paramref name="file"/>
+        /// (null: the project file).
+        /// </summary>
+        public Diagnostic At(string? file, int line, int column = 0) =>
+            new Diagnostic(Code, Message) { File = file, Line = line, Column = column };
 
         /// <summary>Creates a diagnostic from its resource name (see <see cref="DiagnosticIds"/>).</summary>
         public static Diagnostic Create(string id, params object?[] args)

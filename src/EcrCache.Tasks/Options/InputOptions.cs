@@ -185,7 +185,9 @@ namespace EcrCache.Options
 
             if (text != null && !FromLine.IsMatch(text))
             {
-                throw new EcrCacheException(DiagnosticIds.DockerfileNoFrom, options.DockerfilePath ?? "EcrCacheDockerfileInline");
+                // At the Dockerfile's first line, where a FROM belongs; inline text at the project file.
+                var diagnostic = Diagnostic.Create(DiagnosticIds.DockerfileNoFrom, options.DockerfilePath ?? "EcrCacheDockerfileInline");
+                throw new EcrCacheException(options.DockerfileInline == null ? diagnostic.At(options.DockerfilePath, 1, 1) : diagnostic);
             }
         }
 

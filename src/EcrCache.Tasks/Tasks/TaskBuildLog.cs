@@ -15,7 +15,7 @@ namespace EcrCache.Tasks
             File = file;
         }
 
-        /// <summary>The file errors and warnings point at.</summary>
+        /// <summary>The file errors and warnings point at unless the diagnostic names its own (a Dockerfile, a Compose file).</summary>
         public string? File { get; set; }
 
         public bool HasLoggedErrors
@@ -39,7 +39,7 @@ namespace EcrCache.Tasks
         {
             lock (_gate)
             {
-                _log.LogWarning(null, diagnostic.Code, null, File, diagnostic.Line, 0, 0, 0, diagnostic.Message);
+                _log.LogWarning(null, diagnostic.Code, null, diagnostic.File ?? File, diagnostic.Line, diagnostic.Column, 0, 0, diagnostic.Message);
             }
         }
 
@@ -47,7 +47,7 @@ namespace EcrCache.Tasks
         {
             lock (_gate)
             {
-                _log.LogError(null, diagnostic.Code, null, File, diagnostic.Line, 0, 0, 0, diagnostic.Message);
+                _log.LogError(null, diagnostic.Code, null, diagnostic.File ?? File, diagnostic.Line, diagnostic.Column, 0, 0, diagnostic.Message);
             }
         }
 

@@ -104,6 +104,51 @@ services:
             Assert.AreEqual("ECRC1024", Assert.ThrowsExactly<EcrCacheException>(() => ComposeFileReader.Read(file, "api", Env())).Diagnostic.Code);
         }
 
+        private static (string? File, int Line, int Column) Where(Action read)
+        {
+            var d = Assert.ThrowsExactly<EcrCacheException>(read).Diagnostic;
+            return (d.File, d.Line, d.Column);
+        }
+
+        [TestMethod]
+        public void ErrorsPointAtTheirLineOfTheComposeFile()
+        {
+            var file = Write("services:\n  db:\n    image: postgres\n  api:\n    build:\n      context: https://github.com/x/y.git\n  req:\n    build:\n      context: ${MISSING:?set MISSING}\n  args:\n    build:\n      args: 5\n");
+            Assert.AreEqual((file, 1, 1), Where(() => ComposeFileReader.Read(file, "nope", Env())), "a missing service: at services:");
+            Assert.AreEqual((file, 2, 3), Where(() => ComposeFileReader.Read(file, "db", Env())), "no build: section: at the service");
+            Assert.AreEqual((file, 6, 7), Where(() => ComposeFileReader.Read(file, "api", Env())), "a URL context: at context:");
+            Assert.AreEqual((file, 9, 16), Where(() => ComposeFileReader.Read(file, "req", Env())), "a required variable: at its value");
+            Assert.AreEqual((file, 12, 13), Where(() => ComposeFileReader.Read(file, "args", Env())), "bad build.args: at its value");
+
+            File.WriteAllText(file, "services:\n  api:\n    build: [unclosed\n");
+            var (yamlFile, yamlLine, _) = Where(() => ComposeFileReader.Read(file, "api", Env()));
+            Assert.AreEqual(file, yamlFile);
+            Assert.IsTrue(yamlLine >= 3, "invalid YAML: where the parser stopped, line " + yamlLine);
+
+            File.WriteAllText(file, "- a\n- b\n");
+            Assert.AreEqual((file, 1, 1), Where(() => ComposeFileReader.Read(file, "api", Env())), "a top level that is not a mapping");
+
+            var missing = Path.Combine(_dir, "none.yml");
+            Assert.AreEqual((null, 0, 0), Where(() => ComposeFileReader.Read(missing, "api", Env())), "a file that does not exist: EcrCacheComposeFile is wrong, the project file");
+        }
+
+        [TestMethod]
+        public void ConflictsPointAtTheComposeValueThatDisagrees()
+        {
+            var raw = Raw("services:\n  api:\n    build:\n      context: api\n      target: prod\n");
+            raw["Target"] = "debug";
+            var compose = Path.Combine(_dir, "docker-compose.yml");
+            Assert.AreEqual((compose, 5, 7), Where(() => OptionsParser.Parse(raw, new CapturingBuildLog())));
+
+            raw = Raw("services:\n  api:\n    build:\n      context: api\n");
+            raw["Dockerfile"] = "api/docker/api.Dockerfile";
+            Assert.AreEqual((compose, 3, 5), Where(() => OptionsParser.Parse(raw, new CapturingBuildLog())), "the default Dockerfile: at build:");
+
+            raw = Raw("services:\n  api:\n    platform: linux/arm64\n    build: api\n");
+            raw["Platform"] = "linux/amd64";
+            Assert.AreEqual((compose, 3, 5), Where(() => OptionsParser.Parse(raw, new CapturingBuildLog())), "the service's platform:");
+        }
+
         private RawOptions Raw(string yaml)
         {
             Write(yaml);

@@ -148,6 +148,38 @@ namespace EcrCache.Tasks.Tests.Keys
         }
 
         [TestMethod]
+        public void ErrorsPointAtTheDockerfileLineAndColumnOfTheInstruction()
+        {
+            const string file = "/src/app/Dockerfile";
+            var empty = Assert.ThrowsExactly<EcrCacheException>(() => DockerfileParser.ParseFromInstructions("# syntax=docker/dockerfile:1\nARG BASE\n\n  FROM ${BASE} AS build\n", file: file)).Diagnostic;
+            Assert.AreEqual((file, 4, 3), (empty.File, empty.Line, empty.Column));
+            StringAssert.Contains(empty.Message, "Line 4", "the message keeps its own line wording");
+
+            var continued = Assert.ThrowsExactly<EcrCacheException>(() => DockerfileParser.ParseFromInstructions("FROM alpine\nFROM \\\n  a b c d\n", file: file)).Diagnostic;
+            Assert.AreEqual((file, 2, 1), (continued.File, continued.Line, continued.Column), "a continued instruction is where it starts");
+
+            var arg = Assert.ThrowsExactly<EcrCacheException>(() => DockerfileParser.ParseFromInstructions("ARG A=${B\nFROM x\n", file: file)).Diagnostic;
+            Assert.AreEqual((file, 1, 1), (arg.File, arg.Line, arg.Column), "a bad global ARG points at the ARG");
+
+            var escape = Assert.ThrowsExactly<EcrCacheException>(() => DockerfileParser.ParseFromInstructions("# escape=x\nFROM x\n", file: file)).Diagnostic;
+            Assert.AreEqual((file, 1, 1), (escape.File, escape.Line, escape.Column));
+
+            var froms = DockerfileParser.ParseFromInstructions("FROM a\n\tFROM b\n", file: file);
+            Assert.AreEqual((file, 2, 2), (froms[1].File, froms[1].Line, froms[1].Column));
+            var located = froms[1].Locate(Diagnostic.Create(DiagnosticIds.BaseImageBadReference, "b", 2));
+            Assert.AreEqual((file, 2, 2), (located.File, located.Line, located.Column));
+        }
+
+        [TestMethod]
+        public void InlineDockerfileErrorsPointAtTheProjectFileAsAWhole()
+        {
+            // The lines of inline text are not the project file's: no line rather than a wrong one.
+            var inline = Assert.ThrowsExactly<EcrCacheException>(() => Parse("ARG BASE\nFROM ${BASE}\n")).Diagnostic;
+            Assert.AreEqual((null, 0, 0), (inline.File, inline.Line, inline.Column));
+            StringAssert.Contains(inline.Message, "Line 2");
+        }
+
+        [TestMethod]
         public void EscapedDollarIsLiteral()
         {
             Assert.AreEqual("a$b", DockerfileParser.Substitute("a\\$b", new Dictionary<string, string> { ["b"] = "X" }));

@@ -103,6 +103,19 @@ namespace EcrCache.Tasks.Tests.Options
         }
 
         [TestMethod]
+        public void DockerfileNoFrom_ECRC1043_PointsAtTheDockerfilesFirstLine_OrAtTheProjectFileWhenInline()
+        {
+            File.WriteAllText(Path.Combine(_dir, "Dockerfile"), "# no FROM here\nRUN echo hi\n");
+            var diagnostic = AssertFails(NewRaw(), "ECRC1043").Diagnostic;
+            Assert.AreEqual((Full("Dockerfile"), 1, 1), (diagnostic.File, diagnostic.Line, diagnostic.Column));
+
+            var raw = NewRaw();
+            raw["DockerfileInline"] = "RUN echo hi\n";
+            diagnostic = AssertFails(raw, "ECRC1043").Diagnostic;
+            Assert.AreEqual((null, 0, 0), (diagnostic.File, diagnostic.Line, diagnostic.Column), "inline text is the project file's");
+        }
+
+        [TestMethod]
         public void DockerfileAndInline_ECRC1002()
         {
             var raw = NewRaw();

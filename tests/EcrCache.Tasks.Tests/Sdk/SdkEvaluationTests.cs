@@ -565,6 +565,40 @@ namespace EcrCache.Tasks.Tests.Sdk
         }
 
         [TestMethod]
+        public void ErrorsPointAtTheFileAndLineTheyAreAbout()
+        {
+            // What MSBuild prints as "file(line,col): error ECRC...": an IDE's error list opens that place.
+            var project = Project();
+            LoggedDiagnostic Error(string target, params (string Key, string Value)[] properties)
+            {
+                var globals = NoBuildkite(properties.Concat(new[] { ("EcrCacheTasksAssembly", SdkHarness.TasksAssembly), ("EcrCacheDockerPath", "/nonexistent/docker") }).ToArray());
+                var outcome = SdkHarness.Build(project, globals, new[] { target });
+                Assert.IsFalse(outcome.Success, outcome.Log);
+                return outcome.Errors.Single();
+            }
+
+            var dockerfile = Path.GetFullPath(Dir("Dockerfile"));
+            File.WriteAllText(dockerfile, "# syntax=docker/dockerfile:1\nRUN echo no base\n");
+            var noFrom = Error("EnsureCachedImage");
+            Assert.AreEqual(("ECRC1043", dockerfile, 1, 1), (noFrom.Code, noFrom.File, noFrom.Line, noFrom.Column), "no FROM: the Dockerfile's first line");
+
+            File.WriteAllText(dockerfile, "ARG BASE\n\nFROM ${BASE} AS build\n");
+            var emptyArg = Error("ExplainCachedImageKey");
+            Assert.AreEqual(("ECRC1110", dockerfile, 3, 1), (emptyArg.Code, emptyArg.File, emptyArg.Line, emptyArg.Column), "an ARG without a value in FROM: the FROM line");
+
+            var inline = Error("EnsureCachedImage", ("EcrCacheDockerfile", ""), ("EcrCacheDockerfileInline", "RUN echo no base"));
+            Assert.AreEqual(("ECRC1043", project, 0), (inline.Code, inline.File, inline.Line), "inline Dockerfile text is the project file's");
+
+            File.WriteAllText(Dir("docker-compose.yml"), "services:\n  api:\n    image: busybox\n");
+            var compose = Error("EnsureCachedImage", ("EcrCacheComposeFile", "docker-compose.yml"), ("EcrCacheComposeService", "api"));
+            Assert.AreEqual(("ECRC1027", Path.GetFullPath(Dir("docker-compose.yml")), 2, 3), (compose.Code, compose.File, compose.Line, compose.Column), "a service without build: at the service");
+
+            File.WriteAllText(dockerfile, "FROM busybox\n");
+            var property = Error("EnsureCachedImage", ("EcrCacheProvider", "nope"));
+            Assert.AreEqual(("ECRC1008", project), (property.Code, property.File), "a bad property: the project file");
+        }
+
+        [TestMethod]
         public void MissingDocker_FailsWithECRC1201_ForBothTargets()
         {
             File.WriteAllText(Dir("Dockerfile"), "FROM busybox\n");

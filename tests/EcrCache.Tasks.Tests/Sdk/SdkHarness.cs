@@ -10,8 +10,8 @@ using Microsoft.Build.Framework;
 
 namespace EcrCache.Tasks.Tests.Sdk
 {
-    /// <summary>A logged error or warning, without MSBuild types.</summary>
-    internal sealed record LoggedDiagnostic(string? Code, string Message, string? File);
+    /// <summary>A logged error or warning, without MSBuild types; Line and Column are 0 when it names none.</summary>
+    internal sealed record LoggedDiagnostic(string? Code, string Message, string? File, int Line = 0, int Column = 0);
 
     /// <summary>What an in-process build did, without MSBuild types.</summary>
     internal sealed class BuildOutcome
@@ -237,8 +237,8 @@ namespace EcrCache.Tasks.Tests.Sdk
             private void Subscribe(object source)
             {
                 var eventSource = (IEventSource)source;
-                eventSource.ErrorRaised += (_, e) => Add(Errors, new LoggedDiagnostic(e.Code, e.Message ?? "", e.File));
-                eventSource.WarningRaised += (_, e) => Add(Warnings, new LoggedDiagnostic(e.Code, e.Message ?? "", e.File));
+                eventSource.ErrorRaised += (_, e) => Add(Errors, new LoggedDiagnostic(e.Code, e.Message ?? "", e.File, e.LineNumber, e.ColumnNumber));
+                eventSource.WarningRaised += (_, e) => Add(Warnings, new LoggedDiagnostic(e.Code, e.Message ?? "", e.File, e.LineNumber, e.ColumnNumber));
                 eventSource.MessageRaised += (_, e) => Add(Messages, e.Message ?? "");
                 eventSource.TargetStarted += (_, e) => Add(TargetsRun, e.TargetName);
                 eventSource.TaskStarted += (_, e) => Add(TasksRun, e.TaskName);

@@ -40,10 +40,13 @@ namespace EcrCache.Keys.BaseImages
                 return new List<ResolvedBaseImage>(); // the key calculator reports the unreadable Dockerfile
             }
 
+            // Errors point at the Dockerfile's lines; inline text at the project file (its lines are not the Dockerfile's).
+            var file = options.DockerfileInline == null ? options.DockerfilePath : null;
+
             // Each target platform is parsed on its own: FROM lines may use $TARGETARCH and friends.
             var platforms = options.Platforms.Count > 0 ? options.Platforms.ToList() : new List<string> { daemonPlatform ?? "" };
             var perPlatform = platforms
-                .Select(p => (Platform: p, Froms: DockerfileParser.ParseFromInstructions(text, options.BuildArgs, p.Length == 0 ? null : p, daemonPlatform ?? (p.Length == 0 ? null : p))))
+                .Select(p => (Platform: p, Froms: DockerfileParser.ParseFromInstructions(text, options.BuildArgs, p.Length == 0 ? null : p, daemonPlatform ?? (p.Length == 0 ? null : p), file)))
                 .ToList();
             if (!perPlatform.Any(x => x.Froms.Any(f => f.IsExternalImage)))
             {

@@ -133,7 +133,7 @@ namespace EcrCache.Keys.BaseImages
 
                 if (!ImageReference.TryParse(from.Image, out var reference))
                 {
-                    throw new EcrCacheException(DiagnosticIds.BaseImageBadReference, from.Image, from.Line);
+                    throw new EcrCacheException(from.Locate(Diagnostic.Create(DiagnosticIds.BaseImageBadReference, from.Image, from.Line)));
                 }
 
                 var wanted = from.Platform != null ? new[] { NormalizePlatform(from.Platform) } : platforms.Select(NormalizePlatform).ToArray();
@@ -235,7 +235,7 @@ namespace EcrCache.Keys.BaseImages
                 return new ResolvedBaseImage(name, ResolvedBaseImage.Unresolved, ResolvedBaseImage.Unresolved);
             }
 
-            throw new EcrCacheException(Diagnostic.Create(DiagnosticIds.BaseImageUnresolved, from.Image, from.Line, failure!.Diagnostic.ToString()), failure);
+            throw new EcrCacheException(from.Locate(Diagnostic.Create(DiagnosticIds.BaseImageUnresolved, from.Image, from.Line, failure!.Diagnostic.ToString())), failure);
         }
 
         /// <summary>

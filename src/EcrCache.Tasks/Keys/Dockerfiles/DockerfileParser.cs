@@ -11,6 +11,15 @@ namespace EcrCache.Keys.Dockerfiles
     /// <param name="IsStageReference">True when <paramref name="Image"/> names an earlier stage, not an image.</param>
     internal sealed record FromInstruction(int Line, string Text, string Image, string? Platform, string? StageName, bool IsStageReference)
     {
+        /// <summary>The Dockerfile the instruction is in, or null for EcrCacheDockerfileInline (the project file).</summary>
+        public string? File { get; init; }
+
+        /// <summary>1-based column where the instruction starts on <see cref="Line"/>.</summary>
+        public int Column { get; init; } = 1;
+
+        /// <summary><paramref name="diagnostic"/> pointing at this instruction (at the project file for an inline Dockerfile).</summary>
+        public Diagnostic Locate(Diagnostic diagnostic) => DockerfileParser.Locate(diagnostic, File, Line, Column);
+
         public bool IsScratch => string.Equals(Image, "scratch", StringComparison.OrdinalIgnoreCase);
 
         /// <summary>True for an image that has to come from a registry (not a stage, not scratch).</summary>
@@ -36,11 +45,16 @@ namespace EcrCache.Keys.Dockerfiles
         /// </param>
         /// <param name="targetPlatform">os/arch[/variant] being built (TARGETPLATFORM), or null when unknown.</param>
         /// <param name="buildPlatform">os/arch[/variant] of the builder (BUILDPLATFORM), or null to use the target's.</param>
+        /// <param name="file">
+        /// The Dockerfile's path, which errors point at with the instruction's line and column; null for inline text,
+        /// whose errors point at the project file as a whole (its lines are not the Dockerfile's).
+        /// </param>
         public static IReadOnlyList<FromInstruction> ParseFromInstructions(
             string text,
             IEnumerable<KeyValuePair<string, string?>>? buildArgs = null,
             string? targetPlatform = null,
-            string? buildPlatform = null)
+            string? buildPlatform = null,
+            string? file = null)
         {
             if (text == null)
             {
@@ -67,7 +81,7 @@ namespace EcrCache.Keys.Dockerfiles
             var result = new List<FromInstruction>();
             var stages = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
             var seenFrom = false;
-            foreach (var instruction in LogicalLines(text))
+            foreach (var instruction in LogicalLines(text, file))
             {
                 var (keyword, rest) = SplitKeyword(instruction.Text);
                 if (keyword.Equals("ARG", StringComparison.OrdinalIgnoreCase))
@@ -123,7 +137,7 @@ namespace EcrCache.Keys.Dockerfiles
 
                 if (i >= words.Count)
                 {
-                    throw new EcrCacheException(DiagnosticIds.DockerfileFromInvalid, instruction.Line, instruction.Text, "it names no image");
+                    throw Invalid(instruction, "it names no image");
                 }
 
                 var image = Substitute(Unquote(words[i]), globals, instruction).Trim();
@@ -136,17 +150,17 @@ namespace EcrCache.Keys.Dockerfiles
                     }
                     else
                     {
-                        throw new EcrCacheException(DiagnosticIds.DockerfileFromInvalid, instruction.Line, instruction.Text, "write FROM [--platform=...] image [AS name]");
+                        throw Invalid(instruction, "write FROM [--platform=...] image [AS name]");
                     }
                 }
 
                 if (image.Length == 0)
                 {
-                    throw new EcrCacheException(DiagnosticIds.DockerfileFromInvalid, instruction.Line, instruction.Text, "the image is empty after ARG substitution (is the ARG declared before the first FROM and given a value?)");
+                    throw Invalid(instruction, "the image is empty after ARG substitution (is the ARG declared before the first FROM and given a value?)");
                 }
 
                 var isStage = stages.Contains(image);
-                result.Add(new FromInstruction(instruction.Line, instruction.Text, image, platform, stageName, isStage));
+                result.Add(new FromInstruction(instruction.Line, instruction.Text, image, platform, stageName, isStage) { File = file, Column = instruction.Column });
                 if (stageName != null)
                 {
                     stages.Add(stageName);
@@ -170,10 +184,18 @@ namespace EcrCache.Keys.Dockerfiles
             args[prefix + "VARIANT"] = parts.Length > 2 ? parts[2] : "";
         }
 
-        internal sealed record LogicalLine(int Line, string Text, char Escape);
+        /// <summary>An instruction: where it starts (<paramref name="File"/> null for inline text), its text and escape character.</summary>
+        internal sealed record LogicalLine(string? File, int Line, int Column, string Text, char Escape);
+
+        /// <summary><paramref name="diagnostic"/> at a place of the Dockerfile <paramref name="file"/>; unchanged for inline text (null).</summary>
+        internal static Diagnostic Locate(Diagnostic diagnostic, string? file, int line, int column) =>
+            file == null ? diagnostic : diagnostic.At(file, line, column);
+
+        private static EcrCacheException Invalid(LogicalLine instruction, string reason) =>
+            new EcrCacheException(Locate(Diagnostic.Create(DiagnosticIds.DockerfileFromInvalid, instruction.Line, instruction.Text, reason), instruction.File, instruction.Line, instruction.Column));
 
         /// <summary>The instructions of the file: directives read, comments dropped, continuations joined.</summary>
-        internal static IEnumerable<LogicalLine> LogicalLines(string text)
+        internal static IEnumerable<LogicalLine> LogicalLines(string text, string? file = null)
         {
             var lines = text.Replace("\r\n", "\n").Split('\n');
             var escape = '\\';
@@ -209,13 +231,14 @@ namespace EcrCache.Keys.Dockerfiles
                     }
                     else if (value != "\\")
                     {
-                        throw new EcrCacheException(DiagnosticIds.DockerfileFromInvalid, index + 1, trimmed, "the escape directive accepts only \\ or `");
+                        throw Invalid(new LogicalLine(file, index + 1, Column(lines[index]), trimmed, escape), "the escape directive accepts only \\ or `");
                     }
                 }
             }
 
             var current = new StringBuilder();
             var start = -1;
+            var column = 1;
             for (; index < lines.Length; index++)
             {
                 var raw = lines[index];
@@ -233,6 +256,7 @@ namespace EcrCache.Keys.Dockerfiles
                     }
 
                     start = index + 1;
+                    column = Column(raw);
                 }
                 else if (trimmedStart.Length == 0)
                 {
@@ -247,16 +271,19 @@ namespace EcrCache.Keys.Dockerfiles
                 }
 
                 current.Append(raw);
-                yield return new LogicalLine(start, current.ToString().Trim(), escape);
+                yield return new LogicalLine(file, start, column, current.ToString().Trim(), escape);
                 current.Clear();
                 start = -1;
             }
 
             if (start >= 0 && current.ToString().Trim().Length > 0)
             {
-                yield return new LogicalLine(start, current.ToString().Trim(), escape);
+                yield return new LogicalLine(file, start, column, current.ToString().Trim(), escape);
             }
         }
+
+        /// <summary>1-based column of the first character that is not white space (tabs count as one, as IDEs count them).</summary>
+        private static int Column(string line) => line.Length - line.TrimStart().Length + 1;
 
         private static (string Keyword, string Arguments) SplitKeyword(string line)
         {
@@ -280,25 +307,25 @@ namespace EcrCache.Keys.Dockerfiles
         }
 
         /// <summary>Replaces $VAR, ${VAR} and the ${VAR:-word} family; an unset variable is empty.</summary>
-        internal static string Substitute(string text, IReadOnlyDictionary<string, string> values, LogicalLine instruction) =>
-            Substitute(text, values, instruction.Escape, instruction.Line, instruction.Text);
+        internal static string Substitute(string text, IReadOnlyDictionary<string, string> values, char escape = '\\') =>
+            Substitute(text, values, new LogicalLine(null, 0, 1, text, escape));
 
-        internal static string Substitute(string text, IReadOnlyDictionary<string, string> values, char escape = '\\', int line = 0, string? instructionText = null) =>
+        internal static string Substitute(string text, IReadOnlyDictionary<string, string> values, LogicalLine instruction) =>
             VariableReferences.Substitute(
                 text,
-                dollarEscape: escape,
+                dollarEscape: instruction.Escape,
                 nestedBraces: true,
                 name => values.TryGetValue(name, out var value) ? value : null,
-                inner => Expand(inner, values, escape, line, instructionText ?? text),
-                () => new EcrCacheException(DiagnosticIds.DockerfileFromInvalid, line, instructionText ?? text, "a ${ has no closing }"));
+                inner => Expand(inner, values, instruction),
+                () => Invalid(instruction, "a ${ has no closing }"));
 
-        private static string Expand(string inner, IReadOnlyDictionary<string, string> values, char escape, int line, string instructionText)
+        private static string Expand(string inner, IReadOnlyDictionary<string, string> values, LogicalLine instruction)
         {
             var n = VariableReferences.NameEnd(inner, 0);
             var name = inner.Substring(0, n);
             if (name.Length == 0)
             {
-                throw new EcrCacheException(DiagnosticIds.DockerfileFromInvalid, line, instructionText, "'${" + inner + "}' is not a variable");
+                throw Invalid(instruction, "'${" + inner + "}' is not a variable");
             }
 
             var isSet = values.TryGetValue(name, out var value);
@@ -311,18 +338,18 @@ namespace EcrCache.Keys.Dockerfiles
             string word;
             if (op.StartsWith(":-", StringComparison.Ordinal) || op.StartsWith(":+", StringComparison.Ordinal))
             {
-                word = Substitute(op.Substring(2), values, escape, line, instructionText);
+                word = Substitute(op.Substring(2), values, instruction);
                 var nonEmpty = isSet && value!.Length > 0;
                 return op[1] == '-' ? (nonEmpty ? value! : word) : (nonEmpty ? word : "");
             }
 
             if (op[0] == '-' || op[0] == '+')
             {
-                word = Substitute(op.Substring(1), values, escape, line, instructionText);
+                word = Substitute(op.Substring(1), values, instruction);
                 return op[0] == '-' ? (isSet ? value! : word) : (isSet ? word : "");
             }
 
-            throw new EcrCacheException(DiagnosticIds.DockerfileFromInvalid, line, instructionText, "'${" + inner + "}' uses a modifier EcrCache does not understand (use :-, :+, - or +)");
+            throw Invalid(instruction, "'${" + inner + "}' uses a modifier EcrCache does not understand (use :-, :+, - or +)");
         }
     }
 }
