@@ -133,6 +133,8 @@ namespace EcrCache.Diagnostics
         public const string BadDockerRetries = nameof(BadDockerRetries);
         public const string BadLeaseTimeout = nameof(BadLeaseTimeout);
         public const string DockerfileNoFrom = nameof(DockerfileNoFrom);
+        public const string DockerfileTargetUnknown = nameof(DockerfileTargetUnknown);
+        public const string DockerfileMountInvalid = nameof(DockerfileMountInvalid);
         public const string DaemonUnreachable = nameof(DaemonUnreachable);
         public const string DockerRetriesExhausted = nameof(DockerRetriesExhausted);
         public const string LeaseExpired = nameof(LeaseExpired);

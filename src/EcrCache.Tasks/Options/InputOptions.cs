@@ -167,7 +167,10 @@ namespace EcrCache.Options
         public static string? SecretLookingFragment(string name) =>
             SecretLookingFragments.FirstOrDefault(fragment => name.IndexOf(fragment, StringComparison.OrdinalIgnoreCase) >= 0);
 
-        /// <summary>A Dockerfile without any FROM can only fail in docker build: say so before anything runs.</summary>
+        /// <summary>
+        /// A Dockerfile without any FROM, an EcrCacheTarget that names no stage or a RUN --mount BuildKit cannot read can
+        /// only fail in docker build: say so before anything runs (DockerfileChecks).
+        /// </summary>
         internal static void CheckDockerfileHasFrom(CacheOptions options)
         {
             var text = options.DockerfileInline;
@@ -188,6 +191,11 @@ namespace EcrCache.Options
                 // At the Dockerfile's first line, where a FROM belongs; inline text at the project file.
                 var diagnostic = Diagnostic.Create(DiagnosticIds.DockerfileNoFrom, options.DockerfilePath ?? "EcrCacheDockerfileInline");
                 throw new EcrCacheException(options.DockerfileInline == null ? diagnostic.At(options.DockerfilePath, 1, 1) : diagnostic);
+            }
+
+            if (text != null)
+            {
+                Keys.Dockerfiles.DockerfileChecks.Check(text, options.DockerfileInline == null ? options.DockerfilePath : null, options.Target);
             }
         }
 

@@ -593,6 +593,15 @@ namespace EcrCache.Tasks.Tests.Sdk
             var compose = Error("EnsureCachedImage", ("EcrCacheComposeFile", "docker-compose.yml"), ("EcrCacheComposeService", "api"));
             Assert.AreEqual(("ECRC1027", Path.GetFullPath(Dir("docker-compose.yml")), 2, 3), (compose.Code, compose.File, compose.Line, compose.Column), "a service without build: at the service");
 
+            File.WriteAllText(dockerfile, "# a comment\nFROM busybox AS deps\nFROM deps AS app\n");
+            var stage = Error("EnsureCachedImage", ("EcrCacheTarget", "tests"));
+            Assert.AreEqual(("ECRC1044", dockerfile, 2, 1), (stage.Code, stage.File, stage.Line, stage.Column), "EcrCacheTarget naming no stage: the first FROM");
+            StringAssert.Contains(stage.Message, "deps, app");
+
+            File.WriteAllText(dockerfile, "FROM busybox\n\n  RUN --mount=type=cach,target=/root/.npm npm ci\n");
+            var mount = Error("EnsureCachedImage");
+            Assert.AreEqual(("ECRC1045", dockerfile, 3, 3), (mount.Code, mount.File, mount.Line, mount.Column), "a bad RUN --mount: its RUN line");
+
             File.WriteAllText(dockerfile, "FROM busybox\n");
             var property = Error("EnsureCachedImage", ("EcrCacheProvider", "nope"));
             Assert.AreEqual(("ECRC1008", project), (property.Code, property.File), "a bad property: the project file");
