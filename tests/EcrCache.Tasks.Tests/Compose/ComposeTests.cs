@@ -15,7 +15,8 @@ namespace EcrCache.Tasks.Tests.Compose
         {
             _dir = TestPaths.NewTempDirectory("ecrcache-compose");
             Directory.CreateDirectory(Path.Combine(_dir, "api", "docker"));
-            File.WriteAllText(Path.Combine(_dir, "api", "docker", "api.Dockerfile"), "FROM scratch\n");
+            // The stages the tests' targets name (EcrCacheTarget must name a stage).
+            File.WriteAllText(Path.Combine(_dir, "api", "docker", "api.Dockerfile"), "FROM scratch AS prod\nFROM scratch AS debug\nFROM scratch AS runtime\n");
             File.WriteAllText(Path.Combine(_dir, "api", "Dockerfile"), "FROM scratch\n");
             File.WriteAllText(Path.Combine(_dir, "package.json"), "{}");
         }

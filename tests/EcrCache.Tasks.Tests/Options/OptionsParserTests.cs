@@ -765,6 +765,7 @@ namespace EcrCache.Tasks.Tests.Options
         [TestMethod]
         public void ExplicitValuesAreTaken()
         {
+            File.WriteAllText(Path.Combine(_dir, "Dockerfile"), "FROM busybox AS deps\nFROM deps\n");
             var raw = NewRaw();
             raw["Target"] = "deps";
             raw["MetadataKey"] = "image-ref";
