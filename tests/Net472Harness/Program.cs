@@ -5,6 +5,8 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Reflection;
+using System.Runtime.InteropServices;
+using System.Threading;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 
@@ -23,6 +25,26 @@ namespace EcrCache.Net472Harness
 
         private static int Main(string[] args)
         {
+            var code = Run(args);
+
+            // Mono (6.8, Debian) now and then never finishes its shutdown once Main returns; nothing is left to do,
+            // so leave without it. Console.Out flushes every write.
+            Console.Out.Flush();
+            if (Type.GetType("Mono.Runtime") != null)
+            {
+                _exit(code);
+            }
+
+            return code;
+        }
+
+        [DllImport("libc", EntryPoint = "_exit")]
+        private static extern void _exit(int status);
+
+        private static int Run(string[] args)
+        {
+            // Mono's thread pool starts with one thread per core and grows slowly; the task blocks on async work.
+            ThreadPool.SetMinThreads(16, 16);
             if (args.Length < 5 || (args[1] != "key" && args[1] != "ensure"))
             {
                 Console.Error.WriteLine("usage: Net472Harness TASKS_DIR key|ensure PROJECT_FILE DOCKER REPOSITORY [CACHE_ON...]");
