@@ -17,7 +17,8 @@ public sealed class Net472TaskTests : IntegrationTest
 {
     private const string Mono = "/usr/bin/mono";
 
-    private static readonly TimeSpan HarnessTimeout = TimeSpan.FromMinutes(3);
+    /// <summary>A run takes a second or two; docker builds FROM a local image only.</summary>
+    private static readonly TimeSpan HarnessTimeout = TimeSpan.FromSeconds(60);
 
     private static readonly Regex KeyLine = new(@"EcrCache key: [0-9a-f]{64} \(tag ([0-9a-f]+)\)", RegexOptions.CultureInvariant);
 
@@ -49,8 +50,13 @@ public sealed class Net472TaskTests : IntegrationTest
         var (project, repository) = CreateProject();
         var key = HarnessValue(RunHarness("key", project, repository), "tag");
 
-        var first = RunHarness("ensure", project, repository);
-        Assert.AreEqual("built", HarnessValue(first, "result"), first.Describe());
+        var first = RunHarness("ensure", project, repository, out var retried);
+        var firstResult = HarnessValue(first, "result");
+        if (!(firstResult == "built" || (retried && firstResult == "hit-local")))
+        {
+            Assert.Fail("the first ensure gave " + firstResult + ", not built" + first.Describe()); // hit-local only if a hung run built it
+        }
+
         Assert.AreEqual(repository + ":" + key, HarnessValue(first, "reference"), "the ensure keeps the key step's tag" + first.Describe());
         Assert.IsTrue(DockerHelper.ImageExists(repository + ":" + key), "the built image is in the daemon");
 
@@ -73,23 +79,41 @@ public sealed class Net472TaskTests : IntegrationTest
         return (project, NewRepository());
     }
 
-    private CommandResult RunHarness(string mode, string project, string repository)
+    /// <summary>
+    /// Runs the harness under Mono. Mono 6.8 (Debian) now and then never completes the task's awaited work (about one
+    /// run in twenty under load: every thread idle, the main one blocked in the task's GetResult); such a hang is
+    /// dumped (SIGQUIT prints Mono's thread stacks), logged, and the run is repeated once. <paramref name="retried"/>
+    /// says whether it was.
+    /// </summary>
+    private CommandResult RunHarness(string mode, string project, string repository, out bool retried)
     {
         if (!File.Exists(Mono))
         {
             Assert.Fail(Mono + " is missing: build/install-prereqs.sh installs Mono (mono-runtime, mono-devel) to run the net472 task assembly.");
         }
 
-        var result = ChildProcess.Run(
-            Mono,
-            new[] { HarnessPath(), TasksDirectory(), mode, project, Env.Docker, repository, "deps.lock" },
-            Path.GetDirectoryName(project)!,
-            Env.ChildEnvironment(),
-            HarnessTimeout);
-        Assert.IsFalse(result.TimedOut, "the harness timed out" + result.Describe());
-        Assert.AreEqual(0, result.ExitCode, "the net472 task failed under Mono (" + mode + ")" + result.Describe());
-        return result;
+        var arguments = new[] { HarnessPath(), TasksDirectory(), mode, project, Env.Docker, repository, "deps.lock" };
+        retried = false;
+        while (true)
+        {
+            using var child = ChildProcess.Start(Mono, arguments, Path.GetDirectoryName(project)!, Env.ChildEnvironment());
+            if (!child.WaitForOutput("\n-never-printed-\n", HarnessTimeout) && !child.HasExited)
+            {
+                ChildProcess.Run("kill", new[] { "-QUIT", child.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) }, "/", Env.ChildEnvironment(), TimeSpan.FromSeconds(10));
+                var hung = child.WaitForExit(TimeSpan.FromSeconds(3));
+                Log("the harness hung under Mono (" + mode + ")" + (retried ? "" : "; running it once more") + hung.Describe(200));
+                Assert.IsFalse(retried, "the harness hung under Mono twice (" + mode + ")" + hung.Describe());
+                retried = true;
+                continue;
+            }
+
+            var result = child.WaitForExit(TimeSpan.FromSeconds(30));
+            Assert.AreEqual(0, result.ExitCode, "the net472 task failed under Mono (" + mode + ")" + result.Describe());
+            return result;
+        }
     }
+
+    private CommandResult RunHarness(string mode, string project, string repository) => RunHarness(mode, project, repository, out _);
 
     /// <summary>tasks/net472 of the packed nupkg, extracted once per test.</summary>
     private string TasksDirectory()
