@@ -2,7 +2,8 @@
 # Installs the system packages the EcrCache build, tests and demo need on a
 # Debian machine: Docker (Debian docker.io: client with BuildKit + dockerd),
 # the distribution v2 registry, a static busybox (for the local base image),
-# curl and python3; and PowerShell 7 (pwsh) as a .NET tool in $ECRCACHE_TOOLS_DIR.
+# curl and python3, Mono with mono-devel (runs the packed net472 task assembly, the one Visual Studio loads, in the
+# tests); and PowerShell 7 (pwsh) as a .NET tool in $ECRCACHE_TOOLS_DIR.
 # Does NOT install the .NET SDK; only checks for it.
 #
 # Fast path: if every required binary is already present, apt is not touched.
@@ -22,6 +23,8 @@ required=(
   "/usr/bin/flock util-linux"
   "/usr/bin/tar tar"
   "/usr/sbin/ip iproute2"
+  "/usr/bin/mono mono-runtime"
+  "/usr/bin/al mono-devel"
 )
 
 missing_pkgs=()
