@@ -101,7 +101,7 @@ namespace EcrCache.Compose
         }
 
         private static string Full(string baseDirectory, string path) =>
-            Path.GetFullPath(Path.IsPathRooted(path) ? path : Path.Combine(baseDirectory, path)).TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar);
+            Validate.FullPath(baseDirectory, path).TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar);
 
         private static bool SamePath(string a, string b) =>
             string.Equals(a.TrimEnd('/', '\\'), b.TrimEnd('/', '\\'), Validate.PathComparison);

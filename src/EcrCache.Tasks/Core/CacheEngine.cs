@@ -122,7 +122,7 @@ namespace EcrCache.Core
             _stepCancellation = cancellationToken;
             _total = Stopwatch.StartNew();
             var phase = Stopwatch.StartNew();
-            _ensured = EnsuredStamp.Read(_options.IntermediateDirectory, DaemonIdentity(), null, _log.Detail);
+            _ensured = EnsuredStamp.Read(_options.IntermediateDirectory, DaemonIdentity(), _log.Detail);
             _platform = trustEnsuredPlatform ? _ensured.Platform : null;
             if (_platform == null)
             {

@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using System.Xml;
 using System.Xml.Linq;
 using EcrCache.Keys;
+using EcrCache.Options;
 
 namespace EcrCache.Core
 {
@@ -202,8 +203,7 @@ namespace EcrCache.Core
         /// <summary>Item metadata written as an attribute or as a child element; null when absent or blank.</summary>
         private static string? Metadata(XElement element, string name)
         {
-            var value = (string?)element.Attribute(name) ?? (string?)element.Elements().FirstOrDefault(e => e.Name.LocalName == name);
-            return string.IsNullOrWhiteSpace(value) ? null : value;
+            return Validate.Blank((string?)element.Attribute(name) ?? (string?)element.Elements().FirstOrDefault(e => e.Name.LocalName == name));
         }
     }
 }

@@ -49,16 +49,13 @@ namespace EcrCache.Core
 
         public string? Platform { get; private set; }
 
-        /// <summary>The image name, when the stamp was read for the store it was written for (else null).</summary>
-        public string? Image { get; private set; }
-
         private string? _store;
         private string? _image;
 
         public string? Key { get; private set; }
 
-        /// <summary>Reads the stamp; fields that do not apply to this daemon or store are left null.</summary>
-        public static EnsuredStamp Read(string directory, string daemon, string? store, Action<string> detail)
+        /// <summary>Reads the stamp; fields that do not apply to this daemon are left null (the image: <see cref="ImageFor"/>).</summary>
+        public static EnsuredStamp Read(string directory, string daemon, Action<string> detail)
         {
             var path = System.IO.Path.Combine(directory, CacheEngine.StampFileName);
             string? text = null;
@@ -83,7 +80,6 @@ namespace EcrCache.Core
                 stamp.Key = Get(root, "key");
                 stamp._store = Get(root, "store");
                 stamp._image = Get(root, "image");
-                stamp.Image = stamp.ImageFor(store);
             }
             catch (Exception ex) when (ex is IOException || ex is JsonException || ex is UnauthorizedAccessException || ex is InvalidOperationException)
             {

@@ -47,12 +47,6 @@ namespace EcrCache.Options
             set => _values[name] = value;
         }
 
-        /// <summary>The names that were given a value (a test checks they are all task parameters).</summary>
-        public IEnumerable<string> Names => _values.Keys;
-
-        /// <summary>True when a non-blank value was given.</summary>
-        public bool IsSet(string name) => !string.IsNullOrWhiteSpace(this[name]);
-
         /// <summary>
         /// True when Sdk.targets supplied the value of <paramref name="property"/> (the SdkDefaults parameter lists the
         /// EcrCache* properties it defaulted): such a value was not chosen by the user, so it never makes a warning.

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using EcrCache.Options;
 
 namespace EcrCache.Stores.Ecr
 {
@@ -99,7 +100,7 @@ namespace EcrCache.Stores.Ecr
             }
             else
             {
-                var profile = Blank(environment("AWS_PROFILE")) ?? Blank(environment("AWS_DEFAULT_PROFILE")) ?? "default";
+                var profile = Validate.Trimmed(environment("AWS_PROFILE")) ?? Validate.Trimmed(environment("AWS_DEFAULT_PROFILE")) ?? "default";
                 var fromProfile = (profileRegion ?? AwsProfiles.GetRegion)(profile);
                 if (!string.IsNullOrWhiteSpace(fromProfile))
                 {
@@ -120,7 +121,7 @@ namespace EcrCache.Stores.Ecr
 
             Uri endpoint;
             string endpointSource;
-            var ignoreEnvironment = string.Equals(Blank(environment("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")), "true", StringComparison.OrdinalIgnoreCase);
+            var ignoreEnvironment = string.Equals(Validate.Trimmed(environment("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")), "true", StringComparison.OrdinalIgnoreCase);
             string? overrideUrl = null;
             string? overrideSource = null;
             if (!string.IsNullOrWhiteSpace(endpointProperty))
@@ -159,7 +160,7 @@ namespace EcrCache.Stores.Ecr
             }
 
             var maxAttempts = DefaultMaxAttempts;
-            var attemptsText = Blank(environment("AWS_MAX_ATTEMPTS"));
+            var attemptsText = Validate.Trimmed(environment("AWS_MAX_ATTEMPTS"));
             if (attemptsText != null && int.TryParse(attemptsText, NumberStyles.None, CultureInfo.InvariantCulture, out var attempts) && attempts >= 1)
             {
                 maxAttempts = Math.Min(attempts, 20);
@@ -170,6 +171,5 @@ namespace EcrCache.Stores.Ecr
 
         public override string ToString() => "EcrSettings(" + Region + ", " + Endpoint + ")";
 
-        private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value!.Trim();
     }
 }
