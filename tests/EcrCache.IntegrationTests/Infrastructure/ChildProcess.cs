@@ -30,7 +30,11 @@ public sealed class CommandResult
     {
         var lines = Output.Split('\n');
         var tail = string.Join("\n", lines.Skip(Math.Max(0, lines.Length - lastLines)));
-        return $"\n--- command: {CommandLine}\n--- exit code: {ExitCode}{(TimedOut ? " (TIMED OUT, killed)" : "")}, {Elapsed.TotalSeconds:0.0} s\n--- last {lastLines} lines of output:\n{tail}\n---";
+        // Error lines first: CI logs keep only the start of a long assertion message.
+        var errors = lines.Where(line => line.Contains(" error ", StringComparison.Ordinal) || line.Contains("ERROR", StringComparison.Ordinal))
+            .Distinct().Take(15).ToList();
+        var errorPart = errors.Count == 0 ? "" : "\n--- error lines:\n" + string.Join("\n", errors);
+        return $"\n--- command: {CommandLine}\n--- exit code: {ExitCode}{(TimedOut ? " (TIMED OUT, killed)" : "")}, {Elapsed.TotalSeconds:0.0} s{errorPart}\n--- last {lastLines} lines of output:\n{tail}\n---";
     }
 }
 

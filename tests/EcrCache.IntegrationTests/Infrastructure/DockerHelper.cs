@@ -53,14 +53,26 @@ public static class DockerHelper
         return result.Output.Trim();
     }
 
-    /// <summary>Untags (and so removes, when it was the last tag) the given references. Best effort.</summary>
+    /// <summary>
+    /// Untags the given references so the daemon no longer has them (best effort), but keeps the images
+    /// themselves under a keeper tag. Tests building the same sample in parallel get the same image ID from
+    /// BuildKit's cache; deleting the image while another test's build exports or tags it fails that build
+    /// with "invalid image access".
+    /// </summary>
     public static void RemoveImages(IEnumerable<string> references)
     {
         var list = references.Distinct().ToList();
-        if (list.Count > 0)
+        if (list.Count == 0)
         {
-            Run(new[] { "rmi" }.Concat(list), null);
+            return;
         }
+
+        foreach (var id in list.Select(ImageId).Where(id => id != null).Distinct())
+        {
+            Run("tag", id!, "ecrcache-it/keep:" + id!.Replace("sha256:", "", StringComparison.Ordinal).Substring(0, 16));
+        }
+
+        Run(new[] { "rmi" }.Concat(list), null);
     }
 
     public static void RemoveRepositoryImages(string repository)
