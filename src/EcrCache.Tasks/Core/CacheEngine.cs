@@ -46,6 +46,7 @@ namespace EcrCache.Core
         private string? _image;
         private CacheResult? _result;
         private string? _metaDataValue;
+        private readonly List<KeyValuePair<string, TimeSpan>> _phases = new List<KeyValuePair<string, TimeSpan>>();
 
         // The running step's token: the store is created lazily, possibly in a later step than the one that set it up.
         private CancellationToken _stepCancellation;
@@ -55,7 +56,7 @@ namespace EcrCache.Core
             _options = options;
             _log = new RelayBuildLog(log);
             _runner = runner ?? ProcessRunner.Instance;
-            _docker = new DockerCli(options.DockerPath, _runner, _log) { Retries = options.DockerRetries, DaemonEnvironment = options.Environment };
+            _docker = new DockerCli(options.DockerPath, _runner, _log) { Retries = options.DockerRetries, DaemonEnvironment = options.Environment, Progress = options.Progress, BuildkiteLogGroups = options.BuildkiteLogGroups };
         }
 
         /// <summary>Where everything this engine and what it created logs: the running step's log.</summary>
@@ -131,6 +132,8 @@ namespace EcrCache.Core
             }
 
             _key = await ComputeAndWriteKeyAsync(_platform, cancellationToken).ConfigureAwait(false);
+            _phases.Clear();
+            Phase("key", phase);
             _log.Detail($"Key {_key.Hash} computed in {phase.ElapsedMilliseconds} ms ({_options.CacheOn.Count} CacheOn files, platform {_platform}).");
             return _key;
         }
@@ -184,7 +187,8 @@ namespace EcrCache.Core
             _stepCancellation = cancellationToken;
             RequireStep(_result != null, "ExportCachedImage", "PullOrBuildCachedImage");
             await ExportAsync(_result!, _metaDataValue, cancellationToken).ConfigureAwait(false);
-            _log.Important($"EcrCache: {_result!.Reference} ({_result.Result}) in {(_total ?? Stopwatch.StartNew()).Elapsed.TotalSeconds:0.00} s");
+            var phases = string.Join(", ", _phases.Select(p => p.Key + " " + p.Value.TotalSeconds.ToString("0.0", System.Globalization.CultureInfo.InvariantCulture) + " s"));
+            _log.Important($"EcrCache: {_result!.Reference} ({_result.Result}) in {(_total ?? Stopwatch.StartNew()).Elapsed.TotalSeconds:0.00} s" + (phases.Length == 0 ? "" : ": " + phases));
         }
 
         private static void RequireStep(bool done, string caller, string step)
@@ -242,15 +246,17 @@ namespace EcrCache.Core
                 await store.PrepareAsync(cancellationToken).ConfigureAwait(false);
                 var exists = store.HasRemote && await store.ExistsAsync(key.Tag, cancellationToken).ConfigureAwait(false);
                 _log.Detail($"Looked up {key.Tag} in {store.Description}: {(exists ? "found" : "not found")} ({phase.ElapsedMilliseconds} ms).");
+                Phase("lookup", phase);
                 result = CacheResult.HitNotPulled;
                 if (exists && !_options.SkipPull)
                 {
                     phase.Restart();
-                    _log.Info($"Cache hit in {store.Description}: pulling {reference}");
+                    Decision($"Cache hit in {store.Description}: pulling {reference}");
                     try
                     {
                         await store.FetchAsync(key.Tag, cancellationToken).ConfigureAwait(false);
                         _log.Detail($"Pulled in {phase.ElapsedMilliseconds} ms.");
+                        Phase("pull", phase);
                         result = CacheResult.HitPulled;
                     }
                     catch (StoreEntryUnusableException ex)
@@ -339,10 +345,11 @@ namespace EcrCache.Core
         {
             var tag = key.Tag;
             phase.Restart();
-            _log.Info($"Cache miss for {reference}: building.");
-            LogMissReasons(key);
+            var why = LogMissReasons(key);
+            Decision($"Cache miss for {reference} ({why}): building.");
             await BuildAsync(version, reference, store, cancellationToken).ConfigureAwait(false);
             _log.Detail($"Built in {phase.ElapsedMilliseconds} ms.");
+            Phase("build", phase);
             phase.Restart();
             try
             {
@@ -362,6 +369,7 @@ namespace EcrCache.Core
             if (store.HasRemote)
             {
                 _log.Detail($"Pushed in {phase.ElapsedMilliseconds} ms.");
+                Phase("push", phase);
             }
 
             return CacheResult.Built;
@@ -464,26 +472,45 @@ namespace EcrCache.Core
         }
 
         /// <summary>On a miss: which inputs changed since the last key ensured from this project (normal importance).</summary>
-        private void LogMissReasons(CacheKey key)
+        /// <summary>Logs why the key missed; returns the short reason for the decision line.</summary>
+        private string LogMissReasons(CacheKey key)
         {
             var previous = MissExplanation.ReadPrevious(_options.IntermediateDirectory);
             if (previous == null)
             {
                 _log.Info("EcrCache: no earlier key from this project to compare with (first run here, or obj/ was cleaned); -t:ExplainCachedImageKey lists every input.");
-                return;
+                return "no earlier key here";
             }
 
             var lines = MissExplanation.Describe(previous, key.Manifest);
             if (lines.Count == 0)
             {
                 _log.Info("EcrCache: the inputs are those of the last key ensured from this project (" + new CacheKey(previous).Tag + "), but the store no longer has that image (expired or deleted).");
-                return;
+                return "the store no longer has the last key's image";
             }
 
             _log.Info("EcrCache: the key changed since the last one ensured from this project (" + new CacheKey(previous).Tag + "):");
             foreach (var line in lines)
             {
                 _log.Info("  - " + line);
+            }
+
+            return lines.Count == 1 ? lines[0] : lines[0] + " and " + (lines.Count - 1) + " more";
+        }
+
+        /// <summary>Records how long a phase took, for the result line.</summary>
+        private void Phase(string name, Stopwatch phase) => _phases.Add(new KeyValuePair<string, TimeSpan>(name, phase.Elapsed));
+
+        /// <summary>The cache decision: one line at the default verbosity unless EcrCacheProgress=quiet.</summary>
+        private void Decision(string line)
+        {
+            if (_options.Progress == ProgressMode.Quiet)
+            {
+                _log.Info(line);
+            }
+            else
+            {
+                _log.Important("EcrCache: " + line);
             }
         }
 

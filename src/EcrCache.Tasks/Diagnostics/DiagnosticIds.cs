@@ -143,5 +143,7 @@ namespace EcrCache.Diagnostics
         public const string PipelineStepMissing = nameof(PipelineStepMissing);
         public const string Cancelled = nameof(Cancelled);
         public const string UnexpectedError = nameof(UnexpectedError);
+        // Progress and failure output: ECRC1240-1249.
+        public const string BadProgress = nameof(BadProgress);
     }
 }

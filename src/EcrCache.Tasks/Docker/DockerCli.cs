@@ -268,13 +268,55 @@ namespace EcrCache.Docker
             // Build steps print what they like ("ERROR: ..." from a tool that then recovers): only the CLI's own
             // stderr lines that BuildKit or the CLI mark as errors are MSBuild errors. The legacy builder writes step
             // output to stdout and BuildKit prefixes step output with "#N <time>", so neither is misclassified.
-            spec.OnStandardOutput = line => LogToolLine(line, canBeError: false);
-            spec.OnStandardError = line => LogToolLine(line, canBeError: true);
+            using var output = new BuildOutput(_log, Progress, mode.UsesBuildKit);
+            spec.OnStandardOutput = output.OnStandardOutput;
+            spec.OnStandardError = output.OnStandardError;
             _log.Info("Building with " + mode.Description + ": " + spec.DisplayText);
+            var group = OpenLogGroup("building " + (request.Tags.Count > 0 ? request.Tags[0] : request.ContextDirectory));
             var result = await ExecuteAsync(spec, cancellationToken).ConfigureAwait(false);
             if (result.ExitCode != 0)
             {
-                throw new EcrCacheException(DiagnosticIds.DockerBuildFailed, result.ExitCode);
+                var failure = output.Fail(request, result.ExitCode);
+                ExpandLogGroup(group);
+                throw failure;
+            }
+        }
+
+        /// <summary>EcrCacheProgress: what of docker's output shows at the default verbosity.</summary>
+        public ProgressMode Progress { get; set; }
+
+        /// <summary>EcrCacheBuildkiteLogGroups: in a Buildkite job (BUILDKITE=true), docker's output goes in a collapsed group.</summary>
+        public bool BuildkiteLogGroups { get; set; } = true;
+
+        /// <summary>
+        /// Writes a Buildkite log-group marker. Buildkite recognises markers only at the start of a line, and MSBuild's
+        /// console logger indents every message, so the marker goes straight to the build's standard output.
+        /// </summary>
+        public Action<string> WriteMarker { get; set; } = line =>
+        {
+            Console.Out.WriteLine(line);
+            Console.Out.Flush();
+        };
+
+        /// <summary>Opens a collapsed Buildkite log group for docker's output; false outside a job or when turned off.</summary>
+        private bool OpenLogGroup(string what)
+        {
+            if (!BuildkiteLogGroups || Progress == ProgressMode.Quiet || DaemonEnvironment("BUILDKITE") != "true")
+            {
+                return false;
+            }
+
+            _log.Detail("Buildkite log group: " + what);
+            WriteMarker("--- :docker: EcrCache: " + what);
+            return true;
+        }
+
+        /// <summary>A failure: expand the group that holds its output, as Buildkite's own plugins do.</summary>
+        private void ExpandLogGroup(bool opened)
+        {
+            if (opened)
+            {
+                WriteMarker("^^^ +++");
             }
         }
 
@@ -315,6 +357,20 @@ namespace EcrCache.Docker
         /// </summary>
         private async Task RetryingAsync(string verb, string reference, string failureId, CancellationToken cancellationToken)
         {
+            var group = OpenLogGroup((verb == "push" ? "pushing " : "pulling ") + reference);
+            try
+            {
+                await RunWithRetriesAsync(verb, reference, failureId, cancellationToken).ConfigureAwait(false);
+            }
+            catch (EcrCacheException)
+            {
+                ExpandLogGroup(group);
+                throw;
+            }
+        }
+
+        private async Task RunWithRetriesAsync(string verb, string reference, string failureId, CancellationToken cancellationToken)
+        {
             var attempts = 0;
             var last = await DockerRetry.Pipeline(Retries, RetryBaseDelay).ExecuteAsync(
                 async token =>
@@ -322,7 +378,12 @@ namespace EcrCache.Docker
                     attempts++;
                     var spec = NewSpec(new[] { verb, reference });
                     var errorLines = new List<string>();
-                    spec.OnStandardOutput = line => LogToolLine(line, canBeError: false);
+                    using var progress = Progress == ProgressMode.Steps ? new TransferProgress((verb == "push" ? "pushing " : "pulling ") + reference, _log.Important) : null;
+                    spec.OnStandardOutput = line =>
+                    {
+                        progress?.OnLine(line);
+                        LogToolLine(line, canBeError: false);
+                    };
                     spec.OnStandardError = line =>
                     {
                         if (line.Length == 0)
@@ -374,7 +435,7 @@ namespace EcrCache.Docker
                 throw new EcrCacheException(DiagnosticIds.DockerRetriesExhausted, verb, reference, attempts, last.Reason);
             }
 
-            throw new EcrCacheException(failureId, reference, last.Result.ExitCode);
+            throw new EcrCacheException(failureId, reference, last.Result.ExitCode, last.Reason.Length == 0 ? "no message" : last.Reason);
         }
 
         /// <summary>Runs a docker command and captures its (small) output.</summary>

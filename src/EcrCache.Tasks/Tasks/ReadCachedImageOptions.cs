@@ -121,6 +121,11 @@ namespace EcrCache.Tasks
 
         public string? MetadataTimeout { get; set; }
 
+        // What the build prints (Options/OutputOptions.cs).
+        public string? Progress { get; set; }
+
+        public string? BuildkiteLogGroups { get; set; }
+
         /// <summary>EcrTag items: the repository's resource tags (Include = key, Value metadata).</summary>
         public ITaskItem[] EcrTags { get; set; } = Array.Empty<ITaskItem>();
 
