@@ -149,9 +149,13 @@ namespace EcrCache.Docker
                 }
                 else
                 {
+                    // A step's own output ("#5 0.240 text") means it runs; status lines ("resolve ... done") do not.
                     var output = Output.Match(rest);
                     vertex.Keep(output.Success ? output.Groups[1].Value : rest);
-                    Start(vertex);
+                    if (output.Success)
+                    {
+                        Start(vertex);
+                    }
                 }
             }
         }

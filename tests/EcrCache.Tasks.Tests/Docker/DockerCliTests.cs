@@ -334,9 +334,9 @@ namespace EcrCache.Tasks.Tests.Docker
                 + "#5 ERROR: process \"/bin/sh -c exit 3\" did not complete successfully: exit code: 3\n"
                 + "ERROR: failed to solve: process \"/bin/sh -c exit 3\" did not complete successfully: exit code: 3\n");
             var log = new CapturingBuildLog();
-            var ex = await Assert.ThrowsExactlyAsync<EcrCacheException>(() => NewCli(runner, log).BuildAsync(NewRequest(), BuilderMode.BuildKitBuiltIn, CancellationToken.None));
+            var ex = await Assert.ThrowsExactlyAsync<EcrCacheException>(() => NewCli(runner, log).BuildAsync(NewRequest(), BuilderMode.Legacy, CancellationToken.None));
             Assert.AreEqual("ECRC1204", ex.Diagnostic.Code);
-            StringAssert.Contains(ex.Message, "exit code 1");
+            StringAssert.Contains(ex.Message, "docker build failed with exit code 1");
             CollectionAssert.AreEqual(
                 new[]
                 {
@@ -409,7 +409,7 @@ namespace EcrCache.Tasks.Tests.Docker
             var ex = await Assert.ThrowsExactlyAsync<EcrCacheException>(() => NewCli(runner, log).PushAsync("127.0.0.1:5000/app:abc", CancellationToken.None));
             Assert.AreEqual("ECRC1205", ex.Diagnostic.Code);
             StringAssert.Contains(ex.Message, "'127.0.0.1:5000/app:abc'");
-            StringAssert.Contains(ex.Message, "exit code 1");
+            StringAssert.Contains(ex.Message, "exit code 1: unauthorized: authentication required");
             CollectionAssert.AreEqual(new[] { "push", "127.0.0.1:5000/app:abc" }, runner.Single("push").Arguments.ToList());
             StringAssert.Contains(log.AllText, "The push refers to repository");
         }
