@@ -106,7 +106,7 @@ namespace EcrCache.Docker
 
             if (_mode != ProgressMode.Full)
             {
-                _log.Important("EcrCache: " + failure.Step.Label + " failed; its last " + failure.Output.Count + " output lines:");
+                _log.Important("EcrCache: the output of " + failure.Step.Label + " (its last " + failure.Output.Count + " lines):");
                 foreach (var line in failure.Output)
                 {
                     _log.Important("  " + line);

@@ -99,7 +99,7 @@ public sealed class Workspace
     /// `dotnet build PROJECT [-t:TARGET] -nodeReuse:false -v:VERBOSITY [defaults] ARGS`. The target defaults to
     /// EnsureCachedImage; pass target null for a plain `dotnet build`.
     /// </summary>
-    public BuildResult Build(IEnumerable<string>? args = null, string? target = "EnsureCachedImage", string verbosity = "n", IDictionary<string, string?>? environment = null, bool defaults = true)
+    public BuildResult Build(IEnumerable<string>? args = null, string? target = "EnsureCachedImage", string? verbosity = "n", IDictionary<string, string?>? environment = null, bool defaults = true)
     {
         using var child = StartBuild(args, target, verbosity, environment, defaults);
         var result = child.WaitForExit(BuildTimeout);
@@ -108,7 +108,7 @@ public sealed class Workspace
 
     public BuildResult Build(params string[] args) => Build(args, "EnsureCachedImage");
 
-    public ChildProcess StartBuild(IEnumerable<string>? args = null, string? target = "EnsureCachedImage", string verbosity = "n", IDictionary<string, string?>? environment = null, bool defaults = true)
+    public ChildProcess StartBuild(IEnumerable<string>? args = null, string? target = "EnsureCachedImage", string? verbosity = "n", IDictionary<string, string?>? environment = null, bool defaults = true)
     {
         var arguments = new List<string> { "build", ProjectFile };
         if (target != null)
@@ -118,7 +118,11 @@ public sealed class Workspace
 
         arguments.Add("-nodeReuse:false");
         arguments.Add("--disable-build-servers");
-        arguments.Add("-v:" + verbosity);
+        if (verbosity != null)
+        {
+            // null: dotnet build's own default (minimal), what a user sees without -v.
+            arguments.Add("-v:" + verbosity);
+        }
         if (defaults)
         {
             arguments.AddRange(DefaultProperties());
