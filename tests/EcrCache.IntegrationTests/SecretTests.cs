@@ -147,6 +147,43 @@ public sealed class SecretTests : IntegrationTest
     }
 
     [TestMethod]
+    public void SecretsAndTokensStayOutOfTheProgressLinesAndLogGroups()
+    {
+        // What the default verbosity now shows (step lines, push progress, Buildkite group markers; with
+        // EcrCacheProgress=full every docker line at high importance), on a miss that mounts both secrets, pushes to
+        // the htpasswd registry and exports through a Job API (a fake server on a unix socket: no agent here).
+        foreach (var progress in new[] { "steps", "full" })
+        {
+            var ws = CreateWorkspace();
+            var envCanary = "ecrc-env-canary-" + Guid.NewGuid().ToString("N");
+            var fileCanary = "ecrc-file-canary-" + Guid.NewGuid().ToString("N");
+            var tokenCanary = "ecrc-job-token-canary-" + Guid.NewGuid().ToString("N");
+            ws.WriteFile(".npmrc", "//registry.npmjs.org/:_authToken=" + fileCanary + "\n");
+            ws.WriteFile("package.json", "{ \"name\": \"sample-root\", \"version\": \"1.0.0\", \"private\": true, \"workspaces\": [\"app\"], \"nonce\": \"" + Guid.NewGuid().ToString("N") + "\" }\n");
+            ws.WriteDockerAuth(Env.AuthRegistry, Env.AuthUser, Env.AuthPassword);
+            var socket = Path.Combine(ws.Root, "job-api.sock");
+            using var agent = Track(FakeHttpServer.StartUnix(socket, _ => new FakeResponse(200, "{\"added\":[],\"updated\":[]}")));
+            var build = ws.Build(
+                new[] { "-p:UseSecret=true", "-p:EcrCacheProgress=" + progress }.Concat(Workspace.RegistryProvider(Env.AuthRegistry)),
+                verbosity: null,
+                environment: new Dictionary<string, string?>
+                {
+                    ["NPM_TOKEN"] = envCanary,
+                    ["BUILDKITE"] = "true",
+                    ["BUILDKITE_AGENT_JOB_API_SOCKET"] = socket,
+                    ["BUILDKITE_AGENT_JOB_API_TOKEN"] = tokenCanary,
+                });
+            build.AssertResult("built");
+            StringAssert.Contains(build.Output, "--- :docker: EcrCache: building ", "sanity: the group markers are there" + build.Describe());
+            StringAssert.Contains(build.Output, progress == "full" ? "/run/secrets/NPM_TOKEN" : "EcrCache: [3/3] RUN --mount=type=secret,id=NPM_TOKEN", "sanity: the secret step is shown" + build.Describe());
+            foreach (var (name, canary) in new[] { ("NPM_TOKEN value", envCanary), (".npmrc content", fileCanary), ("Job API token", tokenCanary), ("registry password", Env.AuthPassword) })
+            {
+                Assert.IsFalse(build.Output.Contains(canary, StringComparison.Ordinal), $"the {name} leaked into the output with EcrCacheProgress={progress}");
+            }
+        }
+    }
+
+    [TestMethod]
     public void MissingSecretEnvironmentVariableFailsWithECRC1005()
     {
         var ws = CreateWorkspace();
