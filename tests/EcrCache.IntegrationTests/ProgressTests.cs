@@ -53,7 +53,7 @@ public sealed class ProgressTests : IntegrationTest
         var dockerfile = Path.Combine(ws.ProjectDirectory, "Dockerfile");
 
         StringAssert.Contains(build.Output, "    " + printed, "the step's own output, at high importance" + build.Describe());
-        StringAssert.Matches(build.Output, new Regex("^" + Regex.Escape(dockerfile) + @"\(4,1\): error ECRC1204: RUN echo .* failed with exit code 3\.", RegexOptions.Multiline), build.Describe());
+        StringAssert.Matches(build.Output, new Regex("^" + Regex.Escape(dockerfile) + @"\(4,1\): error ECRC1204: RUN echo .* failed with exit code 3 \(last output: .*" + Regex.Escape(printed) + @"\)\.", RegexOptions.Multiline), build.Describe());
         Assert.IsTrue(build.Output.IndexOf(printed, StringComparison.Ordinal) < build.Output.IndexOf("error ECRC1204", StringComparison.Ordinal), "the output comes before the error" + build.Describe());
         Assert.IsFalse(Regex.IsMatch(build.Output, @"Sdk\.targets\(\d+,\d+\): .*error", RegexOptions.Multiline), "no error points at Sdk.targets" + build.Describe());
     }

@@ -101,7 +101,7 @@ namespace EcrCache.Docker
                     _log.ToolError("docker", line);
                 }
 
-                return new EcrCacheException(DiagnosticIds.DockerBuildFailed, "docker build", exitCode);
+                return new EcrCacheException(DiagnosticIds.DockerBuildFailed, "docker build", exitCode, "");
             }
 
             if (_mode != ProgressMode.Full)
@@ -119,8 +119,18 @@ namespace EcrCache.Docker
             }
 
             var what = BuildKitStep.Shorten(failure.Step.Instruction) + (failure.ExitCode == null ? " (" + failure.Error + ")" : "");
-            var diagnostic = Diagnostic.Create(DiagnosticIds.DockerBuildFailed, what, failure.ExitCode ?? exitCode);
+            var diagnostic = Diagnostic.Create(DiagnosticIds.DockerBuildFailed, what, failure.ExitCode ?? exitCode, LastWords(failure.Output));
             return new EcrCacheException(Locate(diagnostic, request, failure.Step, _progress!.ReportedLine));
+        }
+
+        /// <summary>
+        /// The step's last lines for the error itself: the terminal logger and IDE error lists show errors but not the
+        /// messages before them.
+        /// </summary>
+        private static string LastWords(IReadOnlyList<string> output)
+        {
+            var last = output.Select(l => l.Trim()).Where(l => l.Length > 0).Reverse().Take(3).Reverse().Select(BuildKitStep.Shorten).ToList();
+            return last.Count == 0 ? "" : " (last output: " + string.Join(" / ", last) + ")";
         }
 
         public void Dispose()

@@ -235,7 +235,7 @@ namespace EcrCache.Tasks.Tests.Docker
                 Assert.AreEqual(dockerfile, ex.Diagnostic.File);
                 Assert.AreEqual(5, ex.Diagnostic.Line);
                 Assert.AreEqual(1, ex.Diagnostic.Column);
-                StringAssert.StartsWith(ex.Diagnostic.Message, "RUN echo \"line one\" && echo \"npm ERR! something broke\" >&2 && exit 3 failed with exit code 3.");
+                StringAssert.StartsWith(ex.Diagnostic.Message, "RUN echo \"line one\" && echo \"npm ERR! something broke\" >&2 && exit 3 failed with exit code 3 (last output: line one / npm ERR! something broke).");
                 Assert.AreEqual(0, log.ToolErrors.Count, "the located error replaces docker's error lines: " + log.AllText);
                 var important = log.Lines.Where(l => l.StartsWith("important: ", StringComparison.Ordinal)).ToList();
                 CollectionAssert.IsSubsetOf(new[] { "important:   line one", "important:   npm ERR! something broke" }, important, log.AllText);
