@@ -149,6 +149,11 @@ public sealed class ErrorTests : IntegrationTest
         Assert.IsTrue(registry.Requests.Any(r => r.Method == "HEAD" && r.Path.StartsWith($"/v2/{ws.Repository}/manifests/", StringComparison.Ordinal)), "EcrCache should have looked the tag up: " + string.Join(", ", registry.Requests));
         Assert.IsTrue(registry.Requests.Any(r => r.Method is "POST" or "PUT" or "PATCH"), "docker should have tried to upload: " + string.Join(", ", registry.Requests));
         Assert.IsNull(build.Result, "no EcrCache summary line for a failed push" + build.Describe());
+
+        // Without -v the error itself says what the registry said, not only docker's exit code.
+        var quiet = ws.Build(Workspace.RegistryProvider(registry.Address), verbosity: null);
+        quiet.AssertFailedWith("ECRC1205");
+        StringAssert.Matches(quiet.Output, new System.Text.RegularExpressions.Regex(@"error ECRC1205: docker push of '[^']+' failed with exit code 1: .*pushes are refused by this test registry"), quiet.Describe());
     }
 
     [TestMethod]
