@@ -44,7 +44,7 @@ namespace EcrCache.Docker
                 var keyword = Keyword(instruction.Text);
                 if (keyword == "FROM")
                 {
-                    var words = ShellWords.SplitRaw(instruction.Text.Substring(4).Trim(), instruction.Escape).Where(w => !w.StartsWith("--", StringComparison.Ordinal)).ToList();
+                    var words = ShellWords.SplitRaw(DockerfileParser.SplitKeyword(instruction.Text).Arguments, instruction.Escape).Where(w => !w.StartsWith("--", StringComparison.Ordinal)).ToList();
                     var image = words.Count > 0 ? words[0] : "";
                     var name = words.Count == 3 && words[1].Equals("AS", StringComparison.OrdinalIgnoreCase) ? words[2].ToLowerInvariant() : null;
                     var fromStage = stages.Any(s => string.Equals(s.Name, image, StringComparison.OrdinalIgnoreCase))
@@ -66,16 +66,7 @@ namespace EcrCache.Docker
             return stages;
         }
 
-        private static string Keyword(string instruction)
-        {
-            var end = 0;
-            while (end < instruction.Length && !char.IsWhiteSpace(instruction[end]))
-            {
-                end++;
-            }
-
-            return instruction.Substring(0, end).ToUpperInvariant();
-        }
+        private static string Keyword(string instruction) => DockerfileParser.SplitKeyword(instruction).Keyword.ToUpperInvariant();
 
         private sealed class Stage
         {

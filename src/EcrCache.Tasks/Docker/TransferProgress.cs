@@ -65,7 +65,7 @@ namespace EcrCache.Docker
         /// <summary>Reports when 10 s have passed since the start or the last report.</summary>
         public void Tick()
         {
-            string line;
+            // Reported under the lock, so that nothing is reported once Dispose has returned (the task has ended).
             lock (_gate)
             {
                 var now = _clock();
@@ -75,11 +75,9 @@ namespace EcrCache.Docker
                 }
 
                 _lastReport = now;
-                line = "EcrCache: " + _what + ": " + _done.Count.ToString(CultureInfo.InvariantCulture) + " of "
-                    + _layers.Count.ToString(CultureInfo.InvariantCulture) + " layers done after " + now.TotalSeconds.ToString("0", CultureInfo.InvariantCulture) + " s";
+                _report("EcrCache: " + _what + ": " + _done.Count.ToString(CultureInfo.InvariantCulture) + " of "
+                    + _layers.Count.ToString(CultureInfo.InvariantCulture) + " layers done after " + now.TotalSeconds.ToString("0", CultureInfo.InvariantCulture) + " s");
             }
-
-            _report(line);
         }
 
         public void Dispose()

@@ -285,7 +285,7 @@ namespace EcrCache.Keys.Dockerfiles
         /// <summary>1-based column of the first character that is not white space (tabs count as one, as IDEs count them).</summary>
         private static int Column(string line) => line.Length - line.TrimStart().Length + 1;
 
-        private static (string Keyword, string Arguments) SplitKeyword(string line)
+        internal static (string Keyword, string Arguments) SplitKeyword(string line)
         {
             var i = 0;
             while (i < line.Length && !char.IsWhiteSpace(line[i]))
