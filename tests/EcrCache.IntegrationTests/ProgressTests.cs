@@ -59,6 +59,31 @@ public sealed class ProgressTests : IntegrationTest
     }
 
     [TestMethod]
+    public void TheLegacyBuildersFailingStepIsLocatedToo()
+    {
+        const string modernClient = "/usr/local/bin/docker";
+        if (!File.Exists(modernClient))
+        {
+            Assert.Inconclusive(modernClient + " (a docker 23+ client without the buildx plugin) is not installed on this machine.");
+        }
+
+        var ws = CreateWorkspace();
+        if (ChildProcess.Run(modernClient, new[] { "buildx", "version" }, ws.Root, ws.ChildEnvironment(), TimeSpan.FromMinutes(1)).ExitCode == 0)
+        {
+            Assert.Inconclusive(modernClient + " has the buildx plugin here, so it builds with BuildKit.");
+        }
+
+        var printed = "legacy says " + Guid.NewGuid().ToString("N");
+        ws.WriteFile("Dockerfile", SlowDockerfile(Guid.NewGuid().ToString("N"), "echo '" + printed + "' >&2 && exit 5"));
+        var build = ws.Build(new[] { "-p:EcrCacheDockerPath=" + modernClient }, verbosity: null);
+        build.AssertFailedWith("ECRC1204");
+        var dockerfile = Path.Combine(ws.ProjectDirectory, "Dockerfile");
+        StringAssert.Contains(build.Output, "  EcrCache: Step 4/4 : RUN echo", "the legacy builder's step lines" + build.Describe());
+        StringAssert.Contains(build.Output, "    " + printed, build.Describe());
+        StringAssert.Matches(build.Output, new Regex("^" + Regex.Escape(dockerfile) + @"\(4,1\): error ECRC1204: RUN echo .* failed with exit code 5 ", RegexOptions.Multiline), build.Describe());
+    }
+
+    [TestMethod]
     public void QuietShowsOnlyTheResultLine()
     {
         var ws = CreateWorkspace();

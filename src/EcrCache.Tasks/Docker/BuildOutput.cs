@@ -11,13 +11,19 @@ namespace EcrCache.Docker
     /// </summary>
     internal sealed class BuildOutput : IDisposable
     {
-        private static readonly Regex LegacyStep = new Regex(@"^Step \d+/\d+ : ", RegexOptions.CultureInvariant);
+        private static readonly Regex LegacyStep = new Regex(@"^Step (\d+)/(\d+) : (.+)$", RegexOptions.CultureInvariant);
+        private static readonly Regex LegacyExitCode = new Regex(@"returned a non-zero code: (\d+)", RegexOptions.CultureInvariant);
 
         private readonly IBuildLog _log;
         private readonly ProgressMode _mode;
         private readonly BuildKitProgress? _progress;
         private readonly Timer? _ticker;
         private readonly List<string> _errorLines = new List<string>();
+
+        // The legacy builder: its current step ("Step 3/4 : RUN npm ci") and that step's last lines.
+        private readonly Queue<string> _legacyLines = new Queue<string>();
+        private Match? _legacyStep;
+        private int? _legacyExitCode;
 
         public BuildOutput(IBuildLog log, ProgressMode mode, bool buildKit)
         {
@@ -39,7 +45,31 @@ namespace EcrCache.Docker
                 return;
             }
 
-            if (_mode == ProgressMode.Full || (_mode == ProgressMode.Steps && LegacyStep.IsMatch(line)))
+            var step = _progress == null ? LegacyStep.Match(line) : Match.Empty;
+            lock (_legacyLines)
+            {
+                if (step.Success)
+                {
+                    _legacyStep = step;
+                    _legacyLines.Clear();
+                }
+                else if (_progress == null && !line.StartsWith(" ---> ", StringComparison.Ordinal))
+                {
+                    // The legacy builder colours a step's stderr (ESC[91m ... ESC[0m).
+                    var plain = Regex.Replace(line, "\u001b\\[[0-9;]*m", "");
+                    if (plain.Trim().Length > 0)
+                    {
+                        if (_legacyLines.Count == BuildKitProgress.KeptLines)
+                        {
+                            _legacyLines.Dequeue();
+                        }
+
+                        _legacyLines.Enqueue(plain);
+                    }
+                }
+            }
+
+            if (_mode == ProgressMode.Full || (_mode == ProgressMode.Steps && step.Success))
             {
                 _log.Important(_mode == ProgressMode.Full ? line : "EcrCache: " + line);
             }
@@ -58,6 +88,12 @@ namespace EcrCache.Docker
             }
 
             _progress?.OnLine(line);
+            var exit = _progress == null ? LegacyExitCode.Match(line) : Match.Empty;
+            if (exit.Success)
+            {
+                _legacyExitCode = int.Parse(exit.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+            }
+
             if (DockerCli.IsErrorLine(line))
             {
                 if (_progress == null)
@@ -101,7 +137,7 @@ namespace EcrCache.Docker
                     _log.ToolError("docker", line);
                 }
 
-                return new EcrCacheException(DiagnosticIds.DockerBuildFailed, "docker build", exitCode, "");
+                return _progress == null ? LegacyFailure(request, exitCode) : new EcrCacheException(DiagnosticIds.DockerBuildFailed, "docker build", exitCode, "");
             }
 
             if (_mode != ProgressMode.Full)
@@ -124,6 +160,74 @@ namespace EcrCache.Docker
         }
 
         /// <summary>
+        /// The legacy builder numbers every instruction of the Dockerfile ("Step 3/4"), so its failing step is the
+        /// instruction with that number when the Dockerfile has that many.
+        /// </summary>
+        private EcrCacheException LegacyFailure(DockerBuildRequest request, int exitCode)
+        {
+            Match? step;
+            List<string> lines;
+            lock (_legacyLines)
+            {
+                step = _legacyStep;
+                lines = _legacyLines.ToList();
+            }
+
+            if (step == null || _legacyExitCode == null)
+            {
+                return new EcrCacheException(DiagnosticIds.DockerBuildFailed, "docker build", exitCode, "");
+            }
+
+            var instruction = Regex.Replace(step.Groups[3].Value.Trim(), @"\s+", " ");
+            if (_mode != ProgressMode.Full)
+            {
+                _log.Important("EcrCache: the output of Step " + step.Groups[1].Value + "/" + step.Groups[2].Value + " : " + BuildKitStep.Shorten(instruction) + " (its last " + lines.Count + " lines):");
+                foreach (var line in lines)
+                {
+                    _log.Important("  " + line);
+                }
+            }
+
+            var diagnostic = Diagnostic.Create(DiagnosticIds.DockerBuildFailed, BuildKitStep.Shorten(instruction), _legacyExitCode, LastWords(lines));
+            var number = int.Parse(step.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+            var total = int.Parse(step.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);
+            var text = ReadDockerfile(request);
+            var instructions = text == null ? new List<DockerfileParser.LogicalLine>() : SafeLogicalLines(text, request.DockerfilePath);
+            if (instructions.Count == total && number >= 1 && number <= total)
+            {
+                var at = instructions[number - 1];
+                diagnostic = DockerfileParser.Locate(diagnostic, at.File, at.Line, at.Column);
+            }
+
+            return new EcrCacheException(diagnostic);
+        }
+
+        private static List<DockerfileParser.LogicalLine> SafeLogicalLines(string text, string? file)
+        {
+            try
+            {
+                return DockerfileParser.LogicalLines(text, file).ToList();
+            }
+            catch (EcrCacheException)
+            {
+                return new List<DockerfileParser.LogicalLine>();
+            }
+        }
+
+        /// <summary>The Dockerfile's text, or null when it cannot be read.</summary>
+        private static string? ReadDockerfile(DockerBuildRequest request)
+        {
+            try
+            {
+                return request.DockerfilePath != null ? File.ReadAllText(request.DockerfilePath) : request.DockerfileText ?? "";
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+            {
+                return null;
+            }
+        }
+
+        /// <summary>
         /// The step's last lines for the error itself: the terminal logger and IDE error lists show errors but not the
         /// messages before them.
         /// </summary>
@@ -142,12 +246,8 @@ namespace EcrCache.Docker
         /// <summary>The diagnostic at the failing instruction; at the project file when the Dockerfile is inline or unreadable.</summary>
         private static Diagnostic Locate(Diagnostic diagnostic, DockerBuildRequest request, BuildKitStep step, int reportedLine)
         {
-            string text;
-            try
-            {
-                text = request.DockerfilePath != null ? File.ReadAllText(request.DockerfilePath) : request.DockerfileText ?? "";
-            }
-            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+            var text = ReadDockerfile(request);
+            if (text == null)
             {
                 return diagnostic;
             }

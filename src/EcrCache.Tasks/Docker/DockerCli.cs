@@ -399,7 +399,7 @@ namespace EcrCache.Docker
                             }
                         }
 
-                        _log.Info(line);
+                        LogOutputLine(line);
                     };
                     _log.Info(attempts == 1 ? spec.DisplayText : spec.DisplayText + " (attempt " + attempts.ToString(CultureInfo.InvariantCulture) + " of " + (Retries + 1).ToString(CultureInfo.InvariantCulture) + ")");
                     var result = await ExecuteAsync(spec, token).ConfigureAwait(false);
@@ -500,6 +500,19 @@ namespace EcrCache.Docker
             if (canBeError && IsErrorLine(line))
             {
                 _log.ToolError("docker", line);
+            }
+            else
+            {
+                LogOutputLine(line);
+            }
+        }
+
+        /// <summary>A line of docker's output: normal importance, high with EcrCacheProgress=full.</summary>
+        private void LogOutputLine(string line)
+        {
+            if (Progress == ProgressMode.Full)
+            {
+                _log.Important(line);
             }
             else
             {
