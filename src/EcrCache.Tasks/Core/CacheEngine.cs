@@ -471,8 +471,10 @@ namespace EcrCache.Core
             return request;
         }
 
-        /// <summary>On a miss: which inputs changed since the last key ensured from this project (normal importance).</summary>
-        /// <summary>Logs why the key missed; returns the short reason for the decision line.</summary>
+        /// <summary>
+        /// On a miss: which inputs changed since the last key ensured from this project (normal importance); returns the
+        /// short reason for the decision line.
+        /// </summary>
         private string LogMissReasons(CacheKey key)
         {
             var previous = MissExplanation.ReadPrevious(_options.IntermediateDirectory);

@@ -350,11 +350,7 @@ namespace EcrCache.Docker
                 : "the current docker context (unix:///var/run/docker.sock unless 'docker context use' chose another)";
         }
 
-        /// <summary>
-        /// docker push/pull with retries: a failure whose stderr is transient (5xx, 429, reset, timeout, EOF) is tried
-        /// again up to <see cref="Retries"/> times with jittered exponential backoff. Error lines of attempts that will
-        /// be retried are logged as messages, not MSBuild errors, so a recovered push leaves a green build.
-        /// </summary>
+        /// <summary>docker push/pull in its Buildkite log group, which a failure expands.</summary>
         private async Task RetryingAsync(string verb, string reference, string failureId, CancellationToken cancellationToken)
         {
             var group = OpenLogGroup((verb == "push" ? "pushing " : "pulling ") + reference);
@@ -369,6 +365,11 @@ namespace EcrCache.Docker
             }
         }
 
+        /// <summary>
+        /// docker push/pull with retries: a failure whose stderr is transient (5xx, 429, reset, timeout, EOF) is tried
+        /// again up to <see cref="Retries"/> times with jittered exponential backoff. Error lines of attempts that will
+        /// be retried are logged as messages, not MSBuild errors, so a recovered push leaves a green build.
+        /// </summary>
         private async Task RunWithRetriesAsync(string verb, string reference, string failureId, CancellationToken cancellationToken)
         {
             var attempts = 0;
