@@ -290,13 +290,31 @@ namespace EcrCache.Docker
 
         /// <summary>
         /// Writes a Buildkite log-group marker. Buildkite recognises markers only at the start of a line, and MSBuild's
-        /// console logger indents every message, so the marker goes straight to the build's standard output.
+        /// console logger indents every message, so the marker goes straight to the build's standard output. A task
+        /// in an MSBuild worker node (/nodemode:, e.g. a project built in parallel with others) has no such output:
+        /// there the marker is a high-importance message, indented, which Buildkite shows as a plain line.
         /// </summary>
-        public Action<string> WriteMarker { get; set; } = line =>
+        public Action<string>? WriteMarker { get; set; }
+
+        private static readonly bool InWorkerNode = System.Environment.GetCommandLineArgs()
+            .Any(a => a.TrimStart('-', '/').StartsWith("nodemode:", StringComparison.OrdinalIgnoreCase));
+
+        private void Marker(string line)
         {
-            Console.Out.WriteLine(line);
-            Console.Out.Flush();
-        };
+            if (WriteMarker != null)
+            {
+                WriteMarker(line);
+            }
+            else if (InWorkerNode)
+            {
+                _log.Important(line);
+            }
+            else
+            {
+                Console.Out.WriteLine(line);
+                Console.Out.Flush();
+            }
+        }
 
         /// <summary>Opens a collapsed Buildkite log group for docker's output; false outside a job or when turned off.</summary>
         private bool OpenLogGroup(string what)
@@ -307,7 +325,7 @@ namespace EcrCache.Docker
             }
 
             _log.Detail("Buildkite log group: " + what);
-            WriteMarker("--- :docker: EcrCache: " + what);
+            Marker("--- :docker: EcrCache: " + what);
             return true;
         }
 
@@ -316,7 +334,7 @@ namespace EcrCache.Docker
         {
             if (opened)
             {
-                WriteMarker("^^^ +++");
+                Marker("^^^ +++");
             }
         }
 
