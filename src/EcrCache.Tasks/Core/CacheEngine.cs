@@ -219,6 +219,16 @@ namespace EcrCache.Core
                 }
             }
 
+            if (localPlatform != null && _options.Push && _options.Provider != ProviderKind.Local
+                && _ensured!.Key == key.Hash && _ensured.Result == CacheResult.BuiltNotPushed)
+            {
+                // This daemon's image:tag was built by a read-only run (a pull request, perhaps from a fork): never
+                // publish it, and do not let it hide that the store lacks the image. Look the store up as on a miss;
+                // a miss builds (from the daemon's layer cache) and pushes.
+                _log.Info($"{reference} in the local daemon was built by a run with EcrCachePush=false; looking up the store instead of using it.");
+                localPlatform = null;
+            }
+
             if (localPlatform == null && !stores.Created)
             {
                 // Not a local hit: resolve the store now (the image name in the stamp may be out of date).
