@@ -132,4 +132,80 @@ public sealed class CachePolicyTests : IntegrationTest
         Assert.IsFalse(building.Contains("branch-missing", StringComparison.Ordinal), "a missing source is not passed: " + building);
         StringAssert.Contains(second.Output, "no layer cache source branch-missing in registry " + Env.Registry + "; skipped", second.Describe());
     }
+
+    [TestMethod]
+    public void Directory_PushFalseWritesNothing_ImageTagsAreCopiesOfTheEntry_RequireHitMissIsECRC1230()
+    {
+        var ws = CreateTaggingWorkspace();
+        var cache = Path.Combine(ws.Root, "docker-caches");
+        string[] Args(params string[] more) => new[] { "-p:EcrCacheProvider=directory", "-p:EcrCacheDirectory=" + cache }.Concat(more).ToArray();
+        string[] Entries() => Directory.Exists(cache) ? Directory.GetFiles(cache, "*.tar.gz").Select(Path.GetFileName).OrderBy(n => n, StringComparer.Ordinal).ToArray()! : Array.Empty<string>();
+
+        var pr = ws.Build(Args("-p:EcrCachePush=false", "-p:TestImageTags=branch-x"));
+        pr.AssertResult("built-not-pushed");
+        Assert.IsFalse(Directory.Exists(cache), "a read-only run creates nothing in the cache folder (not even its lock folder)" + pr.Describe());
+
+        var first = ws.Build(Args("-p:TestImageTags=branch-x"));
+        first.AssertResult("built");
+        CollectionAssert.AreEqual(new[] { first.Tag + ".tar.gz", "branch-x.tar.gz", "latest.tar.gz" }.OrderBy(n => n, StringComparer.Ordinal).ToArray(), Entries(), first.Describe());
+        var entry = File.ReadAllBytes(Path.Combine(cache, first.Tag + ".tar.gz"));
+        CollectionAssert.AreEqual(entry, File.ReadAllBytes(Path.Combine(cache, "branch-x.tar.gz")), "the extra tag is the key's entry");
+
+        // Another machine, another branch: a hit copies the entry to the new name.
+        DockerHelper.RemoveRepositoryImages(ws.Repository);
+        Directory.Delete(Path.Combine(ws.ProjectDirectory, "obj"), recursive: true);
+        var second = ws.Build(Args("-p:TestImageTags=branch-y", "-p:EcrCacheRequireHit=true"));
+        second.AssertResult("hit-pulled");
+        CollectionAssert.AreEqual(entry, File.ReadAllBytes(Path.Combine(cache, "branch-y.tar.gz")), second.Describe());
+
+        // Must-hit with other inputs on a fresh agent: no entry, no build.
+        Directory.Delete(Path.Combine(ws.ProjectDirectory, "obj"), recursive: true);
+        var miss = ws.Build(Args("-p:EcrCacheRequireHit=true"), environment: new Dictionary<string, string?> { ["SAMPLE_FLAVOUR"] = "other" });
+        miss.AssertFailedWith("ECRC1230");
+        Assert.IsFalse(miss.Output.Contains("Building with", StringComparison.Ordinal), miss.Describe());
+        StringAssert.Contains(miss.Output, "cache folder " + cache, "the error names the store" + miss.Describe());
+    }
+
+    [TestMethod]
+    [TestCategory(Categories.Moto)]
+    public void S3_PushFalseUploadsNothingAndWritesNoLifecycleRule_ImageTagsAreServerSideCopies()
+    {
+        var moto = Boto3.RequireMoto(Env.MotoEndpoint);
+        var ws = CreateTaggingWorkspace();
+        var bucket = "ecrcache-it-" + Guid.NewGuid().ToString("N").Substring(0, 12);
+        Boto3.Run("import boto3, sys\nboto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1').create_bucket(Bucket=sys.argv[2])\n", moto, bucket);
+        Track(new Callback(() => Boto3.Run(
+            "import boto3, sys\ns3 = boto3.resource('s3', endpoint_url=sys.argv[1], region_name='us-east-1')\nb = s3.Bucket(sys.argv[2])\nb.objects.all().delete()\nb.delete()\n",
+            new[] { moto, bucket },
+            failOnError: false)));
+        var environment = new Dictionary<string, string?>(StringComparer.Ordinal);
+        foreach (var name in Env.ChildEnvironment().Keys.Where(k => k.StartsWith("AWS_", StringComparison.Ordinal)))
+        {
+            environment[name] = null;
+        }
+
+        environment["AWS_ENDPOINT_URL_S3"] = moto;
+        environment["AWS_ACCESS_KEY_ID"] = "testing";
+        environment["AWS_SECRET_ACCESS_KEY"] = "testing";
+        environment["AWS_REGION"] = "us-east-1";
+        environment["AWS_EC2_METADATA_DISABLED"] = "true";
+        string[] Args(params string[] more) => new[] { "-p:EcrCacheProvider=s3", "-p:EcrCacheS3Bucket=" + bucket, "-p:EcrCacheS3Prefix=ci/sample" }.Concat(more).ToArray();
+        const string Listing = "import boto3, sys\n"
+            + "s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1')\n"
+            + "print('KEYS ' + ' '.join(sorted(o['Key'] for o in s3.list_objects_v2(Bucket=sys.argv[2]).get('Contents', []))))\n"
+            + "try:\n    print('RULES %d' % len(s3.get_bucket_lifecycle_configuration(Bucket=sys.argv[2])['Rules']))\n"
+            + "except s3.exceptions.ClientError:\n    print('RULES 0')\n";
+
+        var pr = ws.Build(Args("-p:EcrCachePush=false", "-p:TestImageTags=branch-x"), environment: environment);
+        pr.AssertResult("built-not-pushed");
+        var afterPr = Boto3.Run(Listing, moto, bucket);
+        StringAssert.Contains(afterPr, "KEYS \n", "nothing uploaded, no lease object" + pr.Describe());
+        StringAssert.Contains(afterPr, "RULES 0\n", "no lifecycle rule written" + pr.Describe());
+
+        var pushed = ws.Build(Args("-p:TestImageTags=branch-x"), environment: environment);
+        pushed.AssertResult("built");
+        var listing = Boto3.Run(Listing, moto, bucket);
+        StringAssert.Contains(listing, "ci/sample/" + pushed.Tag + ".tar.gz", pushed.Describe());
+        StringAssert.Contains(listing, "ci/sample/branch-x.tar.gz", "the extra tag is an object next to the key's" + pushed.Describe());
+    }
 }
