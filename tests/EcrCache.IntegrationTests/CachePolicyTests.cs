@@ -208,4 +208,26 @@ public sealed class CachePolicyTests : IntegrationTest
         StringAssert.Contains(listing, "ci/sample/" + pushed.Tag + ".tar.gz", pushed.Describe());
         StringAssert.Contains(listing, "ci/sample/branch-x.tar.gz", "the extra tag is an object next to the key's" + pushed.Describe());
     }
+
+    [TestMethod]
+    public void LocalProvider_ImageTagIsADockerTag_PushFalseMovesNoTag_RequireHitNeedsTheLocalImage()
+    {
+        var ws = CreateTaggingWorkspace();
+        var miss = ws.Build("-p:EcrCacheRequireHit=true");
+        miss.AssertFailedWith("ECRC1230");
+        Assert.IsFalse(miss.Output.Contains("Building with", StringComparison.Ordinal), miss.Describe());
+        StringAssert.Contains(miss.Output, "the local Docker daemon", miss.Describe());
+
+        var pr = ws.Build("-p:EcrCachePush=false", "-p:TestImageTags=branch-local");
+        var reference = pr.AssertResult("built-not-pushed");
+        Assert.IsTrue(DockerHelper.ImageExists(reference), "the daemon is the store: the image is there to be used" + pr.Describe());
+        Assert.IsFalse(DockerHelper.ImageExists(pr.Image + ":latest"), pr.Describe());
+        Assert.IsFalse(DockerHelper.ImageExists(pr.Image + ":branch-local"), pr.Describe());
+
+        // The daemon is the store: the image is a hit for any run, a pushing one tags it.
+        var tagged = ws.Build("-p:TestImageTags=branch-local");
+        Assert.AreEqual(reference, tagged.AssertResult("hit-local"));
+        Assert.AreEqual(DockerHelper.ImageId(reference), DockerHelper.ImageId(pr.Image + ":branch-local"), "ImageTag is docker tag for the local provider" + tagged.Describe());
+        Assert.AreEqual(reference, ws.Build("-p:EcrCacheRequireHit=true").AssertResult("hit-local"));
+    }
 }
