@@ -7,9 +7,9 @@ namespace EcrCache.Docker
     /// <summary>
     /// Layer cache on a miss (EcrCacheLayerCache, default on): with BuildKit the image is built with
     /// BUILDKIT_INLINE_CACHE=1 so the pushed image carries its cache metadata, and with --cache-from the store's
-    /// latest (or each EcrCacheCacheFrom entry that exists) so unchanged layers are reused even on a fresh agent. The legacy builder can only
-    /// use a local image as cache source, so the source is pulled first. Neither enters the cache key. A source that
-    /// cannot be prepared is a warning (ECRC1212), never a failed build.
+    /// latest (or each EcrCacheCacheFrom entry that exists) so unchanged layers are reused even on a fresh agent. The
+    /// legacy builder can only use a local image as cache source, so the source is pulled first. Neither enters the
+    /// cache key. A source that cannot be prepared is a warning (ECRC1212), never a failed build.
     /// </summary>
     internal static class LayerCache
     {
@@ -56,7 +56,7 @@ namespace EcrCache.Docker
             }
         }
 
-        /// <summary>One EcrCacheCacheFrom entry (null: latest) as a cache source, or null: absent (a detail line) or failed (a warning).</summary>
+        /// <summary>One EcrCacheCacheFrom entry (null: latest) as a cache source, or null: absent (a line at normal importance) or failed (a warning).</summary>
         public static async Task<string?> PrepareSourceAsync(string? entry, IImageStore store, IBuildLog log, CancellationToken cancellationToken)
         {
             var name = entry ?? "latest";

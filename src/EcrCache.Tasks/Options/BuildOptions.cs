@@ -77,9 +77,6 @@ namespace EcrCache.Options
         /// </summary>
         public IReadOnlyList<string> CacheFromSources { get; set; } = Array.Empty<string>();
 
-        /// <summary>The first cache source, or null for the store's latest (what EcrCacheCacheFrom was before it took a list).</summary>
-        public string? CacheFrom => CacheFromSources.Count > 0 ? CacheFromSources[0] : null;
-
         /// <summary>
         /// EcrCachePush (default true). False: a miss is built and used, but nothing is written to the store: no push,
         /// no latest, no extra tags, no lease, no expiry policy, no repository created where that can be avoided.

@@ -57,7 +57,6 @@ namespace EcrCache.Tasks.Tests.Options
             Assert.IsFalse(o.RequireHit);
             Assert.AreEqual(0, o.ImageTags.Count);
             Assert.AreEqual(0, o.CacheFromSources.Count);
-            Assert.IsNull(o.CacheFrom);
         }
 
         [TestMethod]
