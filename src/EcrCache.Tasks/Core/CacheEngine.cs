@@ -168,7 +168,8 @@ namespace EcrCache.Core
                 var tarballStore = stores.Created || _options.Provider == ProviderKind.S3 || _options.Provider == ProviderKind.Directory
                     ? stores.Get() as Stores.Tarballs.ITarballStore
                     : null;
-                _metaDataValue = tarballStore?.MetaDataValue(_result.Tag);
+                // A read-only miss stored no object: the meta-data names the local image, not an s3:// URI that is not there.
+                _metaDataValue = _result.Result == CacheResult.BuiltNotPushed ? null : tarballStore?.MetaDataValue(_result.Tag);
                 return _result;
             }
             finally
