@@ -230,4 +230,15 @@ public sealed class CachePolicyTests : IntegrationTest
         Assert.AreEqual(DockerHelper.ImageId(reference), DockerHelper.ImageId(pr.Image + ":branch-local"), "ImageTag is docker tag for the local provider" + tagged.Describe());
         Assert.AreEqual(reference, ws.Build("-p:EcrCacheRequireHit=true").AssertResult("hit-local"));
     }
+
+    [TestMethod]
+    public void AnImageTagWithNothingLeftIsECRC1050AtItsLine()
+    {
+        var ws = CreateTaggingWorkspace();
+        var line = File.ReadAllLines(ws.ProjectFile).ToList().FindIndex(l => l.Contains("<ImageTag ", StringComparison.Ordinal)) + 1;
+        var build = ws.Build(Registry("-p:TestImageTags=/"));
+        build.AssertFailedWith("ECRC1050");
+        StringAssert.Contains(build.Output, Path.GetFileName(ws.ProjectFile) + "(" + line, "the error points at the ImageTag item" + build.Describe());
+        Assert.IsFalse(build.Output.Contains("Building with", StringComparison.Ordinal), build.Describe());
+    }
 }

@@ -84,9 +84,7 @@ namespace EcrCache.Options
                         continue;
                     }
 
-                    var literals = Regex.Split(include.Trim(), @"[$@%]\([^)]*\)").Select(Regex.Escape);
-                    var pattern = "^" + string.Join(".*", literals) + "$";
-                    if (Regex.IsMatch(value, pattern, RegexOptions.Singleline | RegexOptions.CultureInvariant))
+                    if (Regex.IsMatch(value, IncludePattern(include.Trim()), RegexOptions.Singleline | RegexOptions.CultureInvariant))
                     {
                         return ((IXmlLineInfo)element).LineNumber;
                     }
@@ -98,6 +96,38 @@ namespace EcrCache.Options
             }
 
             return 0;
+        }
+
+        /// <summary>A regex for what <paramref name="include"/> can evaluate to: its text, with each $(...), @(...) and %(...) (nested ones too) as '.*'.</summary>
+        private static string IncludePattern(string include)
+        {
+            var pattern = new StringBuilder("^");
+            var literal = new StringBuilder();
+            for (var i = 0; i < include.Length; i++)
+            {
+                if ((include[i] == '$' || include[i] == '@' || include[i] == '%') && i + 1 < include.Length && include[i + 1] == '(')
+                {
+                    var depth = 0;
+                    var end = i + 1;
+                    for (; end < include.Length; end++)
+                    {
+                        depth += include[end] == '(' ? 1 : include[end] == ')' ? -1 : 0;
+                        if (depth == 0)
+                        {
+                            break;
+                        }
+                    }
+
+                    pattern.Append(Regex.Escape(literal.ToString())).Append(".*");
+                    literal.Clear();
+                    i = end;
+                    continue;
+                }
+
+                literal.Append(include[i]);
+            }
+
+            return pattern.Append(Regex.Escape(literal.ToString())).Append('$').ToString();
         }
     }
 

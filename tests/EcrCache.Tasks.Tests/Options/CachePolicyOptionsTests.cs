@@ -127,7 +127,7 @@ namespace EcrCache.Tasks.Tests.Options
         public void AnEmptyImageTagIsAnErrorAtItsItem()
         {
             var project = Path.Combine(_dir, "image.proj");
-            File.WriteAllText(project, "<Project>\n  <ItemGroup>\n    <ImageTag Include=\"stable\" />\n    <ImageTag Include=\"$(BUILDKITE_BRANCH)/\" />\n  </ItemGroup>\n</Project>\n");
+            File.WriteAllText(project, "<Project>\n  <ItemGroup>\n    <ImageTag Include=\"stable\" />\n    <ImageTag Include=\"$([MSBuild]::Unescape($(BUILDKITE_BRANCH)))/\" />\n  </ItemGroup>\n</Project>\n");
             var raw = NewRaw();
             raw.ProjectFile = project;
             raw.ImageTags.Add(ImageTag("stable", project));
