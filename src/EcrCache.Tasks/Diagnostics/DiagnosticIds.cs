@@ -143,5 +143,11 @@ namespace EcrCache.Diagnostics
         public const string PipelineStepMissing = nameof(PipelineStepMissing);
         public const string Cancelled = nameof(Cancelled);
         public const string UnexpectedError = nameof(UnexpectedError);
+        // Cache policy: who may write, extra tags (ECRC1050-1059 options, ECRC1230-1239 pull or build).
+        public const string ImageTagEmpty = nameof(ImageTagEmpty);
+        public const string ImageTagSanitized = nameof(ImageTagSanitized);
+        public const string PushOffMultiPlatform = nameof(PushOffMultiPlatform);
+        public const string RequireHitMiss = nameof(RequireHitMiss);
+        public const string ImageTagFailed = nameof(ImageTagFailed);
     }
 }

@@ -21,6 +21,7 @@ namespace EcrCache.Options
             InputOptions.Apply(raw, options, log);
             StoreOptions.Apply(raw, options);
             BuildOptions.Apply(raw, options);
+            TagOptions.Apply(raw, options, log);
             ExportOptions.Apply(raw, options);
             ProviderOptions.Apply(raw, options, log);
             return options;

@@ -30,6 +30,12 @@ namespace EcrCache.Stores.Ecr
 
         /// <summary>Where the private DOCKER_CONFIG folder is created (default: the temp folder).</summary>
         public string? PrivateConfigParent { get; set; }
+
+        /// <summary>
+        /// EcrCachePush=false: a missing repository is not created (its URI comes from the registry the authorization
+        /// token names), and no tags, lifecycle or repository policy are written.
+        /// </summary>
+        public bool ReadOnly { get; set; }
     }
 
     /// <summary>
@@ -72,6 +78,7 @@ namespace EcrCache.Stores.Ecr
                 Environment = options.Environment,
                 Tags = options.EcrTags.ToList(),
                 PullAccounts = options.EcrPullAccounts.ToList(),
+                ReadOnly = !options.Push,
             };
             try
             {
@@ -99,7 +106,11 @@ namespace EcrCache.Stores.Ecr
             var region = client.Settings.Region;
             log.Detail("ECR region " + region + " (from " + client.Settings.RegionSource + "), API " + client.Settings.Endpoint + " (" + client.Settings.EndpointSource + ").");
             var repository = await client.DescribeRepositoryAsync(options.Repository, cancellationToken).ConfigureAwait(false);
-            if (repository == null)
+            if (options.ReadOnly)
+            {
+                repository ??= await UncreatedRepositoryAsync(client, options, log, cancellationToken).ConfigureAwait(false);
+            }
+            else if (repository == null)
             {
                 repository = await client.CreateRepositoryAsync(options.Repository, tags, cancellationToken).ConfigureAwait(false);
                 if (repository != null)
@@ -120,7 +131,20 @@ namespace EcrCache.Stores.Ecr
             }
 
             var registryHost = string.IsNullOrEmpty(options.RegistryOverride) ? repository.Host : options.RegistryOverride!;
-            return new EcrStore(client, options, docker, runner, log, repository, registryHost);
+            return new EcrStore(client, options, docker, runner, log, repository, registryHost) { ReadOnly = options.ReadOnly };
+        }
+
+        /// <summary>
+        /// A read-only run does not create the repository: its name is the registry of the caller's account (from the
+        /// authorization token) and the repository name; every lookup in it is a miss.
+        /// </summary>
+        private static async Task<EcrRepository> UncreatedRepositoryAsync(IEcrClient client, EcrStoreOptions options, IBuildLog log, CancellationToken cancellationToken)
+        {
+            var authorization = await client.GetAuthorizationTokenAsync(cancellationToken).ConfigureAwait(false);
+            var host = authorization.ProxyEndpoint.Replace("https://", "").Replace("http://", "").TrimEnd('/');
+            var account = host.Split('.')[0];
+            log.Info("The ECR repository " + options.Repository + " does not exist; EcrCachePush=false does not create it, so this is a miss.");
+            return new EcrRepository(options.Repository, "", account, host + "/" + options.Repository);
         }
 
         protected override async Task PrepareRepositoryAsync(CancellationToken cancellationToken)

@@ -58,12 +58,27 @@ namespace EcrCache.Stores.Registry
             }
         }
 
-        /// <summary>The remote tag (latest by default) when it exists (one HEAD); the engine pulls it for the legacy builder.</summary>
+        /// <summary>
+        /// The remote tag (latest by default) when it exists (one HEAD); the engine pulls it for the legacy builder. A full
+        /// reference in this registry is looked up the same way; one in another registry is passed on unchecked.
+        /// </summary>
         public async Task<string?> PrepareCacheFromAsync(string? cacheFrom, CancellationToken cancellationToken)
         {
-            var tag = cacheFrom ?? "latest";
-            var manifest = await _client.HeadManifestAsync(_repository, tag, cancellationToken).ConfigureAwait(false);
-            return manifest != null ? Image + ":" + tag : null;
+            var (repository, tag) = CacheFromSource.InRegistry(cacheFrom, _endpoint.Host, _repository);
+            if (repository == null)
+            {
+                return cacheFrom;
+            }
+
+            var manifest = await _client.HeadManifestAsync(repository, tag, cancellationToken).ConfigureAwait(false);
+            return manifest != null ? _endpoint.Host + "/" + repository + ":" + tag : null;
+        }
+
+        /// <summary>Extra tags by manifest copy (<see cref="RemoteTags"/>), with the client that may push.</summary>
+        public Task TagAsync(string tag, IReadOnlyList<string> tags, CancellationToken cancellationToken)
+        {
+            _ = LeaseBackend;
+            return RemoteTags.PointAsync(_leaseClient!, _repository, Image, tag, tags, Description, _log, cancellationToken);
         }
 
 

@@ -54,6 +54,9 @@ namespace EcrCache.Stores.Tarballs.S3
 
         public int MaxAgeDays { get; }
 
+        /// <summary>EcrCachePush=false: the bucket is only read (its lifecycle configuration is left alone).</summary>
+        public bool ReadOnly { get; set; }
+
         /// <summary>Bytes per uploaded part (at least 5 MiB, S3's minimum).</summary>
         public int PartSize { get; set; } = DefaultPartSize;
 
@@ -74,7 +77,7 @@ namespace EcrCache.Stores.Tarballs.S3
             log.Detail("S3 region " + settings.Region + " (from " + settings.RegionSource + ")"
                 + (settings.EndpointOverridden ? ", endpoint " + settings.Endpoint + " (" + settings.EndpointSource + ", path-style)" : string.Empty) + ".");
             var client = S3ClientFactory.Create(settings, new DefaultAwsCredentialSource(options.Environment));
-            return new S3TarballStore(client, settings.Region, tarball.S3Bucket!, tarball.S3Prefix, options.Repository, tarball.MaxAgeDays, docker, log);
+            return new S3TarballStore(client, settings.Region, tarball.S3Bucket!, tarball.S3Prefix, options.Repository, tarball.MaxAgeDays, docker, log) { ReadOnly = !options.Push };
         }
 
         public string ObjectKey(string name) => Prefix + (name.EndsWith(Extension, StringComparison.Ordinal) ? name : name + Extension);
@@ -93,7 +96,11 @@ namespace EcrCache.Stores.Tarballs.S3
                 return;
             }
 
-            await EnsureLifecycleRuleAsync(cancellationToken).ConfigureAwait(false);
+            if (!ReadOnly)
+            {
+                await EnsureLifecycleRuleAsync(cancellationToken).ConfigureAwait(false);
+            }
+
             _prepared = true;
         }
 
@@ -130,20 +137,41 @@ namespace EcrCache.Stores.Tarballs.S3
             await UploadAsync(new[] { Image + ":" + tag }, key, cancellationToken).ConfigureAwait(false);
             if (updateLatest)
             {
-                var latest = ObjectKey(LatestName);
+                await CopyObjectAsync(tag, LatestName, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        /// <summary>Each extra tag is a server-side copy of the key's object under the tag's name, as latest is.</summary>
+        public async Task TagAsync(string tag, IReadOnlyList<string> tags, CancellationToken cancellationToken)
+        {
+            foreach (var extra in tags.Where(t => !string.Equals(t, tag, StringComparison.Ordinal)))
+            {
                 try
                 {
-                    // A server-side copy: no second upload. The copy holds image:tag, which is what a later
-                    // --cache-from needs (PrepareCacheFromAsync returns the reference docker load reports).
-                    await _client.CopyObjectAsync(
-                        new CopyObjectRequest { SourceBucket = Bucket, SourceKey = key, DestinationBucket = Bucket, DestinationKey = latest, ContentType = "application/gzip" },
-                        cancellationToken).ConfigureAwait(false);
-                    _log.Info("Copied " + ObjectUri(tag) + " to " + ObjectUri(LatestName) + ".");
+                    await CopyObjectAsync(tag, extra, cancellationToken).ConfigureAwait(false);
                 }
-                catch (Exception ex) when (!(ex is OperationCanceledException))
+                catch (EcrCacheException ex)
                 {
-                    throw S3Errors.Map(ex, "PutObject (copy)", Bucket + "/" + latest, _region);
+                    throw new EcrCacheException(Diagnostic.Create(DiagnosticIds.ImageTagFailed, extra, ObjectUri(tag), Description, ex.Diagnostic.ToString()), ex);
                 }
+            }
+        }
+
+        private async Task CopyObjectAsync(string tag, string name, CancellationToken cancellationToken)
+        {
+            var target = ObjectKey(name);
+            try
+            {
+                // A server-side copy: no second upload. The copy holds image:tag, which is what a later
+                // --cache-from needs (PrepareCacheFromAsync returns the reference docker load reports).
+                await _client.CopyObjectAsync(
+                    new CopyObjectRequest { SourceBucket = Bucket, SourceKey = ObjectKey(tag), DestinationBucket = Bucket, DestinationKey = target, ContentType = "application/gzip" },
+                    cancellationToken).ConfigureAwait(false);
+                _log.Info("Copied " + ObjectUri(tag) + " to " + ObjectUri(name) + ".");
+            }
+            catch (Exception ex) when (!(ex is OperationCanceledException))
+            {
+                throw S3Errors.Map(ex, "PutObject (copy)", Bucket + "/" + target, _region);
             }
         }
 
@@ -151,6 +179,12 @@ namespace EcrCache.Stores.Tarballs.S3
         public async Task<string?> PrepareCacheFromAsync(string? cacheFrom, CancellationToken cancellationToken)
         {
             var name = string.IsNullOrWhiteSpace(cacheFrom) ? LatestName : cacheFrom!.Trim();
+            if (BuildOptions.IsFullReference(name))
+            {
+                // An image in a registry: docker build fetches its cache itself.
+                return name;
+            }
+
             var key = ObjectKey(name);
             if (name.StartsWith("s3://", StringComparison.Ordinal))
             {
