@@ -22,6 +22,8 @@ namespace EcrCache.Options
             StoreOptions.Apply(raw, options);
             BuildOptions.Apply(raw, options);
             ExportOptions.Apply(raw, options);
+            RetentionOptions.Apply(raw, options);
+            ImageLabelOptions.Apply(raw, options);
             ProviderOptions.Apply(raw, options, log);
             return options;
         }
