@@ -89,16 +89,7 @@ namespace EcrCache.Stores.Gar
         }
 
         /// <summary>EcrCache's policy for <paramref name="imagePath"/> and <paramref name="days"/> days, as JSON.</summary>
-        public static string ExpiryJson(string imagePath, int days)
-        {
-            using var buffer = new MemoryStream();
-            using (var w = new Utf8JsonWriter(buffer))
-            {
-                WriteExpiry(w, imagePath, days);
-            }
-
-            return Encoding.UTF8.GetString(buffer.ToArray());
-        }
+        public static string ExpiryJson(string imagePath, int days) => Json(w => WriteExpiry(w, imagePath, days));
 
         internal static void WriteExpiry(Utf8JsonWriter w, string imagePath, int days)
         {
@@ -141,12 +132,14 @@ namespace EcrCache.Stores.Gar
         }
 
         /// <summary>EcrCache's keep policy for <paramref name="imagePath"/> and <paramref name="keepCount"/>, as JSON.</summary>
-        public static string KeepJson(string imagePath, int keepCount)
+        public static string KeepJson(string imagePath, int keepCount) => Json(w => WriteKeep(w, imagePath, keepCount));
+
+        private static string Json(Action<Utf8JsonWriter> write)
         {
             using var buffer = new MemoryStream();
             using (var w = new Utf8JsonWriter(buffer))
             {
-                WriteKeep(w, imagePath, keepCount);
+                write(w);
             }
 
             return Encoding.UTF8.GetString(buffer.ToArray());
