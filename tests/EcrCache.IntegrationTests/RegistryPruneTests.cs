@@ -3,7 +3,10 @@ using EcrCache.IntegrationTests.Infrastructure;
 
 namespace EcrCache.IntegrationTests;
 
-/// <summary>EcrCacheRegistryPrune through `dotnet build` against the open docker-registry (deletes enabled).</summary>
+/// <summary>
+/// Retention by count through `dotnet build`: EcrCacheRegistryPrune against the open docker-registry (deletes
+/// enabled), and EcrCacheKeepCount with the directory provider.
+/// </summary>
 [TestClass]
 [TestCategory(Categories.Docker)]
 [TestCategory(Categories.Registry)]
@@ -32,5 +35,23 @@ public sealed class RegistryPruneTests : IntegrationTest
         // Without a limit the user chose, pruning is refused before any work.
         var noLimit = CreateWorkspace().Build(Workspace.RegistryProvider(Env.Registry).Append("-p:EcrCacheRegistryPrune=true"));
         noLimit.AssertFailedWith("ECRC1061");
+    }
+
+    [TestMethod]
+    public void DirectoryProvider_KeepsTheNewestKeyEntries_AndLatest()
+    {
+        var ws = CreateWorkspace();
+        var cache = Path.Combine(TestRoot, "docker-cache");
+        var args = new[] { "-p:EcrCacheProvider=directory", "-p:EcrCacheDirectory=" + cache, "-p:EcrCacheKeepCount=1" };
+        var first = ws.Build(args);
+        first.AssertResult("built");
+        Thread.Sleep(1100); // write times a second apart on any file system
+        ws.WriteFile("app/package.json", ws.ReadFile("app/package.json") + " ");
+        var second = ws.Build(args);
+        second.AssertResult("built");
+
+        var entries = Directory.GetFiles(cache, "*.tar.gz").Select(Path.GetFileName).OrderBy(n => n, StringComparer.Ordinal).ToArray();
+        CollectionAssert.AreEqual(new[] { second.Tag + ".tar.gz", "latest.tar.gz" }.OrderBy(n => n, StringComparer.Ordinal).ToArray(), entries, second.Describe());
+        StringAssert.Contains(second.Output, "EcrCacheKeepCount=1");
     }
 }
