@@ -43,7 +43,7 @@ namespace EcrCache.Stores.Registry
         /// <summary>Tags the pruner never deletes (nor the manifests they point at), beside latest, leases and the current key tag.</summary>
         public IReadOnlyCollection<string> ProtectedTags { get; set; } = new List<string>();
 
-        /// <summary>Now, for the pruner's ages (tests move it).</summary>
+        /// <summary>Now, for the ages of the tags the pruner reads.</summary>
         public Func<DateTime> UtcNow { get; set; } = () => DateTime.UtcNow;
 
         public Task PrepareAsync(CancellationToken cancellationToken) => Task.CompletedTask;
