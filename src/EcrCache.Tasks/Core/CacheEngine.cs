@@ -81,9 +81,21 @@ namespace EcrCache.Core
         public Task<CacheKey> ComputeKeyAsync(CancellationToken cancellationToken) =>
             ComputeKeyStepAsync(trustEnsuredPlatform: false, cancellationToken);
 
-        /// <summary>ExplainCachedImageKey: prints the manifest and the changes since the last ensured key; no docker, no network.</summary>
-        public async Task<CacheKey> ExplainAsync(CancellationToken cancellationToken) =>
+        /// <summary>
+        /// ExplainCachedImageKey: prints the manifest and the changes since the last ensured key; no docker, no network,
+        /// unless EcrCacheExplainImage names an image whose labels are to be read and compared.
+        /// </summary>
+        public async Task<CacheKey> ExplainAsync(CancellationToken cancellationToken)
+        {
             _key = await KeyExplainer.ExplainAsync(_options, _log, cancellationToken).ConfigureAwait(false);
+            if (_options.ExplainImage != null)
+            {
+                // EcrCacheExplainImage: the one case where explaining asks docker, and a registry, something.
+                await ImageExplainer.ExplainAsync(_options, _key, _docker, _runner, _log, cancellationToken).ConfigureAwait(false);
+            }
+
+            return _key;
+        }
 
         /// <summary>The whole job in one call, as the four step targets run it: key, store, pull or build, export.</summary>
         public async Task<CacheResult> EnsureAsync(CancellationToken cancellationToken)
@@ -353,7 +365,12 @@ namespace EcrCache.Core
                     var endpoint = RegistryEndpoint.Parse(_options.Registry!, _options.RegistryInsecure);
                     var config = DockerConfig.Load(_options.Environment, System.Environment.GetFolderPath(System.Environment.SpecialFolder.UserProfile));
                     var credentials = new DockerConfigCredentialProvider(config, _runner, _options.Environment, _log);
-                    return new OciRegistryStore(endpoint, _options.Repository, _docker, credentials, _log);
+                    return new OciRegistryStore(endpoint, _options.Repository, _docker, credentials, _log)
+                    {
+                        Prune = _options.RegistryPrune ? new RegistryPruneSettings(_options.KeepCount, _options.RegistryPruneMaxAgeDays, _options.RegistryPruneGrace) : null,
+                        // Pruning never deletes a tag the project names (a branch tag points at a recent key).
+                        ProtectedTags = _options.ImageTags,
+                    };
                 default:
                     return new LocalDaemonStore(_options.Repository, _docker);
             }
@@ -457,6 +474,14 @@ namespace EcrCache.Core
         {
             var mode = await _docker.SelectBuilderAsync(version, BuildKitReason(), cancellationToken).ConfigureAwait(false);
             var request = CreateBuildRequest(reference);
+            var labels = await ImageLabels.ForBuildAsync(_key!, _options.ContextDirectory, _options.Environment, _runner, _log, DateTime.UtcNow, cancellationToken).ConfigureAwait(false);
+            var position = 0;
+            foreach (var word in ImageLabels.Arguments(labels))
+            {
+                // Before the user's own arguments, so a --label of theirs wins.
+                request.AdditionalArguments.Insert(position++, word);
+            }
+
             try
             {
                 if (_options.IsMultiPlatform)

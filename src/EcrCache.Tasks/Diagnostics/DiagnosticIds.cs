@@ -139,6 +139,15 @@ namespace EcrCache.Diagnostics
         public const string DockerRetriesExhausted = nameof(DockerRetriesExhausted);
         public const string LeaseExpired = nameof(LeaseExpired);
         public const string LeaseUnavailable = nameof(LeaseUnavailable);
+        public const string BadKeepCount = nameof(BadKeepCount);
+        public const string RegistryPruneNeedsLimit = nameof(RegistryPruneNeedsLimit);
+        public const string BadRegistryPruneGrace = nameof(BadRegistryPruneGrace);
+        public const string BadExplainImage = nameof(BadExplainImage);
+        public const string RegistryDeleteUnsupported = nameof(RegistryDeleteUnsupported);
+        public const string RegistryPruneFailed = nameof(RegistryPruneFailed);
+        public const string TarballPruneFailed = nameof(TarballPruneFailed);
+        public const string ExplainImageNotFound = nameof(ExplainImageNotFound);
+        public const string ExplainImageNoLabels = nameof(ExplainImageNoLabels);
         public const string LockUnavailable = nameof(LockUnavailable);
         public const string PipelineStepMissing = nameof(PipelineStepMissing);
         public const string Cancelled = nameof(Cancelled);

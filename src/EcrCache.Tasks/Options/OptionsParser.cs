@@ -23,6 +23,8 @@ namespace EcrCache.Options
             BuildOptions.Apply(raw, options);
             TagOptions.Apply(raw, options, log);
             ExportOptions.Apply(raw, options);
+            RetentionOptions.Apply(raw, options);
+            ImageLabelOptions.Apply(raw, options);
             ProviderOptions.Apply(raw, options, log);
             return options;
         }

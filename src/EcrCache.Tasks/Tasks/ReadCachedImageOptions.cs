@@ -127,6 +127,15 @@ namespace EcrCache.Tasks
 
         public string? MetadataTimeout { get; set; }
 
+        // Retention and image labels (Options/RetentionOptions.cs, ImageLabelOptions.cs).
+        public string? KeepCount { get; set; }
+
+        public string? RegistryPrune { get; set; }
+
+        public string? RegistryPruneGrace { get; set; }
+
+        public string? ExplainImage { get; set; }
+
         /// <summary>EcrTag items: the repository's resource tags (Include = key, Value metadata).</summary>
         public ITaskItem[] EcrTags { get; set; } = Array.Empty<ITaskItem>();
 

@@ -17,6 +17,9 @@ namespace EcrCache.Stores.Ecr
         /// <summary>Days after push when images expire; 0 leaves the lifecycle policy alone.</summary>
         public int MaxAgeDays { get; set; } = 7;
 
+        /// <summary>The newest images a count rule keeps (EcrCacheKeepCount); 0 writes no count rule.</summary>
+        public int KeepCount { get; set; }
+
         /// <summary>Accounts that may pull (a repository policy statement); empty leaves the policy alone.</summary>
         public IList<string> PullAccounts { get; set; } = new List<string>();
 
@@ -73,6 +76,7 @@ namespace EcrCache.Stores.Ecr
             {
                 Repository = options.Repository,
                 MaxAgeDays = options.EcrMaxAgeDays,
+                KeepCount = options.KeepCount,
                 RegistryOverride = options.Registry,
                 RegistryInsecure = options.RegistryInsecure,
                 Environment = options.Environment,
@@ -178,23 +182,27 @@ namespace EcrCache.Stores.Ecr
         private async Task EnsureLifecyclePolicyAsync(CancellationToken cancellationToken)
         {
             var days = _options.MaxAgeDays;
-            if (days <= 0)
+            var keep = _options.KeepCount;
+            if (days <= 0 && keep <= 0)
             {
                 Log.Detail("EcrCacheMaxAgeDays=0: the lifecycle policy of " + _repository.Name + " is left alone.");
                 return;
             }
 
+            var what = (keep > 0 ? "the newest " + keep + " images are kept" : "")
+                + (keep > 0 && days > 0 ? " and " : "")
+                + (days > 0 ? "images expire " + days + " days after push" : "");
             try
             {
                 var current = await _client.GetLifecyclePolicyAsync(_repository.Name, _repository.RegistryId, cancellationToken).ConfigureAwait(false);
-                if (EcrPolicies.LifecyclePolicyMatches(current, days))
+                if (EcrPolicies.LifecyclePolicyMatches(current, days, keep))
                 {
-                    Log.Detail("The lifecycle policy of " + _repository.Name + " already expires images " + days + " days after push.");
+                    Log.Detail("The lifecycle policy of " + _repository.Name + " is up to date: " + what + ".");
                     return;
                 }
 
-                await _client.PutLifecyclePolicyAsync(_repository.Name, _repository.RegistryId, EcrPolicies.LifecyclePolicy(days), cancellationToken).ConfigureAwait(false);
-                Log.Info("Set the lifecycle policy of ECR repository " + _repository.Name + ": images expire " + days + " days after push.");
+                await _client.PutLifecyclePolicyAsync(_repository.Name, _repository.RegistryId, EcrPolicies.LifecyclePolicy(days, keep), cancellationToken).ConfigureAwait(false);
+                Log.Info("Set the lifecycle policy of ECR repository " + _repository.Name + ": " + what + ".");
             }
             catch (EcrCacheException ex)
             {

@@ -37,6 +37,15 @@ namespace EcrCache.Stores.Registry
 
         public bool HasRemote => true;
 
+        /// <summary>EcrCacheRegistryPrune: how old key tags are pruned after a push; null leaves the repository alone.</summary>
+        public RegistryPruneSettings? Prune { get; set; }
+
+        /// <summary>Tags the pruner never deletes (nor the manifests they point at), beside latest, leases and the current key tag.</summary>
+        public IReadOnlyCollection<string> ProtectedTags { get; set; } = new List<string>();
+
+        /// <summary>Now, for the ages of the tags the pruner reads.</summary>
+        public Func<DateTime> UtcNow { get; set; } = () => DateTime.UtcNow;
+
         public Task PrepareAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
         public async Task<bool> ExistsAsync(string tag, CancellationToken cancellationToken)
@@ -55,6 +64,13 @@ namespace EcrCache.Stores.Registry
             {
                 await _docker.TagAsync(Image + ":" + tag, Image + ":latest", cancellationToken).ConfigureAwait(false);
                 await _docker.PushAsync(Image + ":latest", cancellationToken).ConfigureAwait(false);
+            }
+
+            if (Prune != null)
+            {
+                // Deleting needs more than pull rights: a client of its own asks for push (a delete challenge adds its scope).
+                using var client = new RegistryClient(_endpoint, _credentials, _log) { Access = RegistryAccess.Pull | RegistryAccess.Push };
+                await RegistryPruner.PruneAsync(client, _repository, tag, ProtectedTags, Prune, _log, UtcNow(), cancellationToken).ConfigureAwait(false);
             }
         }
 

@@ -13,7 +13,7 @@ namespace EcrCache.Stores.Tarballs
     /// key waits, then loads what the first one wrote. A truncated or corrupt entry is detected when loading (gzip or
     /// docker load error), deleted, and rebuilt. Pruning removes entries written more than EcrCacheMaxAgeDays ago and
     /// then least-recently-used entries (last access, touched on every hit) until the folder is under
-    /// EcrCacheDirectoryMaxSizeMB.
+    /// EcrCacheDirectoryMaxSizeMB; after a push, key entries beyond the newest EcrCacheKeepCount (by write time) go too.
     /// </summary>
     internal sealed class DirectoryTarballStore : IImageStore, ITarballStore
     {
@@ -55,13 +55,20 @@ namespace EcrCache.Stores.Tarballs
         /// <summary>EcrCachePush=false: the folder is only read (no pruning, no lock on a miss: nothing will be written).</summary>
         public bool ReadOnly { get; set; }
 
+        /// <summary>Key entries kept after a push, newest first (EcrCacheKeepCount); 0 for no count limit.</summary>
+        public int KeepCount { get; set; }
+
         /// <summary>Now, for pruning (tests move it).</summary>
         public Func<DateTime> UtcNow { get; set; } = () => DateTime.UtcNow;
 
         public static DirectoryTarballStore Create(CacheOptions options, DockerCli docker, IBuildLog log)
         {
             var tarball = options.Tarball ?? throw new InvalidOperationException("The directory provider has no options.");
-            return new DirectoryTarballStore(tarball.Directory!, options.Repository, tarball.MaxAgeDays, tarball.DirectoryMaxBytes, docker, log) { ReadOnly = !options.Push };
+            return new DirectoryTarballStore(tarball.Directory!, options.Repository, tarball.MaxAgeDays, tarball.DirectoryMaxBytes, docker, log)
+            {
+                ReadOnly = !options.Push,
+                KeepCount = tarball.KeepCount,
+            };
         }
 
         public string EntryPath(string name) => Path.Combine(Folder, name.EndsWith(Extension, StringComparison.Ordinal) ? name : name + Extension);
@@ -290,6 +297,19 @@ namespace EcrCache.Stores.Tarballs
                         var age = now - entry.LastWriteTimeUtc;
                         if (age > TimeSpan.FromDays(MaxAgeDays) && !IsSame(entry.FullName, keep)
                             && DeleteUnlocked(NameOf(entry), entry.FullName, $"written {age.TotalDays:0.0} days ago, EcrCacheMaxAgeDays={MaxAgeDays}"))
+                        {
+                            entries.Remove(entry);
+                        }
+                    }
+                }
+
+                if (KeepCount > 0 && keep != null)
+                {
+                    // Only after a push, and only key entries: latest and other names are never counted.
+                    var keys = entries.Where(e => Retention.IsKeyTag(NameOf(e))).ToList();
+                    foreach (var entry in Retention.BeyondNewest(keys, KeepCount, e => e.LastWriteTimeUtc, e => e.Name))
+                    {
+                        if (!IsSame(entry.FullName, keep) && DeleteUnlocked(NameOf(entry), entry.FullName, $"older than the newest {KeepCount} entries, EcrCacheKeepCount={KeepCount}"))
                         {
                             entries.Remove(entry);
                         }
