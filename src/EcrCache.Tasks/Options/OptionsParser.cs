@@ -22,7 +22,10 @@ namespace EcrCache.Options
             StoreOptions.Apply(raw, options);
             BuildOptions.Apply(raw, options);
             OutputOptions.Apply(raw, options);
+            TagOptions.Apply(raw, options, log);
             ExportOptions.Apply(raw, options);
+            RetentionOptions.Apply(raw, options);
+            ImageLabelOptions.Apply(raw, options);
             ProviderOptions.Apply(raw, options, log);
             return options;
         }
