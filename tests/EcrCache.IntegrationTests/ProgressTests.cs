@@ -78,7 +78,7 @@ public sealed class ProgressTests : IntegrationTest
         var build = ws.Build(new[] { "-p:EcrCacheDockerPath=" + modernClient }, verbosity: null);
         build.AssertFailedWith("ECRC1204");
         var dockerfile = Path.Combine(ws.ProjectDirectory, "Dockerfile");
-        StringAssert.Contains(build.Output, "  EcrCache: Step 4/4 : RUN echo", "the legacy builder's step lines" + build.Describe());
+        StringAssert.Matches(build.Output, new Regex(@"^  EcrCache: Step 4/\d+ : RUN echo", RegexOptions.Multiline), "the legacy builder's step lines" + build.Describe());
         StringAssert.Contains(build.Output, "    " + printed, build.Describe());
         StringAssert.Matches(build.Output, new Regex("^" + Regex.Escape(dockerfile) + @"\(4,1\): error ECRC1204: RUN echo .* failed with exit code 5 ", RegexOptions.Multiline), build.Describe());
     }

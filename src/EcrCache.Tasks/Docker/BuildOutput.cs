@@ -193,7 +193,10 @@ namespace EcrCache.Docker
             var total = int.Parse(step.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);
             var text = ReadDockerfile(request);
             var instructions = text == null ? new List<DockerfileParser.LogicalLine>() : SafeLogicalLines(text, request.DockerfilePath);
-            if (instructions.Count == total && number >= 1 && number <= total)
+            // Labels given with --label are extra steps at the end (Step 5/7 : LABEL ...): the first steps are the
+            // Dockerfile's, so a step number within its instructions with the same keyword is that instruction.
+            if (number >= 1 && number <= instructions.Count && number <= total
+                && string.Equals(DockerfileParser.SplitKeyword(instructions[number - 1].Text).Keyword, DockerfileParser.SplitKeyword(instruction).Keyword, StringComparison.OrdinalIgnoreCase))
             {
                 var at = instructions[number - 1];
                 diagnostic = DockerfileParser.Locate(diagnostic, at.File, at.Line, at.Column);

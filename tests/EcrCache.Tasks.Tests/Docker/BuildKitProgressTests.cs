@@ -250,11 +250,12 @@ namespace EcrCache.Tasks.Tests.Docker
         [TestMethod]
         public async Task TheLegacyBuildersFailedStep_ItsOutputAndItsLine()
         {
-            // Recorded from docker 28.2 without buildx (DOCKER_BUILDKIT=0): stdout, then stderr.
-            const string stdout = "Sending build context to Docker daemon  41.98kB\nStep 1/4 : ARG BASE=127.0.0.1:38435/ecrcache/busybox:1\n"
-                + "Step 2/4 : FROM ${BASE}\n ---> 86af1f45de12\nStep 3/4 : ENV A=1\n ---> Running in 67eff4f3a0cd\n"
+            // Recorded from docker 28.2 without buildx (DOCKER_BUILDKIT=0): stdout, then stderr; the count changed from
+            // 4 to 5 as one --label makes it (an extra LABEL step at the end).
+            const string stdout = "Sending build context to Docker daemon  41.98kB\nStep 1/5 : ARG BASE=127.0.0.1:38435/ecrcache/busybox:1\n"
+                + "Step 2/5 : FROM ${BASE}\n ---> 86af1f45de12\nStep 3/5 : ENV A=1\n ---> Running in 67eff4f3a0cd\n"
                 + "Removing intermediate container 67eff4f3a0cd\n ---> 3517d981ec2c\n"
-                + "Step 4/4 : RUN echo \"legacy line one\" &&     echo \"legacy oops\" >&2 && exit 3\n ---> Running in 2f7de9a3a195\n"
+                + "Step 4/5 : RUN echo \"legacy line one\" &&     echo \"legacy oops\" >&2 && exit 3\n ---> Running in 2f7de9a3a195\n"
                 + "\u001b[91mlegacy oops\n\u001b[0mlegacy line one\n";
             const string stderr = "DEPRECATED: The legacy builder is deprecated and will be removed in a future release.\n\n"
                 + "The command '/bin/sh -c echo \"legacy line one\" &&     echo \"legacy oops\" >&2 && exit 3' returned a non-zero code: 3\n";
@@ -271,7 +272,7 @@ namespace EcrCache.Tasks.Tests.Docker
                 Assert.AreEqual(dockerfile, ex.Diagnostic.File);
                 Assert.AreEqual(6, ex.Diagnostic.Line);
                 StringAssert.StartsWith(ex.Diagnostic.Message, "RUN echo \"legacy line one\" && echo \"legacy oops\" >&2 && exit 3 failed with exit code 3 (last output:");
-                CollectionAssert.IsSubsetOf(new[] { "important: EcrCache: Step 4/4 : RUN echo \"legacy line one\" &&     echo \"legacy oops\" >&2 && exit 3", "important:   legacy oops", "important:   legacy line one" }, log.Lines.ToList(), log.AllText);
+                CollectionAssert.IsSubsetOf(new[] { "important: EcrCache: Step 4/5 : RUN echo \"legacy line one\" &&     echo \"legacy oops\" >&2 && exit 3", "important:   legacy oops", "important:   legacy line one" }, log.Lines.ToList(), log.AllText);
             }
             finally
             {
