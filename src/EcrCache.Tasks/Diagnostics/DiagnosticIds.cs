@@ -143,5 +143,11 @@ namespace EcrCache.Diagnostics
         public const string PipelineStepMissing = nameof(PipelineStepMissing);
         public const string Cancelled = nameof(Cancelled);
         public const string UnexpectedError = nameof(UnexpectedError);
+        // Renewed leases: ECRC1340-1349.
+        public const string BadLeaseRenewInterval = nameof(BadLeaseRenewInterval);
+        public const string BadLeaseTtl = nameof(BadLeaseTtl);
+        public const string LeaseRenewIntervalNotBelowTtl = nameof(LeaseRenewIntervalNotBelowTtl);
+        public const string LeaseRenewalLapsed = nameof(LeaseRenewalLapsed);
+        public const string LeaseLost = nameof(LeaseLost);
     }
 }

@@ -118,6 +118,12 @@ namespace EcrCache.Options
         /// <summary>How long a build lease holds and others wait for it (EcrCacheLeaseTimeout, default 30 min; zero: off).</summary>
         public TimeSpan LeaseTimeout { get; set; } = TimeSpan.FromMinutes(30);
 
+        /// <summary>How often the holder of a build lease renews it (EcrCacheLeaseRenewInterval, default 20 s).</summary>
+        public TimeSpan LeaseRenewInterval { get; set; } = ReliabilityOptions.DefaultLeaseRenewInterval;
+
+        /// <summary>How long a lease holds after its last renewal (EcrCacheLeaseTtl, default 90 s): a dead holder's lease frees after it.</summary>
+        public TimeSpan LeaseTtl { get; set; } = ReliabilityOptions.DefaultLeaseTtl;
+
         /// <summary>The environment of the build (tests inject one).</summary>
         public Func<string, string?> Environment { get; set; } = System.Environment.GetEnvironmentVariable;
     }
