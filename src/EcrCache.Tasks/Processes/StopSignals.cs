@@ -7,10 +7,11 @@ namespace EcrCache.Processes
     /// them to the console's shutdown and close events), and the process exiting (both targets).
     /// </summary>
     /// <remarks>
-    /// The stop itself is never cancelled: the handler returns once the step has cleaned up (at most
-    /// <see cref="CleanupTimeout"/>), and .NET then does what the signal asks, ending the process (exit code 143 for
-    /// SIGTERM, killed by SIGHUP). So a stopped build fails and never hangs or goes on to the next target. Outside a
-    /// step nothing is registered, and the signals keep their default.
+    /// The stop itself is not undone: once the step has cleaned up (at most <see cref="CleanupTimeout"/>), the handler
+    /// ends the process with 128 + the signal's number (143 for SIGTERM, 129 for SIGHUP), as a shell reports a process
+    /// the signal killed. It must: left to its default, `dotnet build` answers SIGTERM by exiting with 0 (a stopped
+    /// build would look successful) and leaves its children running. So a stopped build fails, and never hangs or
+    /// goes on to the next target. Outside a step nothing is registered, and the signals keep their default.
     /// </remarks>
     internal sealed class StopSignals : IDisposable
     {
@@ -37,8 +38,8 @@ namespace EcrCache.Processes
         {
             var watch = new StopSignals(cancel);
 #if NET
-            watch.Register(System.Runtime.InteropServices.PosixSignal.SIGTERM, "SIGTERM");
-            watch.Register(System.Runtime.InteropServices.PosixSignal.SIGHUP, "SIGHUP");
+            watch.Register(System.Runtime.InteropServices.PosixSignal.SIGTERM, "SIGTERM", 128 + 15);
+            watch.Register(System.Runtime.InteropServices.PosixSignal.SIGHUP, "SIGHUP", 128 + 1);
 #endif
             AppDomain.CurrentDomain.ProcessExit += watch.OnProcessExit;
             return watch;
@@ -56,12 +57,17 @@ namespace EcrCache.Processes
         }
 
 #if NET
-        private void Register(System.Runtime.InteropServices.PosixSignal signal, string name)
+        private void Register(System.Runtime.InteropServices.PosixSignal signal, string name, int exitCode)
         {
             try
             {
-                // Context.Cancel stays false: once the handler returns, the signal's default ends the process.
-                _registrations.Add(System.Runtime.InteropServices.PosixSignalRegistration.Create(signal, _ => Stop(name)));
+                _registrations.Add(System.Runtime.InteropServices.PosixSignalRegistration.Create(signal, _ =>
+                {
+                    if (Stop(name))
+                    {
+                        Environment.Exit(exitCode);
+                    }
+                }));
             }
             catch (Exception ex) when (ex is PlatformNotSupportedException || ex is IOException)
             {
@@ -70,9 +76,11 @@ namespace EcrCache.Processes
         }
 #endif
 
+        // The process is ending already: only clean up first.
         private void OnProcessExit(object? sender, EventArgs e) => Stop("process exit");
 
-        private void Stop(string what)
+        /// <summary>Cancels the step and waits for its clean-up; false when the step had ended already.</summary>
+        private bool Stop(string what)
         {
             Interlocked.CompareExchange(ref _received, what, null);
             try
@@ -81,7 +89,7 @@ namespace EcrCache.Processes
             }
             catch (ObjectDisposedException)
             {
-                return;
+                return false;
             }
             catch (AggregateException)
             {
@@ -89,6 +97,7 @@ namespace EcrCache.Processes
             }
 
             _cleanedUp.Wait(CleanupTimeout);
+            return true;
         }
     }
 }
