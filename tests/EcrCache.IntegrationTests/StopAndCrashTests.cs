@@ -24,7 +24,9 @@ public sealed class StopAndCrashTests : IntegrationTest
     private static readonly string[] ShortLeases = { "-p:EcrCacheLeaseTtl=00:00:06", "-p:EcrCacheLeaseRenewInterval=00:00:02" };
 
     [TestMethod]
-    public void SigtermDuringSlowRun_StopsDockerBuild_FreesLockAndLease_RecordsNothing()
+    [DataRow("TERM", 143)]
+    [DataRow("HUP", 129)]
+    public void StopSignalDuringSlowRun_StopsDockerBuild_FreesLockAndLease_RecordsNothing(string signal, int exitCode)
     {
         var ws = CreateWorkspace("Slow");
         var locks = Path.Combine(ws.Root, "locks");
@@ -42,7 +44,9 @@ public sealed class StopAndCrashTests : IntegrationTest
             Assert.IsTrue(LockFiles(locks).Any(f => !IsFree(f)), "sanity: the per-image lock is held");
             Assert.IsTrue(ReadLease(ws.Repository, tag)?.GetProperty("released").GetBoolean() == false, "sanity: the lease is held");
 
-            var result = Terminate(ws, build);
+            var result = Terminate(ws, build, signal);
+            Assert.AreEqual(exitCode, result.ExitCode, "the process ends as the signal asks, after cleaning up" + result.Describe());
+            StringAssert.Contains(result.Output, "stopped by SIG" + signal);
             Assert.IsTrue(WaitUntil(() => Processes("build", ws.Repository).Count == 0, TimeSpan.FromSeconds(5)), "docker build still running 5 s after the build ended: " + string.Join(" | ", Processes("build", ws.Repository)));
             Assert.IsFalse(result.Output.Contains("SLOW STEP FINISHED", StringComparison.Ordinal), "the RUN step must not have completed" + result.Describe());
             Assert.IsFalse(File.Exists(ws.StampPath), "no stamp after SIGTERM");
@@ -212,15 +216,15 @@ public sealed class StopAndCrashTests : IntegrationTest
         }
     }
 
-    /// <summary>kill -TERM, then the build must end within 30 s, failing.</summary>
-    private CommandResult Terminate(Workspace ws, ChildProcess build)
+    /// <summary>kill -SIGNAL, then the build must end within 30 s, failing.</summary>
+    private CommandResult Terminate(Workspace ws, ChildProcess build, string signal = "TERM")
     {
-        var kill = ChildProcess.Run("kill", new[] { "-TERM", build.Id.ToString(CultureInfo.InvariantCulture) }, ws.Root, ws.ChildEnvironment(), TimeSpan.FromSeconds(10));
-        Assert.AreEqual(0, kill.ExitCode, "kill -TERM failed" + kill.Describe());
+        var kill = ChildProcess.Run("kill", new[] { "-" + signal, build.Id.ToString(CultureInfo.InvariantCulture) }, ws.Root, ws.ChildEnvironment(), TimeSpan.FromSeconds(10));
+        Assert.AreEqual(0, kill.ExitCode, "kill -" + signal + " failed" + kill.Describe());
         var clock = Stopwatch.StartNew();
         var result = build.WaitForExit(TimeSpan.FromSeconds(30));
-        Log($"dotnet build exited {clock.Elapsed.TotalSeconds:0.0} s after SIGTERM (exit code {result.ExitCode})");
-        Assert.IsFalse(result.TimedOut, "dotnet build did not exit within 30 s of SIGTERM" + result.Describe());
+        Log($"dotnet build exited {clock.Elapsed.TotalSeconds:0.0} s after SIG{signal} (exit code {result.ExitCode})");
+        Assert.IsFalse(result.TimedOut, "dotnet build did not exit within 30 s of SIG" + signal + result.Describe());
         Assert.AreNotEqual(0, result.ExitCode, "a stopped build must fail" + result.Describe());
         return result;
     }
