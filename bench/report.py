@@ -82,6 +82,8 @@ ROWS = [
     ("p3.step.ExportCachedImage", "    ExportCachedImage target (its task)", "ms", "p3.min"),
     ("p3.engine", "  engine, as logged \"EcrCache: ... (hit-local) in X s\"", "ms", "p3.min"),
     ("p3.requests", "registry requests during the repeat (registry access log delta)", "req", "ZERO"),
+    ("p3w.bare", "bare MSBuild project, empty EnsureCachedImage target, same arguments (P3w's BASE)", "ms", "p3.min"),
+    ("p3w.path", "ours whole, the SDK imported by path (no NuGet SDK resolver) (wall)", "ms", "p3.min"),
     ("p3.before", "P3 before: the same no-op on the SDK at {baseline_rev} ({baseline_commit}), run by run alternating with the rows above", None, None),
     ("p3.before.wall", "ours whole: dotnet build -t:EnsureCachedImage (wall)", "ms", "p3.min"),
     ("p3.before.target", "  EcrCache targets (the SDK's targets)", "ms", "p3.min"),
@@ -135,6 +137,45 @@ ROWS = [
     ("p6.cached_target", "  EcrCache targets (the pipeline's tasks)", "ms", None),
     ("p6.cached_wall", "  dotnet build -t:ComputeCachedImageKey -v:d (wall)", "ms", None),
 ]
+
+
+# The performance goals: (id, what, numerator ids, denominator ids, goal). A value is the ratio of the sums of the
+# medians of the ids (an id with a "-" prefix is subtracted); with no denominator it is the value itself (ms).
+GOALS = [
+    ("P1", "cold key, whole dotnet build minus the MSBuild floor, over raw parallel sha256sum",
+     ["p1.build_wall", "-p2.floor"], ["p1.raw_par"], ("x", 1.0)),
+    ("P1b", "**/package.json over the wide tree, whole command, over find | xargs sha256sum",
+     ["p1b.build_wall"], ["p1b.raw"], ("x", 1.5)),
+    ("P3", "no-op repeat, EcrCache target time",
+     ["p3.target"], None, ("ms", 40)),
+    ("P3w", "no-op repeat, whole dotnet build, over a bare MSBuild project with the same arguments",
+     ["p3.wall"], ["p3w.bare"], ("x", 1.5)),
+    ("P3w", "  the same with the SDK imported by path (no NuGet SDK resolver)",
+     ["p3w.path"], ["p3w.bare"], ("x", 1.5)),
+    ("P4", "miss overhead beyond docker build && docker push and the MSBuild floor",
+     ["p4.wall", "-p2.floor", "-p4.raw"], None, ("ms", 100)),
+    ("P5", "peak RSS of KeyBench, N={p5_c} files over N={p5_a}",
+     ["p5.rss.c"], ["p5.rss.a"], ("x", 1.3)),
+]
+
+
+def goal_lines(medians, meta):
+    def total(ids):
+        if any(i.lstrip("-") not in medians for i in ids):
+            return None
+        return sum(-medians[i[1:]] if i.startswith("-") else medians[i] for i in ids)
+
+    lines = ["", "Goals (from the medians above)"]
+    for gid, what, num, den, (unit, goal) in GOALS:
+        n = total(num)
+        d = total(den) if den else 1.0
+        if n is None or d is None or d == 0:
+            continue
+        value = n / d
+        shown = ("%.2fx" % value) if unit == "x" else ("%.0f ms" % value)
+        wanted = ("<= %.1fx" % goal) if unit == "x" else ("<= %d ms" % goal)
+        lines.append("%-7s %-86s %12s  goal %-9s %s" % (gid, what.format_map(meta)[:86], shown, wanted, "met" if value <= goal else "NOT MET"))
+    return lines if len(lines) > 2 else []
 
 
 class Meta(dict):
@@ -201,6 +242,7 @@ def main():
             ratio = ""
         lines.append("%-7s %-86s %9s %9s %9s %-4s %s" % (
             rid.split(".")[0][0].upper() + rid.split(".")[0][1:], label[:86], fmt(min(vals), unit), fmt(med, unit), fmt(max(vals), unit), unit, ratio))
+    lines.extend(goal_lines(medians, meta))
     for note in [n for k, n in sorted(meta.items()) if k.startswith("note")]:
         lines.append("note: " + note)
     text = "\n".join(lines) + "\n"

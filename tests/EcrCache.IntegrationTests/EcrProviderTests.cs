@@ -170,6 +170,35 @@ public sealed class EcrProviderTests : IntegrationTest
         Assert.IsTrue(build.Command.Elapsed < TimeSpan.FromMinutes(2), $"absent credentials should fail fast, not wait for instance metadata ({build.Command.Elapsed.TotalSeconds:0} s)" + build.Describe());
     }
 
+    [TestMethod]
+    public void PushFalse_CreatesNoRepository_WritesNoLifecyclePolicy_AndLeavesAnExistingPolicyAlone()
+    {
+        var moto = Boto3.RequireMoto(Env.MotoEndpoint);
+        var ws = CreateWorkspace("EcrSample", NewRepository("ecr-readonly"));
+        ForgetRepositoryInMotoAfterwards(moto, ws.Repository);
+        var tmp = Directory.CreateDirectory(Path.Combine(ws.Root, "tmp")).FullName;
+        var environment = EcrEnvironment(moto, tmp);
+
+        // 1. A pull-request run, repository missing: built and used, nothing created, written or pushed.
+        var pr = ws.Build(EcrArguments().Append("-p:EcrCachePush=false"), verbosity: "diag", environment: environment);
+        var reference = pr.AssertResult("built-not-pushed");
+        Assert.IsTrue(DockerHelper.ImageExists(reference), pr.Describe());
+        Assert.IsNull(ReadBack(moto, ws.Repository).Repository, "EcrCachePush=false must not create the repository" + pr.Describe());
+        Assert.IsFalse(EcrOperations(pr).Any(c => c.Operation is "CreateRepository" or "PutLifecyclePolicy" or "GetLifecyclePolicy" or "TagResource" or "SetRepositoryPolicy"), "no control-plane write (nor a policy read) in a read-only run" + pr.Describe());
+        Assert.AreEqual(HttpStatusCode.NotFound, RegistryProbe.HeadManifest(Env.Registry, ws.Repository, pr.Tag), pr.Describe());
+        Assert.AreEqual(HttpStatusCode.NotFound, RegistryProbe.HeadManifest(Env.Registry, ws.Repository, "latest"), pr.Describe());
+
+        // 2. A trusted run creates it with a 3-day policy; a read-only miss with the default 7 days leaves it at 3.
+        ws.Build(EcrArguments().Append("-p:EcrCacheMaxAgeDays=3"), verbosity: "diag", environment: environment).AssertResult("built");
+        var policy = ReadBack(moto, ws.Repository).LifecyclePolicy;
+        AssertLifecyclePolicy(policy, days: 3);
+        var second = ws.Build(EcrArguments().Append("-p:EcrCachePush=false").Append("-p:EcrCacheAdditionalBuildArgs=--label=readonly"), verbosity: "diag", environment: environment);
+        second.AssertResult("built-not-pushed");
+        Assert.IsFalse(EcrOperations(second).Any(c => c.Operation is "PutLifecyclePolicy" or "TagResource"), second.Describe());
+        Assert.AreEqual(policy, ReadBack(moto, ws.Repository).LifecyclePolicy, "a read-only run leaves the lifecycle policy as it is");
+        Assert.AreEqual(HttpStatusCode.NotFound, RegistryProbe.HeadManifest(Env.Registry, ws.Repository, second.Tag), second.Describe());
+    }
+
     // ---------------------------------------------------------------------------------------------------------------
 
     private sealed record MotoState(RepositoryInfo? Repository, Dictionary<string, string>? Tags, string? LifecyclePolicy, List<string> FoundIn, string Token);

@@ -128,6 +128,31 @@ public sealed class GarProviderTests : IntegrationTest
 
     // ---------------------------------------------------------------------------------------------------------------
 
+    [TestMethod]
+    public void PushFalseAsksTheApiNothingAndPushesNothing_ThenAPushingRunWritesTheImageTag()
+    {
+        var (google, registry) = Require();
+        var ws = CreateWorkspace("EcrSample", NewRepository("gar-readonly"));
+        File.WriteAllText(ws.ProjectFile, File.ReadAllText(ws.ProjectFile).Replace("</Project>", "  <ItemGroup>\n    <ImageTag Include=\"branch-gar\" />\n  </ItemGroup>\n</Project>", StringComparison.Ordinal));
+        var tmp = Directory.CreateDirectory(Path.Combine(ws.Root, "tmp")).FullName;
+        var environment = GarEnvironment(google, ws, tmp);
+        var registryPath = Project + "/build-cache/" + ws.Repository;
+
+        var apiCallsBefore = google.ApiRequests.Count;
+        var pr = ws.Build(GarArguments(google, registry).Append("-p:EcrCachePush=false"), verbosity: "diag", environment: environment);
+        pr.AssertResult("built-not-pushed");
+        CollectionAssert.AreEqual(Array.Empty<string>(), google.ApiRequests.Skip(apiCallsBefore).Select(r => r.ToString()).ToList(), "a read-only run neither reads nor creates the repository, nor writes labels or policies" + pr.Describe());
+        foreach (var tag in new[] { pr.Tag, "latest", "branch-gar", pr.Tag + "-lease" })
+        {
+            Assert.AreEqual(404, registry.HeadManifest(registryPath, tag, google.AccessToken), tag + " must not be pushed by a read-only run" + pr.Describe());
+        }
+
+        var pushed = ws.Build(GarArguments(google, registry), verbosity: "diag", environment: environment);
+        pushed.AssertResult("built");
+        Assert.AreEqual(200, registry.HeadManifest(registryPath, pushed.Tag, google.AccessToken), pushed.Describe());
+        Assert.AreEqual(200, registry.HeadManifest(registryPath, "branch-gar", google.AccessToken), "the ImageTag is written through the registry API with the same login" + pushed.Describe());
+    }
+
     private static (FakeGoogleCloud Google, TokenRegistry Registry) Require()
     {
         if (_google == null || _registry == null)

@@ -81,9 +81,21 @@ namespace EcrCache.Core
         public Task<CacheKey> ComputeKeyAsync(CancellationToken cancellationToken) =>
             ComputeKeyStepAsync(trustEnsuredPlatform: false, cancellationToken);
 
-        /// <summary>ExplainCachedImageKey: prints the manifest and the changes since the last ensured key; no docker, no network.</summary>
-        public async Task<CacheKey> ExplainAsync(CancellationToken cancellationToken) =>
+        /// <summary>
+        /// ExplainCachedImageKey: prints the manifest and the changes since the last ensured key; no docker, no network,
+        /// unless EcrCacheExplainImage names an image whose labels are to be read and compared.
+        /// </summary>
+        public async Task<CacheKey> ExplainAsync(CancellationToken cancellationToken)
+        {
             _key = await KeyExplainer.ExplainAsync(_options, _log, cancellationToken).ConfigureAwait(false);
+            if (_options.ExplainImage != null)
+            {
+                // EcrCacheExplainImage: the one case where explaining asks docker, and a registry, something.
+                await ImageExplainer.ExplainAsync(_options, _key, _docker, _runner, _log, cancellationToken).ConfigureAwait(false);
+            }
+
+            return _key;
+        }
 
         /// <summary>The whole job in one call, as the four step targets run it: key, store, pull or build, export.</summary>
         public async Task<CacheResult> EnsureAsync(CancellationToken cancellationToken)
@@ -168,7 +180,8 @@ namespace EcrCache.Core
                 var tarballStore = stores.Created || _options.Provider == ProviderKind.S3 || _options.Provider == ProviderKind.Directory
                     ? stores.Get() as Stores.Tarballs.ITarballStore
                     : null;
-                _metaDataValue = tarballStore?.MetaDataValue(_result.Tag);
+                // A read-only miss stored no object: the meta-data names the local image, not an s3:// URI that is not there.
+                _metaDataValue = _result.Result == CacheResult.BuiltNotPushed ? null : tarballStore?.MetaDataValue(_result.Tag);
                 return _result;
             }
             finally
@@ -219,6 +232,16 @@ namespace EcrCache.Core
                 }
             }
 
+            if (localPlatform != null && _options.Push && _options.Provider != ProviderKind.Local
+                && _ensured!.Key == key.Hash && _ensured.Result == CacheResult.BuiltNotPushed)
+            {
+                // This daemon's image:tag was built by a read-only run (a pull request, perhaps from a fork): never
+                // publish it, and do not let it hide that the store lacks the image. Look the store up as on a miss;
+                // a miss builds (from the daemon's layer cache) and pushes.
+                _log.Info($"{reference} in the local daemon was built by a run with EcrCachePush=false; looking up the store instead of using it.");
+                localPlatform = null;
+            }
+
             if (localPlatform == null && !stores.Created)
             {
                 // Not a local hit: resolve the store now (the image name in the stamp may be out of date).
@@ -261,7 +284,18 @@ namespace EcrCache.Core
                     }
                 }
 
-                if (!exists)
+                if (!exists && _options.RequireHit)
+                {
+                    throw new EcrCacheException(DiagnosticIds.RequireHitMiss, store.Description, store.HasRemote ? "the tag " + key.Tag + " (" + reference + ")" : reference);
+                }
+
+                if (!exists && !_options.Push)
+                {
+                    // A read-only run (pull requests from forks): build and use the image, write nothing to the
+                    // store, so no lease either (nobody waits for a push that never comes).
+                    result = await BuildOnlyAsync(store, version, reference, key, phase, cancellationToken).ConfigureAwait(false);
+                }
+                else if (!exists)
                 {
                     // One build per key (docs/reliability.md): wait for a build of the same image elsewhere, then
                     // use its result; otherwise hold the lock and lease until pushed (released in Dispose).
@@ -272,6 +306,7 @@ namespace EcrCache.Core
                 }
             }
 
+            await ApplyImageTagsAsync(stores, key.Tag, result, cancellationToken).ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
             var cacheResult = new CacheResult(image, key.Tag, result, key);
             var ensured = _ensured!;
@@ -319,7 +354,9 @@ namespace EcrCache.Core
                     return Stores.Ecr.EcrStore.CreateAsync(_options, _docker, _runner, _log, cancellationToken).GetAwaiter().GetResult();
                 case ProviderKind.Gar:
                 case ProviderKind.Gcr:
-                    return Stores.Gar.GarStore.Create(_options, _docker, _runner, _log);
+                    var gar = Stores.Gar.GarStore.Create(_options, _docker, _runner, _log);
+                    gar.ReadOnly = !_options.Push;
+                    return gar;
                 case ProviderKind.S3:
                     return Stores.Tarballs.S3.S3TarballStore.Create(_options, _docker, _log);
                 case ProviderKind.Directory:
@@ -328,7 +365,12 @@ namespace EcrCache.Core
                     var endpoint = RegistryEndpoint.Parse(_options.Registry!, _options.RegistryInsecure);
                     var config = DockerConfig.Load(_options.Environment, System.Environment.GetFolderPath(System.Environment.SpecialFolder.UserProfile));
                     var credentials = new DockerConfigCredentialProvider(config, _runner, _options.Environment, _log);
-                    return new OciRegistryStore(endpoint, _options.Repository, _docker, credentials, _log);
+                    return new OciRegistryStore(endpoint, _options.Repository, _docker, credentials, _log)
+                    {
+                        Prune = _options.RegistryPrune ? new RegistryPruneSettings(_options.KeepCount, _options.RegistryPruneMaxAgeDays, _options.RegistryPruneGrace) : null,
+                        // Pruning never deletes a tag the project names (a branch tag points at a recent key).
+                        ProtectedTags = _options.ImageTags,
+                    };
                 default:
                     return new LocalDaemonStore(_options.Repository, _docker);
             }
@@ -367,6 +409,41 @@ namespace EcrCache.Core
             return CacheResult.Built;
         }
 
+        /// <summary>EcrCachePush=false on a miss: build and use the image; the store, latest and the extra tags stay as they are.</summary>
+        private async Task<string> BuildOnlyAsync(IImageStore store, DockerVersionInfo version, string reference, CacheKey key, Stopwatch phase, CancellationToken cancellationToken)
+        {
+            phase.Restart();
+            _log.Info($"Cache miss for {reference}: building (EcrCachePush=false: nothing is written to {store.Description}).");
+            LogMissReasons(key);
+            await BuildAsync(version, reference, store, cancellationToken).ConfigureAwait(false);
+            _log.Detail($"Built in {phase.ElapsedMilliseconds} ms; not pushed.");
+            return CacheResult.BuiltNotPushed;
+        }
+
+        /// <summary>
+        /// ImageTag items: after a push and on every hit (a local one too, so a branch tag follows the branch), each extra
+        /// tag is pointed at the key tag's image in the store. Never with EcrCachePush=false.
+        /// </summary>
+        private async Task ApplyImageTagsAsync(LazyStore stores, string tag, string result, CancellationToken cancellationToken)
+        {
+            if (_options.ImageTags.Count == 0)
+            {
+                return;
+            }
+
+            if (!_options.Push)
+            {
+                _log.Detail("EcrCachePush=false: the ImageTag tags " + string.Join(", ", _options.ImageTags) + " are not written.");
+                return;
+            }
+
+            var store = stores.Get();
+            await store.PrepareAsync(cancellationToken).ConfigureAwait(false);
+            var phase = Stopwatch.StartNew();
+            await store.TagAsync(tag, _options.ImageTags, cancellationToken).ConfigureAwait(false);
+            _log.Detail($"ImageTag {string.Join(", ", _options.ImageTags)} point at {tag} in {store.Description} ({result}, {phase.ElapsedMilliseconds} ms).");
+        }
+
         /// <summary>
         /// After waiting for another build of the same image: is it there now? For a remote store only the store counts
         /// (a local tag may belong to a push still in flight); for the local daemon, the local image.
@@ -397,6 +474,14 @@ namespace EcrCache.Core
         {
             var mode = await _docker.SelectBuilderAsync(version, BuildKitReason(), cancellationToken).ConfigureAwait(false);
             var request = CreateBuildRequest(reference);
+            var labels = await ImageLabels.ForBuildAsync(_key!, _options.ContextDirectory, _options.Environment, _runner, _log, DateTime.UtcNow, cancellationToken).ConfigureAwait(false);
+            var position = 0;
+            foreach (var word in ImageLabels.Arguments(labels))
+            {
+                // Before the user's own arguments, so a --label of theirs wins.
+                request.AdditionalArguments.Insert(position++, word);
+            }
+
             try
             {
                 if (_options.IsMultiPlatform)

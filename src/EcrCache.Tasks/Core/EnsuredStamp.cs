@@ -54,6 +54,9 @@ namespace EcrCache.Core
 
         public string? Key { get; private set; }
 
+        /// <summary>The result of the run that wrote the stamp (for this daemon), e.g. built-not-pushed; null when unknown.</summary>
+        public string? Result { get; private set; }
+
         /// <summary>Reads the stamp; fields that do not apply to this daemon are left null (the image: <see cref="ImageFor"/>).</summary>
         public static EnsuredStamp Read(string directory, string daemon, Action<string> detail)
         {
@@ -78,6 +81,7 @@ namespace EcrCache.Core
 
                 stamp.Platform = Get(root, "platform");
                 stamp.Key = Get(root, "key");
+                stamp.Result = Get(root, "result");
                 stamp._store = Get(root, "store");
                 stamp._image = Get(root, "image");
             }

@@ -139,10 +139,25 @@ namespace EcrCache.Diagnostics
         public const string DockerRetriesExhausted = nameof(DockerRetriesExhausted);
         public const string LeaseExpired = nameof(LeaseExpired);
         public const string LeaseUnavailable = nameof(LeaseUnavailable);
+        public const string BadKeepCount = nameof(BadKeepCount);
+        public const string RegistryPruneNeedsLimit = nameof(RegistryPruneNeedsLimit);
+        public const string BadRegistryPruneGrace = nameof(BadRegistryPruneGrace);
+        public const string BadExplainImage = nameof(BadExplainImage);
+        public const string RegistryDeleteUnsupported = nameof(RegistryDeleteUnsupported);
+        public const string RegistryPruneFailed = nameof(RegistryPruneFailed);
+        public const string TarballPruneFailed = nameof(TarballPruneFailed);
+        public const string ExplainImageNotFound = nameof(ExplainImageNotFound);
+        public const string ExplainImageNoLabels = nameof(ExplainImageNoLabels);
         public const string LockUnavailable = nameof(LockUnavailable);
         public const string PipelineStepMissing = nameof(PipelineStepMissing);
         public const string Cancelled = nameof(Cancelled);
         public const string UnexpectedError = nameof(UnexpectedError);
+        // Cache policy: who may write, extra tags (ECRC1050-1059 options, ECRC1230-1239 pull or build).
+        public const string ImageTagEmpty = nameof(ImageTagEmpty);
+        public const string ImageTagSanitized = nameof(ImageTagSanitized);
+        public const string PushOffMultiPlatform = nameof(PushOffMultiPlatform);
+        public const string RequireHitMiss = nameof(RequireHitMiss);
+        public const string ImageTagFailed = nameof(ImageTagFailed);
         // Renewed leases: ECRC1340-1349.
         public const string BadLeaseRenewInterval = nameof(BadLeaseRenewInterval);
         public const string BadLeaseTtl = nameof(BadLeaseTtl);

@@ -47,11 +47,14 @@ namespace EcrCache.Docker
             {
                 request.AdditionalArguments.Add("--cache-to");
                 request.AdditionalArguments.Add("type=inline");
-                var source = await LayerCache.PrepareSourceAsync(options, store, NullBuildLog.Instance, cancellationToken).ConfigureAwait(false);
-                if (source != null)
+                foreach (var entry in options.CacheFromSources.Count > 0 ? options.CacheFromSources : new string?[] { null })
                 {
-                    request.AdditionalArguments.Add("--cache-from");
-                    request.AdditionalArguments.Add("type=registry,ref=" + source);
+                    var source = await LayerCache.PrepareSourceAsync(entry, store, NullBuildLog.Instance, cancellationToken).ConfigureAwait(false);
+                    if (source != null)
+                    {
+                        request.AdditionalArguments.Add("--cache-from");
+                        request.AdditionalArguments.Add("type=registry,ref=" + source);
+                    }
                 }
             }
 

@@ -207,6 +207,9 @@ namespace EcrCache.Options
         /// <summary>Days after which versions are deleted by a cleanup policy; 0 leaves the policies alone.</summary>
         public int MaxAgeDays { get; set; } = 7;
 
+        /// <summary>The newest versions a keep policy protects from the cleanup policy (EcrCacheKeepCount; 0 = none).</summary>
+        public int KeepCount { get; set; }
+
         /// <summary>Repository labels from EcrTag items, lower-cased as Google requires.</summary>
         public IList<KeyValuePair<string, string>> Labels { get; } = new List<KeyValuePair<string, string>>();
 

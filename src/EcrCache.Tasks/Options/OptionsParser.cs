@@ -21,7 +21,10 @@ namespace EcrCache.Options
             InputOptions.Apply(raw, options, log);
             StoreOptions.Apply(raw, options);
             BuildOptions.Apply(raw, options);
+            TagOptions.Apply(raw, options, log);
             ExportOptions.Apply(raw, options);
+            RetentionOptions.Apply(raw, options);
+            ImageLabelOptions.Apply(raw, options);
             ProviderOptions.Apply(raw, options, log);
             return options;
         }

@@ -27,7 +27,8 @@ namespace EcrCache.Options
         /// <param name="UsedBy">Provider names (<see cref="StoreOptions.Providers"/>) that read the option.</param>
         /// <param name="Validate">Throws the option's coded error for a malformed value; null when it is validated for every provider elsewhere.</param>
         /// <param name="WhyIgnored">Optional reason shown in ECRC1029, given the provider's name.</param>
-        internal sealed record Row(string Property, Func<RawOptions, bool> IsSet, string[] UsedBy, Action<RawOptions>? Validate, Func<string, string>? WhyIgnored = null);
+        /// <param name="AlsoUsedBy">Optional: true when another provider (given its name) reads the option too with these options.</param>
+        internal sealed record Row(string Property, Func<RawOptions, bool> IsSet, string[] UsedBy, Action<RawOptions>? Validate, Func<string, string>? WhyIgnored = null, Func<RawOptions, string, bool>? AlsoUsedBy = null);
 
         private static readonly string[] Registries = { "registry", "ecr", "gar", "gcr" };
         private static readonly string[] Remotes = { "registry", "ecr", "gar", "gcr", "s3", "directory" };
@@ -44,7 +45,7 @@ namespace EcrCache.Options
             new Row("EcrCacheCacheFrom", r => Set(r["CacheFrom"]), Remotes, null, p => p + " reuses the daemon's own build cache"),
 
             new Row("EcrCacheRegion", r => Set(r["Region"]), new[] { "ecr", "s3" }, r => EcrOptionsParser.ValidateRegion(Trim(r["Region"]))),
-            new Row("EcrCacheMaxAgeDays", r => Set(r["MaxAgeDays"]), Expiring, r => EcrOptionsParser.ParseMaxAgeDays(Trim(r["MaxAgeDays"])), p => p + " does not expire images"),
+            new Row("EcrCacheMaxAgeDays", r => Set(r["MaxAgeDays"]), Expiring, r => EcrOptionsParser.ParseMaxAgeDays(Trim(r["MaxAgeDays"])), p => p + " does not expire images", RetentionOptions.RegistryPrunes),
             new Row("EcrCachePullAccounts", r => Set(r["PullAccounts"]), new[] { "ecr" }, r => EcrOptionsParser.ParsePullAccounts(r["PullAccounts"])),
             new Row("EcrCacheEcrEndpoint", r => Set(r["EcrEndpoint"]), new[] { "ecr" }, r => EcrOptionsParser.ValidateEndpoint(Trim(r["EcrEndpoint"]))),
             new Row("EcrTag items", r => r.EcrTags.Count > 0, new[] { "ecr", "gar", "gcr" }, r => EcrOptionsParser.ParseTags(r.EcrTags)),
@@ -57,6 +58,9 @@ namespace EcrCache.Options
             new Row("EcrCacheS3Bucket", r => Set(r["S3Bucket"]), new[] { "s3" }, r => TarballOptionsParser.ValidateBucket(Trim(r["S3Bucket"]))),
             new Row("EcrCacheS3Prefix", r => Set(r["S3Prefix"]), new[] { "s3" }, r => TarballOptionsParser.NormalizePrefix(r["S3Prefix"], r["Repository"] ?? "")),
             new Row("EcrCacheDirectory", r => Set(r["CacheDirectory"]), new[] { "directory" }, null),
+            new Row("EcrCacheKeepCount", r => Set(r["KeepCount"]), Expiring, r => RetentionOptions.ParseKeepCount(Trim(r["KeepCount"])), p => p + " does not expire images", RetentionOptions.RegistryPrunes),
+            new Row("EcrCacheRegistryPrune", r => Set(r["RegistryPrune"]), new[] { "registry" }, r => Validate.Bool("EcrCacheRegistryPrune", r["RegistryPrune"], false), p => p + " is not a registry of its own"),
+            new Row("EcrCacheRegistryPruneGrace", r => Set(r["RegistryPruneGrace"]), new[] { "registry" }, r => RetentionOptions.ParsePruneGrace(r["RegistryPruneGrace"]), p => p + " is not a registry of its own"),
             new Row("EcrCacheDirectoryMaxSizeMB", r => Set(r["DirectoryMaxSizeMB"]), new[] { "directory" }, r => TarballOptionsParser.ParseDirectoryMaxSizeMB(Trim(r["DirectoryMaxSizeMB"]))),
         };
 
@@ -72,7 +76,7 @@ namespace EcrCache.Options
             var provider = NameOf(options.Provider);
             foreach (var row in Rows)
             {
-                if (Array.IndexOf(row.UsedBy, provider) >= 0 || !row.IsSet(raw))
+                if (Array.IndexOf(row.UsedBy, provider) >= 0 || !row.IsSet(raw) || row.AlsoUsedBy?.Invoke(raw, provider) == true)
                 {
                     continue;
                 }

@@ -38,6 +38,9 @@ namespace EcrCache.Options
         public IList<RawItem> BuildArgs { get; } = new List<RawItem>();
         public IList<RawItem> Secrets { get; } = new List<RawItem>();
         public IList<RawItem> EcrTags { get; } = new List<RawItem>();
+
+        /// <summary>ImageTag items (extra tags), with the file that declared each.</summary>
+        public IList<RawItem> ImageTags { get; } = new List<RawItem>();
         public Func<string, string?> Environment { get; set; } = System.Environment.GetEnvironmentVariable;
 
         /// <summary>A parameter's value as given (null when not given); the name is the task parameter's.</summary>

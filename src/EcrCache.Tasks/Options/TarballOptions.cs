@@ -24,6 +24,9 @@ namespace EcrCache.Options
 
         /// <summary>Days after which cached tarballs expire (EcrCacheMaxAgeDays, default 7; 0 = never).</summary>
         public int MaxAgeDays { get; set; } = 7;
+
+        /// <summary>Entries kept after a push, newest first (EcrCacheKeepCount; 0 = no count limit).</summary>
+        public int KeepCount { get; set; }
     }
 
     /// <summary>Validates the tarball stores' properties into <see cref="TarballOptions"/>.</summary>

@@ -60,6 +60,9 @@ namespace EcrCache.Stores
         public ILeaseBackend? LeaseBackend =>
             Session.Registry == null ? null : new RegistryLeaseBackend(Session.Registry, _repository, Description);
 
+        /// <summary>EcrCachePush=false: prepare only logs in; the cloud's repository set-up (creation, expiry, labels) is skipped.</summary>
+        public bool ReadOnly { get; set; }
+
         protected IBuildLog Log { get; }
 
         protected CloudRegistrySession Session { get; }
@@ -71,7 +74,15 @@ namespace EcrCache.Stores
                 return;
             }
 
-            await PrepareRepositoryAsync(cancellationToken).ConfigureAwait(false);
+            if (ReadOnly)
+            {
+                Log.Detail("EcrCachePush=false: the repository, its policies and its labels are neither created nor changed.");
+            }
+            else
+            {
+                await PrepareRepositoryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
             await LoginAsync(cancellationToken).ConfigureAwait(false);
             _prepared = true;
         }
@@ -100,7 +111,20 @@ namespace EcrCache.Stores
         public async Task<string?> PrepareCacheFromAsync(string? cacheFrom, CancellationToken cancellationToken)
         {
             await PrepareAsync(cancellationToken).ConfigureAwait(false);
-            return await Session.CacheFromAsync(Image, _repository, cacheFrom, cancellationToken).ConfigureAwait(false);
+            var (repository, tag) = CacheFromSource.InRegistry(cacheFrom, RegistryHost, _repository);
+            if (repository == null)
+            {
+                return cacheFrom;
+            }
+
+            return await Session.ExistsAsync(repository, tag, cancellationToken).ConfigureAwait(false) ? RegistryHost + "/" + repository + ":" + tag : null;
+        }
+
+        /// <summary>Extra tags by manifest copy through the data-plane client (<see cref="RemoteTags"/>).</summary>
+        public async Task TagAsync(string tag, IReadOnlyList<string> tags, CancellationToken cancellationToken)
+        {
+            await PrepareAsync(cancellationToken).ConfigureAwait(false);
+            await RemoteTags.PointAsync(Session.Registry!, _repository, Image, tag, tags, Description, Log, cancellationToken).ConfigureAwait(false);
         }
 
         public void Dispose()

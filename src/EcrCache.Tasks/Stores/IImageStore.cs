@@ -28,7 +28,14 @@ namespace EcrCache.Stores
         /// <summary>Publishes the locally built image:tag (and latest when asked). Throws when it did not fully succeed.</summary>
         Task PublishAsync(string tag, bool updateLatest, CancellationToken cancellationToken);
 
-        /// <summary>Makes the layer-cache source for a miss available and returns the image reference to pass as --cache-from, or null when there is none. cacheFrom is EcrCacheCacheFrom (a tag/object name such as latest); null means the store's default (its latest).</summary>
+        /// <summary>
+        /// Points each of <paramref name="tags"/> (ImageTag items) at the image stored under <paramref name="tag"/>, which
+        /// exists: the same manifest digest in a registry, a copy of the entry in a tarball store, docker tag locally.
+        /// Throws ECRC1231 when the store refuses.
+        /// </summary>
+        Task TagAsync(string tag, IReadOnlyList<string> tags, CancellationToken cancellationToken);
+
+        /// <summary>Makes the layer-cache source for a miss available and returns the image reference to pass as --cache-from, or null when there is none. cacheFrom is one EcrCacheCacheFrom entry (a tag/object name such as latest, or a full reference with a registry host); null means the store's default (its latest).</summary>
         Task<string?> PrepareCacheFromAsync(string? cacheFrom, CancellationToken cancellationToken);
     }
 }

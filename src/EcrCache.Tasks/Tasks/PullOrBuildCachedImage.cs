@@ -11,7 +11,7 @@ namespace EcrCache.Tasks
     {
         private protected override string PreviousStep => "ResolveCachedImageStore";
 
-        /// <summary>hit-local, hit-pulled, hit-not-pulled or built.</summary>
+        /// <summary>hit-local, hit-pulled, hit-not-pulled, built or built-not-pushed.</summary>
         [Output]
         public string? Result { get; private set; }
 

@@ -106,6 +106,12 @@ namespace EcrCache.Tasks
 
         public string? CacheFrom { get; set; }
 
+        /// <summary>false: a miss is built and used but nothing is written to the store.</summary>
+        public string? Push { get; set; }
+
+        /// <summary>true: a miss is an error before any build.</summary>
+        public string? RequireHit { get; set; }
+
         public string? DockerRetries { get; set; }
 
         public string? LeaseTimeout { get; set; }
@@ -125,8 +131,20 @@ namespace EcrCache.Tasks
 
         public string? MetadataTimeout { get; set; }
 
+        // Retention and image labels (Options/RetentionOptions.cs, ImageLabelOptions.cs).
+        public string? KeepCount { get; set; }
+
+        public string? RegistryPrune { get; set; }
+
+        public string? RegistryPruneGrace { get; set; }
+
+        public string? ExplainImage { get; set; }
+
         /// <summary>EcrTag items: the repository's resource tags (Include = key, Value metadata).</summary>
         public ITaskItem[] EcrTags { get; set; } = Array.Empty<ITaskItem>();
+
+        /// <summary>ImageTag items: extra tags pushed next to the key tag (never part of the key).</summary>
+        public ITaskItem[] ImageTags { get; set; } = Array.Empty<ITaskItem>();
 
         /// <summary>Names the pipeline for the step tasks (their Pipeline parameter).</summary>
         [Output]
@@ -148,6 +166,13 @@ namespace EcrCache.Tasks
             CopyItems(BuildArgs, raw.BuildArgs);
             CopyItems(Secrets, raw.Secrets);
             CopyItems(EcrTags, raw.EcrTags);
+            foreach (var item in ImageTags)
+            {
+                // The declaring file, so that an unusable tag is reported at its item.
+                var file = item.GetMetadata(TagOptions.DefiningProjectMetadata);
+                raw.ImageTags.Add(new RawItem(item.ItemSpec, new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase) { [TagOptions.DefiningProjectMetadata] = file }));
+            }
+
             Pipeline = Register(new CacheEngine(OptionsParser.Parse(raw, log), log));
         }
 

@@ -33,6 +33,31 @@ public static class RegistryProbe
         return response.StatusCode;
     }
 
+    /// <summary>HEAD of the manifest: its Docker-Content-Digest, or null when the registry answers 404.</summary>
+    public static string? ManifestDigest(string registry, string repository, string tag)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Head, $"http://{registry}/v2/{repository}/manifests/{tag}");
+        foreach (var type in new[]
+                 {
+                     "application/vnd.docker.distribution.manifest.v2+json",
+                     "application/vnd.docker.distribution.manifest.list.v2+json",
+                     "application/vnd.oci.image.manifest.v1+json",
+                     "application/vnd.oci.image.index.v1+json",
+                 })
+        {
+            request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(type));
+        }
+
+        using var response = Http.Send(request);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+
+        response.EnsureSuccessStatusCode();
+        return response.Headers.TryGetValues("Docker-Content-Digest", out var values) ? values.First() : throw new InvalidOperationException("HEAD of " + repository + ":" + tag + " gave no Docker-Content-Digest");
+    }
+
     /// <summary>The number of access-log lines of a distribution registry that name <paramref name="repository"/>.</summary>
     public static int CountAccessLogRequests(string logPath, string repository)
     {

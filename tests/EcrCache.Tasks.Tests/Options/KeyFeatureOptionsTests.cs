@@ -25,7 +25,7 @@ namespace EcrCache.Tasks.Tests.Options
             Assert.AreEqual(BaseImageDigestMode.On, o.BaseImageDigests);
             Assert.AreEqual(10, o.BaseImageDigestsCacheMinutes);
             Assert.IsTrue(o.LayerCache);
-            Assert.IsNull(o.CacheFrom);
+            Assert.AreEqual(0, o.CacheFromSources.Count, "none: the store's latest");
         }
 
         [TestMethod]
@@ -46,7 +46,7 @@ namespace EcrCache.Tasks.Tests.Options
             Assert.AreEqual("ECRC1021", Assert.ThrowsExactly<EcrCacheException>(() => Apply(r => r["BaseImageDigests"] = "sometimes")).Diagnostic.Code);
             Assert.AreEqual(0, Apply(r => r["BaseImageDigestsCacheMinutes"] = "0").BaseImageDigestsCacheMinutes);
             Assert.AreEqual("ECRC1023", Assert.ThrowsExactly<EcrCacheException>(() => Apply(r => r["BaseImageDigestsCacheMinutes"] = "-1")).Diagnostic.Code);
-            Assert.AreEqual("main", Apply(r => r["CacheFrom"] = "main").CacheFrom);
+            CollectionAssert.AreEqual(new[] { "main" }, Apply(r => r["CacheFrom"] = "main").CacheFromSources.ToList());
             Assert.AreEqual("ECRC1022", Assert.ThrowsExactly<EcrCacheException>(() => Apply(r => r["CacheFrom"] = "other/repo:tag")).Diagnostic.Code);
             Assert.IsFalse(Apply(r => r["LayerCache"] = "false").LayerCache);
         }

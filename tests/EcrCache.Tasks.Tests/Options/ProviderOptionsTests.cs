@@ -65,6 +65,13 @@ namespace EcrCache.Tasks.Tests.Options
                 (r => r["DirectoryMaxSizeMB"] = "lots", "ECRC1751"),
                 (r => r["DirectoryMaxSizeMB"] = "-1", "ECRC1751"),
             },
+            ["EcrCacheKeepCount"] = new (Action<RawOptions>, string)[]
+            {
+                (r => r["KeepCount"] = "0", "ECRC1060"),
+                (r => r["KeepCount"] = "many", "ECRC1060"),
+            },
+            ["EcrCacheRegistryPrune"] = new (Action<RawOptions>, string)[] { (r => r["RegistryPrune"] = "weekly", "ECRC1011") },
+            ["EcrCacheRegistryPruneGrace"] = new (Action<RawOptions>, string)[] { (r => r["RegistryPruneGrace"] = "an hour", "ECRC1062") },
         };
 
         /// <summary>Options with no malformed form: any folder name is a folder.</summary>
@@ -90,6 +97,9 @@ namespace EcrCache.Tasks.Tests.Options
             ["EcrCacheS3Prefix"] = r => r["S3Prefix"] = "team/app/",
             ["EcrCacheDirectory"] = r => r["CacheDirectory"] = "other-cache",
             ["EcrCacheDirectoryMaxSizeMB"] = r => r["DirectoryMaxSizeMB"] = "4096",
+            ["EcrCacheKeepCount"] = r => r["KeepCount"] = "5",
+            ["EcrCacheRegistryPrune"] = r => r["RegistryPrune"] = "false",
+            ["EcrCacheRegistryPruneGrace"] = r => r["RegistryPruneGrace"] = "30",
         };
 
         /// <summary>A project that parses for <paramref name="provider"/>: its required options and nothing else.</summary>

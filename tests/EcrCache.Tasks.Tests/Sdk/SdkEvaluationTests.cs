@@ -94,6 +94,37 @@ namespace EcrCache.Tasks.Tests.Sdk
         }
 
         [TestMethod]
+        public void TaskAssembly_IsTheNet10BuildOnDotNet10_WhenThePackageHasIt()
+        {
+            // The package's layout: Sdk/ beside tasks/<framework>/. Its net10.0 build carries ReadyToRun code that only
+            // a .NET 10 runtime uses; without that folder (an older package layout) the net8.0 build is loaded.
+            var package = Dir("package");
+            Directory.CreateDirectory(Path.Combine(package, "Sdk"));
+            foreach (var file in Directory.GetFiles(SdkHarness.SdkDirectory))
+            {
+                File.Copy(file, Path.Combine(package, "Sdk", Path.GetFileName(file)));
+            }
+
+            string Evaluate()
+            {
+                var project = Path.Combine(_dir, "Packaged.proj");
+                File.WriteAllText(project, $@"<Project>
+  <Import Project=""{Path.Combine(package, "Sdk", "Sdk.props")}"" />
+  <Import Project=""{Path.Combine(package, "Sdk", "Sdk.targets")}"" />
+</Project>
+");
+                return SdkHarness.Evaluate(project, NoBuildkite(), "EcrCacheTasksAssembly")["EcrCacheTasksAssembly"];
+            }
+
+            StringAssert.EndsWith(Evaluate(), "tasks/net8.0/EcrCache.Tasks.dll");
+
+            Directory.CreateDirectory(Path.Combine(package, "tasks", "net10.0"));
+            File.WriteAllText(Path.Combine(package, "tasks", "net10.0", "EcrCache.Tasks.dll"), "");
+            var expected = Environment.Version.Major >= 10 ? "tasks/net10.0/EcrCache.Tasks.dll" : "tasks/net8.0/EcrCache.Tasks.dll";
+            StringAssert.EndsWith(Evaluate(), expected);
+        }
+
+        [TestMethod]
         public void Repository_FromBuildkiteSlugs_WhenBothAreSet()
         {
             var globals = NoBuildkite(("BUILDKITE_ORGANIZATION_SLUG", "acme"), ("BUILDKITE_PIPELINE_SLUG", "web-app"));

@@ -89,5 +89,40 @@ namespace EcrCache.Tasks.Tests.Stores
             var latest = PushLatest(repository);
             Assert.AreEqual(latest, await store.PrepareCacheFromAsync(null, CancellationToken.None));
         }
+    
+        [TestMethod]
+        [TestCategory(Categories.Docker)]
+        [TestCategory(Categories.Registry)]
+        public async Task RegistryStore_FullReferencesInItsRegistryAreLookedUp_OthersPassUnchecked()
+        {
+            RealDocker.Require();
+            var repository = "keys-cachefrom-" + Guid.NewGuid().ToString("N").Substring(0, 12);
+            var other = repository + "-other";
+            using var store = new OciRegistryStore(RegistryEndpoint.Parse(TestServices.Registry), repository, Docker(), new DockerConfigCredentialProvider(DockerConfig.LoadFile("/nonexistent/config.json"), ProcessRunner.Instance), new RecordingLog());
+            var otherReference = TestServices.Registry + "/" + other + ":main";
+            Assert.IsNull(await store.PrepareCacheFromAsync(otherReference, CancellationToken.None), "not pushed yet: skipped");
+            Assert.AreEqual(PushLatest(other, "main"), await store.PrepareCacheFromAsync(otherReference, CancellationToken.None));
+            Assert.AreEqual("registry.example.invalid/team/app:main", await store.PrepareCacheFromAsync("registry.example.invalid/team/app:main", CancellationToken.None), "another registry: docker build decides");
+        }
+
+        [TestMethod]
+        [TestCategory(Categories.Docker)]
+        [TestCategory(Categories.Registry)]
+        public async Task RegistryStore_TagAsyncPointsExtraTagsAtTheSameDigestWithoutDocker()
+        {
+            RealDocker.Require();
+            var repository = "keys-tags-" + Guid.NewGuid().ToString("N").Substring(0, 12);
+            PushLatest(repository, "key0123");
+            var log = new RecordingLog();
+            using var store = new OciRegistryStore(RegistryEndpoint.Parse(TestServices.Registry), repository, Docker(), new DockerConfigCredentialProvider(DockerConfig.LoadFile("/nonexistent/config.json"), ProcessRunner.Instance), log);
+            await store.TagAsync("key0123", new[] { "branch-a", "stable" }, CancellationToken.None);
+            await store.TagAsync("key0123", new[] { "branch-a" }, CancellationToken.None);
+
+            using var client = new RegistryClient(RegistryEndpoint.Parse(TestServices.Registry), new DockerConfigCredentialProvider(DockerConfig.LoadFile("/nonexistent/config.json"), ProcessRunner.Instance), new RecordingLog());
+            var digest = (await client.HeadManifestAsync(repository, "key0123", CancellationToken.None))!.Digest;
+            Assert.AreEqual(digest, (await client.HeadManifestAsync(repository, "branch-a", CancellationToken.None))?.Digest);
+            Assert.AreEqual(digest, (await client.HeadManifestAsync(repository, "stable", CancellationToken.None))?.Digest);
+            await Assert.ThrowsExactlyAsync<EcrCache.Diagnostics.EcrCacheException>(() => store.TagAsync("missing-key", new[] { "branch-b" }, CancellationToken.None));
+        }
     }
 }

@@ -50,13 +50,6 @@ namespace EcrCache.Registries.Auth
             return manifest != null;
         }
 
-        /// <summary>The remote tag (latest by default) as an image reference when it exists (one HEAD), else null.</summary>
-        public async Task<string?> CacheFromAsync(string image, string repository, string? cacheFrom, CancellationToken cancellationToken)
-        {
-            var tag = cacheFrom ?? "latest";
-            return await ExistsAsync(repository, tag, cancellationToken).ConfigureAwait(false) ? image + ":" + tag : null;
-        }
-
         public Task PullAsync(string image, string tag, CancellationToken cancellationToken) =>
             _docker.PullAsync(image + ":" + tag, cancellationToken);
 

@@ -30,6 +30,7 @@ namespace EcrCache.Registries.Oci
         private readonly RegistryHttp _http;
         private readonly ManifestOperations _manifests;
         private readonly BlobOperations _blobs;
+        private readonly RepositoryOperations _repositories;
 
         /// <param name="handler">The transport (tests pass fakes; the caller keeps owning it); null builds the standard one.</param>
         /// <param name="retry">How requests are retried; null for <see cref="HttpRetryPolicy.Default"/> (a registry mirror with a fallback behind it retries less).</param>
@@ -48,6 +49,7 @@ namespace EcrCache.Registries.Oci
             _http = http;
             _manifests = new ManifestOperations(_http, endpoint);
             _blobs = new BlobOperations(_http);
+            _repositories = new RepositoryOperations(_http, endpoint);
         }
 
         public RegistryEndpoint Endpoint { get; }
@@ -132,6 +134,18 @@ namespace EcrCache.Registries.Oci
         /// <summary>Uploads a small blob in one piece unless <c>HEAD</c> finds it already (<see cref="BlobOperations"/>).</summary>
         public Task PushBlobAsync(string repository, byte[] content, CancellationToken cancellationToken) =>
             _blobs.PushAsync(repository, content, cancellationToken);
+
+        /// <summary><c>GET /v2/&lt;repository&gt;/tags/list</c>, every page: the repository's tags (none when it does not exist).</summary>
+        public Task<IReadOnlyList<string>> ListTagsAsync(string repository, CancellationToken cancellationToken) =>
+            _repositories.ListTagsAsync(repository, cancellationToken);
+
+        /// <summary>The content of a small blob such as an image config (at most 4 MiB), verified against its digest.</summary>
+        public Task<byte[]> GetBlobAsync(string repository, string digest, CancellationToken cancellationToken) =>
+            _repositories.GetBlobAsync(repository, digest, cancellationToken);
+
+        /// <summary><c>DELETE /v2/&lt;repository&gt;/manifests/&lt;digest&gt;</c>: removes the manifest and every tag on it.</summary>
+        public Task<DeleteOutcome> DeleteManifestAsync(string repository, string digest, CancellationToken cancellationToken) =>
+            _repositories.DeleteManifestAsync(repository, digest, cancellationToken);
 
         /// <summary>The sha256 digest of <paramref name="content"/>: <c>sha256:&lt;64 lower-case hex&gt;</c>.</summary>
         public static string ComputeDigest(byte[] content) => OciDigest.Compute(content);

@@ -22,7 +22,14 @@ namespace EcrCache.Stores.Ecr
         /// One rule, as the reference plugin's: expire every image (<c>tagStatus: any</c>) pushed more than
         /// <paramref name="days"/> days ago (<c>countType: sinceImagePushed</c>).
         /// </summary>
-        public static string LifecyclePolicy(int days)
+        public static string LifecyclePolicy(int days) => LifecyclePolicy(days, 0);
+
+        /// <summary>
+        /// EcrCache's lifecycle rules: with <paramref name="keepCount"/> above 0 a count rule (<c>imageCountMoreThan</c>)
+        /// first, then, with <paramref name="days"/> above 0, the age rule. ECR wants a <c>tagStatus: any</c> rule to be the
+        /// last one, so next to the age rule the count rule selects the tagged images (<c>tagPatternList: ["*"]</c>).
+        /// </summary>
+        public static string LifecyclePolicy(int days, int keepCount)
         {
             using var buffer = new MemoryStream();
             using (var w = new Utf8JsonWriter(buffer))
@@ -30,21 +37,38 @@ namespace EcrCache.Stores.Ecr
                 w.WriteStartObject();
                 w.WritePropertyName("rules");
                 w.WriteStartArray();
-                w.WriteStartObject();
-                w.WriteNumber("rulePriority", 1);
-                w.WriteString("description", "EcrCache: expire cached images " + days.ToString(CultureInfo.InvariantCulture) + " days after they were pushed");
-                w.WritePropertyName("selection");
-                w.WriteStartObject();
-                w.WriteString("tagStatus", "any");
-                w.WriteString("countType", "sinceImagePushed");
-                w.WriteString("countUnit", "days");
-                w.WriteNumber("countNumber", days);
-                w.WriteEndObject();
-                w.WritePropertyName("action");
-                w.WriteStartObject();
-                w.WriteString("type", "expire");
-                w.WriteEndObject();
-                w.WriteEndObject();
+                var priority = 1;
+                foreach (var rule in Rules(days, keepCount))
+                {
+                    w.WriteStartObject();
+                    w.WriteNumber("rulePriority", priority++);
+                    w.WriteString("description", rule.Description);
+                    w.WritePropertyName("selection");
+                    w.WriteStartObject();
+                    w.WriteString("tagStatus", rule.TagStatus);
+                    if (rule.TagPattern != null)
+                    {
+                        w.WritePropertyName("tagPatternList");
+                        w.WriteStartArray();
+                        w.WriteStringValue(rule.TagPattern);
+                        w.WriteEndArray();
+                    }
+
+                    w.WriteString("countType", rule.CountType);
+                    if (rule.CountUnit != null)
+                    {
+                        w.WriteString("countUnit", rule.CountUnit);
+                    }
+
+                    w.WriteNumber("countNumber", rule.CountNumber);
+                    w.WriteEndObject();
+                    w.WritePropertyName("action");
+                    w.WriteStartObject();
+                    w.WriteString("type", "expire");
+                    w.WriteEndObject();
+                    w.WriteEndObject();
+                }
+
                 w.WriteEndArray();
                 w.WriteEndObject();
             }
@@ -56,7 +80,13 @@ namespace EcrCache.Stores.Ecr
         /// True when <paramref name="existing"/> is exactly one rule that expires any image <paramref name="days"/> days
         /// after push (description and priority aside). Anything else, or unparsable text, needs rewriting.
         /// </summary>
-        public static bool LifecyclePolicyMatches(string? existing, int days)
+        public static bool LifecyclePolicyMatches(string? existing, int days) => LifecyclePolicyMatches(existing, days, 0);
+
+        /// <summary>
+        /// True when <paramref name="existing"/> holds exactly the rules of <see cref="LifecyclePolicy(int, int)"/>, in
+        /// priority order (descriptions and priority numbers aside). Anything else, or unparsable text, needs rewriting.
+        /// </summary>
+        public static bool LifecyclePolicyMatches(string? existing, int days, int keepCount)
         {
             if (string.IsNullOrWhiteSpace(existing))
             {
@@ -66,31 +96,65 @@ namespace EcrCache.Stores.Ecr
             try
             {
                 using var document = JsonDocument.Parse(existing!);
-                if (!document.RootElement.TryGetProperty("rules", out var rules) || rules.ValueKind != JsonValueKind.Array || rules.GetArrayLength() != 1)
+                if (!document.RootElement.TryGetProperty("rules", out var rules) || rules.ValueKind != JsonValueKind.Array)
                 {
                     return false;
                 }
 
-                var rule = rules[0];
-                if (!rule.TryGetProperty("selection", out var selection) || selection.ValueKind != JsonValueKind.Object
-                    || !rule.TryGetProperty("action", out var action) || action.ValueKind != JsonValueKind.Object)
-                {
-                    return false;
-                }
-
-                return Str(selection, "tagStatus") == "any"
-                    && Str(selection, "countType") == "sinceImagePushed"
-                    && Str(selection, "countUnit") == "days"
-                    && selection.TryGetProperty("countNumber", out var count) && count.ValueKind == JsonValueKind.Number && count.TryGetInt32(out var n) && n == days
-                    && !selection.TryGetProperty("tagPrefixList", out _)
-                    && !selection.TryGetProperty("tagPatternList", out _)
-                    && Str(action, "type") == "expire";
+                var wanted = Rules(days, keepCount);
+                var actual = rules.EnumerateArray()
+                    .OrderBy(r => r.ValueKind == JsonValueKind.Object && r.TryGetProperty("rulePriority", out var p) && p.TryGetInt32(out var n) ? n : int.MaxValue)
+                    .ToList();
+                return actual.Count == wanted.Count && actual.Zip(wanted, RuleMatches).All(m => m);
             }
-            catch (JsonException)
+            catch (Exception ex) when (ex is JsonException || ex is InvalidOperationException)
             {
                 return false;
             }
         }
+
+        private static bool RuleMatches(JsonElement rule, LifecycleRule wanted)
+        {
+            if (rule.ValueKind != JsonValueKind.Object
+                || !rule.TryGetProperty("selection", out var selection) || selection.ValueKind != JsonValueKind.Object
+                || !rule.TryGetProperty("action", out var action) || action.ValueKind != JsonValueKind.Object)
+            {
+                return false;
+            }
+
+            var patterns = selection.TryGetProperty("tagPatternList", out var list) ? Strings(list) : null;
+            var patternsMatch = wanted.TagPattern == null
+                ? patterns == null
+                : patterns != null && patterns.Count == 1 && patterns[0] == wanted.TagPattern;
+            return Str(selection, "tagStatus") == wanted.TagStatus
+                && Str(selection, "countType") == wanted.CountType
+                && Str(selection, "countUnit") == wanted.CountUnit
+                && selection.TryGetProperty("countNumber", out var count) && count.ValueKind == JsonValueKind.Number && count.TryGetInt32(out var n) && n == wanted.CountNumber
+                && patternsMatch
+                && !selection.TryGetProperty("tagPrefixList", out _)
+                && Str(action, "type") == "expire";
+        }
+
+        private static List<LifecycleRule> Rules(int days, int keepCount)
+        {
+            var rules = new List<LifecycleRule>();
+            if (keepCount > 0)
+            {
+                var count = keepCount.ToString(CultureInfo.InvariantCulture);
+                rules.Add(days > 0
+                    ? new LifecycleRule("EcrCache: keep the newest " + count + " tagged images", "tagged", "*", "imageCountMoreThan", null, keepCount)
+                    : new LifecycleRule("EcrCache: keep the newest " + count + " images", "any", null, "imageCountMoreThan", null, keepCount));
+            }
+
+            if (days > 0)
+            {
+                rules.Add(new LifecycleRule("EcrCache: expire cached images " + days.ToString(CultureInfo.InvariantCulture) + " days after they were pushed", "any", null, "sinceImagePushed", "days", days));
+            }
+
+            return rules;
+        }
+
+        private sealed record LifecycleRule(string Description, string TagStatus, string? TagPattern, string CountType, string? CountUnit, int CountNumber);
 
         /// <summary>The IAM partition of a region: aws, aws-cn or aws-us-gov.</summary>
         public static string Partition(string region) =>

@@ -17,6 +17,9 @@ namespace EcrCache.Stores.Ecr
         /// <summary>Days after push when images expire; 0 leaves the lifecycle policy alone.</summary>
         public int MaxAgeDays { get; set; } = 7;
 
+        /// <summary>The newest images a count rule keeps (EcrCacheKeepCount); 0 writes no count rule.</summary>
+        public int KeepCount { get; set; }
+
         /// <summary>Accounts that may pull (a repository policy statement); empty leaves the policy alone.</summary>
         public IList<string> PullAccounts { get; set; } = new List<string>();
 
@@ -30,6 +33,12 @@ namespace EcrCache.Stores.Ecr
 
         /// <summary>Where the private DOCKER_CONFIG folder is created (default: the temp folder).</summary>
         public string? PrivateConfigParent { get; set; }
+
+        /// <summary>
+        /// EcrCachePush=false: a missing repository is not created (its URI comes from the registry the authorization
+        /// token names), and no tags, lifecycle or repository policy are written.
+        /// </summary>
+        public bool ReadOnly { get; set; }
     }
 
     /// <summary>
@@ -67,11 +76,13 @@ namespace EcrCache.Stores.Ecr
             {
                 Repository = options.Repository,
                 MaxAgeDays = options.EcrMaxAgeDays,
+                KeepCount = options.KeepCount,
                 RegistryOverride = options.Registry,
                 RegistryInsecure = options.RegistryInsecure,
                 Environment = options.Environment,
                 Tags = options.EcrTags.ToList(),
                 PullAccounts = options.EcrPullAccounts.ToList(),
+                ReadOnly = !options.Push,
             };
             try
             {
@@ -99,7 +110,11 @@ namespace EcrCache.Stores.Ecr
             var region = client.Settings.Region;
             log.Detail("ECR region " + region + " (from " + client.Settings.RegionSource + "), API " + client.Settings.Endpoint + " (" + client.Settings.EndpointSource + ").");
             var repository = await client.DescribeRepositoryAsync(options.Repository, cancellationToken).ConfigureAwait(false);
-            if (repository == null)
+            if (options.ReadOnly)
+            {
+                repository ??= await UncreatedRepositoryAsync(client, options, log, cancellationToken).ConfigureAwait(false);
+            }
+            else if (repository == null)
             {
                 repository = await client.CreateRepositoryAsync(options.Repository, tags, cancellationToken).ConfigureAwait(false);
                 if (repository != null)
@@ -120,7 +135,20 @@ namespace EcrCache.Stores.Ecr
             }
 
             var registryHost = string.IsNullOrEmpty(options.RegistryOverride) ? repository.Host : options.RegistryOverride!;
-            return new EcrStore(client, options, docker, runner, log, repository, registryHost);
+            return new EcrStore(client, options, docker, runner, log, repository, registryHost) { ReadOnly = options.ReadOnly };
+        }
+
+        /// <summary>
+        /// A read-only run does not create the repository: its name is the registry of the caller's account (from the
+        /// authorization token) and the repository name; every lookup in it is a miss.
+        /// </summary>
+        private static async Task<EcrRepository> UncreatedRepositoryAsync(IEcrClient client, EcrStoreOptions options, IBuildLog log, CancellationToken cancellationToken)
+        {
+            var authorization = await client.GetAuthorizationTokenAsync(cancellationToken).ConfigureAwait(false);
+            var host = authorization.ProxyEndpoint.Replace("https://", "").Replace("http://", "").TrimEnd('/');
+            var account = host.Split('.')[0];
+            log.Info("The ECR repository " + options.Repository + " does not exist; EcrCachePush=false does not create it, so this is a miss.");
+            return new EcrRepository(options.Repository, "", account, host + "/" + options.Repository);
         }
 
         protected override async Task PrepareRepositoryAsync(CancellationToken cancellationToken)
@@ -154,23 +182,27 @@ namespace EcrCache.Stores.Ecr
         private async Task EnsureLifecyclePolicyAsync(CancellationToken cancellationToken)
         {
             var days = _options.MaxAgeDays;
-            if (days <= 0)
+            var keep = _options.KeepCount;
+            if (days <= 0 && keep <= 0)
             {
                 Log.Detail("EcrCacheMaxAgeDays=0: the lifecycle policy of " + _repository.Name + " is left alone.");
                 return;
             }
 
+            var what = (keep > 0 ? "the newest " + keep + " images are kept" : "")
+                + (keep > 0 && days > 0 ? " and " : "")
+                + (days > 0 ? "images expire " + days + " days after push" : "");
             try
             {
                 var current = await _client.GetLifecyclePolicyAsync(_repository.Name, _repository.RegistryId, cancellationToken).ConfigureAwait(false);
-                if (EcrPolicies.LifecyclePolicyMatches(current, days))
+                if (EcrPolicies.LifecyclePolicyMatches(current, days, keep))
                 {
-                    Log.Detail("The lifecycle policy of " + _repository.Name + " already expires images " + days + " days after push.");
+                    Log.Detail("The lifecycle policy of " + _repository.Name + " is up to date: " + what + ".");
                     return;
                 }
 
-                await _client.PutLifecyclePolicyAsync(_repository.Name, _repository.RegistryId, EcrPolicies.LifecyclePolicy(days), cancellationToken).ConfigureAwait(false);
-                Log.Info("Set the lifecycle policy of ECR repository " + _repository.Name + ": images expire " + days + " days after push.");
+                await _client.PutLifecyclePolicyAsync(_repository.Name, _repository.RegistryId, EcrPolicies.LifecyclePolicy(days, keep), cancellationToken).ConfigureAwait(false);
+                Log.Info("Set the lifecycle policy of ECR repository " + _repository.Name + ": " + what + ".");
             }
             catch (EcrCacheException ex)
             {

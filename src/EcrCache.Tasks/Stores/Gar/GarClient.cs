@@ -55,7 +55,7 @@ namespace EcrCache.Stores.Gar
         /// is above 0) EcrCache's cleanup policy for <paramref name="imagePath"/>; waits for the operation. Returns the repository, or null when it already
         /// exists (another build created it first).
         /// </summary>
-        public async Task<GarRepository?> CreateRepositoryAsync(string parent, string repositoryId, IReadOnlyList<KeyValuePair<string, string>> labels, string imagePath, int maxAgeDays, CancellationToken cancellationToken)
+        public async Task<GarRepository?> CreateRepositoryAsync(string parent, string repositoryId, IReadOnlyList<KeyValuePair<string, string>> labels, string imagePath, int maxAgeDays, CancellationToken cancellationToken, int keepCount = 0)
         {
             var name = parent + "/repositories/" + repositoryId;
             var body = JsonObject(w =>
@@ -80,6 +80,12 @@ namespace EcrCache.Stores.Gar
                     w.WriteStartObject();
                     w.WritePropertyName(GarCleanupPolicy.PolicyIdFor(imagePath));
                     GarCleanupPolicy.WriteExpiry(w, imagePath, maxAgeDays);
+                    if (keepCount > 0)
+                    {
+                        w.WritePropertyName(GarCleanupPolicy.KeepPolicyIdFor(imagePath));
+                        GarCleanupPolicy.WriteKeep(w, imagePath, keepCount);
+                    }
+
                     w.WriteEndObject();
                     w.WriteBoolean("cleanupPolicyDryRun", false);
                 }

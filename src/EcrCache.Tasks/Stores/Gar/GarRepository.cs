@@ -89,16 +89,7 @@ namespace EcrCache.Stores.Gar
         }
 
         /// <summary>EcrCache's policy for <paramref name="imagePath"/> and <paramref name="days"/> days, as JSON.</summary>
-        public static string ExpiryJson(string imagePath, int days)
-        {
-            using var buffer = new MemoryStream();
-            using (var w = new Utf8JsonWriter(buffer))
-            {
-                WriteExpiry(w, imagePath, days);
-            }
-
-            return Encoding.UTF8.GetString(buffer.ToArray());
-        }
+        public static string ExpiryJson(string imagePath, int days) => Json(w => WriteExpiry(w, imagePath, days));
 
         internal static void WriteExpiry(Utf8JsonWriter w, string imagePath, int days)
         {
@@ -115,6 +106,69 @@ namespace EcrCache.Stores.Gar
             w.WriteString("olderThan", ((long)days * 86400).ToString(CultureInfo.InvariantCulture) + "s");
             w.WriteEndObject();
             w.WriteEndObject();
+        }
+
+        /// <summary>The id of EcrCache's keep policy (EcrCacheKeepCount) for an image path: the expiry policy's id and -keep.</summary>
+        public static string KeepPolicyIdFor(string imagePath) => PolicyIdFor(imagePath) + "-keep";
+
+        /// <summary>
+        /// EcrCache's keep policy: the newest <paramref name="keepCount"/> versions of the packages under
+        /// <paramref name="imagePath"/> are kept; Artifact Registry applies KEEP over DELETE, so they survive the expiry.
+        /// </summary>
+        internal static void WriteKeep(Utf8JsonWriter w, string imagePath, int keepCount)
+        {
+            w.WriteStartObject();
+            w.WriteString("id", KeepPolicyIdFor(imagePath));
+            w.WriteString("action", "KEEP");
+            w.WritePropertyName("mostRecentVersions");
+            w.WriteStartObject();
+            w.WritePropertyName("packageNamePrefixes");
+            w.WriteStartArray();
+            w.WriteStringValue(imagePath);
+            w.WriteEndArray();
+            w.WriteNumber("keepCount", keepCount);
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+
+        /// <summary>EcrCache's keep policy for <paramref name="imagePath"/> and <paramref name="keepCount"/>, as JSON.</summary>
+        public static string KeepJson(string imagePath, int keepCount) => Json(w => WriteKeep(w, imagePath, keepCount));
+
+        private static string Json(Action<Utf8JsonWriter> write)
+        {
+            using var buffer = new MemoryStream();
+            using (var w = new Utf8JsonWriter(buffer))
+            {
+                write(w);
+            }
+
+            return Encoding.UTF8.GetString(buffer.ToArray());
+        }
+
+        /// <summary>True when this is exactly EcrCache's keep policy for <paramref name="imagePath"/> and <paramref name="keepCount"/>.</summary>
+        public bool IsKeep(string imagePath, int keepCount)
+        {
+            try
+            {
+                using var document = JsonDocument.Parse(RawJson);
+                var root = document.RootElement;
+                if (GarRepository.Str(root, "action") != "KEEP" || root.TryGetProperty("condition", out _)
+                    || !root.TryGetProperty("mostRecentVersions", out var recent) || recent.ValueKind != JsonValueKind.Object)
+                {
+                    return false;
+                }
+
+                var prefixes = recent.TryGetProperty("packageNamePrefixes", out var p) && p.ValueKind == JsonValueKind.Array
+                    ? p.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String ? e.GetString() : null).ToList()
+                    : new List<string?>();
+                return prefixes.Count == 1 && prefixes[0] == imagePath
+                    && recent.TryGetProperty("keepCount", out var count) && count.ValueKind == JsonValueKind.Number && count.TryGetInt32(out var n) && n == keepCount
+                    && recent.EnumerateObject().All(q => q.Name == "packageNamePrefixes" || q.Name == "keepCount");
+            }
+            catch (JsonException)
+            {
+                return false;
+            }
         }
 
         /// <summary>True when this is exactly EcrCache's expiry rule for <paramref name="imagePath"/> and <paramref name="days"/> days.</summary>

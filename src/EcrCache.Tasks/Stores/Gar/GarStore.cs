@@ -129,7 +129,7 @@ namespace EcrCache.Stores.Gar
             var repository = await _client.GetRepositoryAsync(name, cancellationToken).ConfigureAwait(false);
             if (repository == null)
             {
-                repository = await _client.CreateRepositoryAsync(_options.ParentResourceName, _options.RepositoryId, _options.Labels.ToList(), _options.ImagePath, _options.MaxAgeDays, cancellationToken).ConfigureAwait(false);
+                repository = await _client.CreateRepositoryAsync(_options.ParentResourceName, _options.RepositoryId, _options.Labels.ToList(), _options.ImagePath, _options.MaxAgeDays, cancellationToken, _options.KeepCount).ConfigureAwait(false);
                 if (repository != null)
                 {
                     Log.Info("Created Artifact Registry repository " + name + " (DOCKER)" + (_options.Labels.Count > 0 ? " with labels " + string.Join(", ", _options.Labels.Select(l => l.Key)) : string.Empty) + ".");
@@ -179,14 +179,21 @@ namespace EcrCache.Stores.Gar
             var path = _options.ImagePath;
             if (days <= 0)
             {
-                Log.Detail("EcrCacheMaxAgeDays=0: the cleanup policies of " + repository.Name + " are left alone.");
+                Log.Detail("EcrCacheMaxAgeDays=0: the cleanup policies of " + repository.Name + " are left alone"
+                    + (_options.KeepCount > 0 ? " (a keep policy only protects versions from a delete policy, so EcrCacheKeepCount needs EcrCacheMaxAgeDays here)" : "") + ".");
                 return repository;
             }
 
             var id = GarCleanupPolicy.PolicyIdFor(path);
-            if (repository.CleanupPolicies.TryGetValue(id, out var current) && current.IsExpiry(path, days) && !repository.CleanupPolicyDryRun)
+            var keepId = GarCleanupPolicy.KeepPolicyIdFor(path);
+            var keep = _options.KeepCount;
+            var keepUpToDate = keep > 0
+                ? repository.CleanupPolicies.TryGetValue(keepId, out var currentKeep) && currentKeep.IsKeep(path, keep)
+                : !repository.CleanupPolicies.ContainsKey(keepId);
+            if (repository.CleanupPolicies.TryGetValue(id, out var current) && current.IsExpiry(path, days) && keepUpToDate && !repository.CleanupPolicyDryRun)
             {
-                Log.Detail("The cleanup policy " + id + " of " + repository.Name + " already deletes " + path + " versions older than " + days + " days.");
+                Log.Detail("The cleanup policy " + id + " of " + repository.Name + " already deletes " + path + " versions older than " + days + " days"
+                    + (keep > 0 ? ", and " + keepId + " keeps the newest " + keep : "") + ".");
                 return repository;
             }
 
@@ -196,7 +203,7 @@ namespace EcrCache.Stores.Gar
                 {
                     w.WritePropertyName("cleanupPolicies");
                     w.WriteStartObject();
-                    foreach (var other in repository.CleanupPolicies.Values.Where(p => p.Id != id).OrderBy(p => p.Id, StringComparer.Ordinal))
+                    foreach (var other in repository.CleanupPolicies.Values.Where(p => p.Id != id && p.Id != keepId).OrderBy(p => p.Id, StringComparer.Ordinal))
                     {
                         w.WritePropertyName(other.Id);
                         using var raw = JsonDocument.Parse(other.RawJson);
@@ -205,10 +212,18 @@ namespace EcrCache.Stores.Gar
 
                     w.WritePropertyName(id);
                     GarCleanupPolicy.WriteExpiry(w, path, days);
+                    if (keep > 0)
+                    {
+                        // KEEP wins over DELETE in Artifact Registry: the newest N versions survive the expiry.
+                        w.WritePropertyName(keepId);
+                        GarCleanupPolicy.WriteKeep(w, path, keep);
+                    }
+
                     w.WriteEndObject();
                     w.WriteBoolean("cleanupPolicyDryRun", false);
                 }, cancellationToken).ConfigureAwait(false);
-                Log.Info("Set the cleanup policy " + id + " of Artifact Registry repository " + repository.Name + ": versions of " + path + " are deleted " + days + " days after they were created.");
+                Log.Info("Set the cleanup policy " + id + " of Artifact Registry repository " + repository.Name + ": versions of " + path + " are deleted " + days + " days after they were created"
+                    + (keep > 0 ? " (the keep policy " + keepId + " keeps the newest " + keep + ")" : "") + ".");
                 return updated;
             }
             catch (EcrCacheException ex)

@@ -33,6 +33,15 @@ namespace EcrCache.Stores.Local
             }
         }
 
+        /// <summary>The local daemon is the store: docker tag.</summary>
+        public async Task TagAsync(string tag, IReadOnlyList<string> tags, CancellationToken cancellationToken)
+        {
+            foreach (var extra in tags.Where(t => !string.Equals(t, tag, StringComparison.Ordinal)))
+            {
+                await _docker.TagAsync(Image + ":" + tag, Image + ":" + extra, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
         /// <summary>
         /// None: the daemon's own build cache already holds the layers of earlier builds (BuildKit and the legacy
         /// builder both reuse it without --cache-from), and a local image as --cache-from would make BuildKit look

@@ -37,6 +37,15 @@ namespace EcrCache.Stores.Registry
 
         public bool HasRemote => true;
 
+        /// <summary>EcrCacheRegistryPrune: how old key tags are pruned after a push; null leaves the repository alone.</summary>
+        public RegistryPruneSettings? Prune { get; set; }
+
+        /// <summary>Tags the pruner never deletes (nor the manifests they point at), beside latest, leases and the current key tag.</summary>
+        public IReadOnlyCollection<string> ProtectedTags { get; set; } = new List<string>();
+
+        /// <summary>Now, for the ages of the tags the pruner reads.</summary>
+        public Func<DateTime> UtcNow { get; set; } = () => DateTime.UtcNow;
+
         public Task PrepareAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
         public async Task<bool> ExistsAsync(string tag, CancellationToken cancellationToken)
@@ -56,14 +65,36 @@ namespace EcrCache.Stores.Registry
                 await _docker.TagAsync(Image + ":" + tag, Image + ":latest", cancellationToken).ConfigureAwait(false);
                 await _docker.PushAsync(Image + ":latest", cancellationToken).ConfigureAwait(false);
             }
+
+            if (Prune != null)
+            {
+                // Deleting needs more than pull rights: a client of its own asks for push (a delete challenge adds its scope).
+                using var client = new RegistryClient(_endpoint, _credentials, _log) { Access = RegistryAccess.Pull | RegistryAccess.Push };
+                await RegistryPruner.PruneAsync(client, _repository, tag, ProtectedTags, Prune, _log, UtcNow(), cancellationToken).ConfigureAwait(false);
+            }
         }
 
-        /// <summary>The remote tag (latest by default) when it exists (one HEAD); the engine pulls it for the legacy builder.</summary>
+        /// <summary>
+        /// The remote tag (latest by default) when it exists (one HEAD); the engine pulls it for the legacy builder. A full
+        /// reference in this registry is looked up the same way; one in another registry is passed on unchecked.
+        /// </summary>
         public async Task<string?> PrepareCacheFromAsync(string? cacheFrom, CancellationToken cancellationToken)
         {
-            var tag = cacheFrom ?? "latest";
-            var manifest = await _client.HeadManifestAsync(_repository, tag, cancellationToken).ConfigureAwait(false);
-            return manifest != null ? Image + ":" + tag : null;
+            var (repository, tag) = CacheFromSource.InRegistry(cacheFrom, _endpoint.Host, _repository);
+            if (repository == null)
+            {
+                return cacheFrom;
+            }
+
+            var manifest = await _client.HeadManifestAsync(repository, tag, cancellationToken).ConfigureAwait(false);
+            return manifest != null ? _endpoint.Host + "/" + repository + ":" + tag : null;
+        }
+
+        /// <summary>Extra tags by manifest copy (<see cref="RemoteTags"/>), with the client that may push.</summary>
+        public Task TagAsync(string tag, IReadOnlyList<string> tags, CancellationToken cancellationToken)
+        {
+            _ = LeaseBackend;
+            return RemoteTags.PointAsync(_leaseClient!, _repository, Image, tag, tags, Description, _log, cancellationToken);
         }
 
 

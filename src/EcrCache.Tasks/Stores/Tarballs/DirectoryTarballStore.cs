@@ -13,7 +13,7 @@ namespace EcrCache.Stores.Tarballs
     /// key waits, then loads what the first one wrote. A truncated or corrupt entry is detected when loading (gzip or
     /// docker load error), deleted, and rebuilt. Pruning removes entries written more than EcrCacheMaxAgeDays ago and
     /// then least-recently-used entries (last access, touched on every hit) until the folder is under
-    /// EcrCacheDirectoryMaxSizeMB.
+    /// EcrCacheDirectoryMaxSizeMB; after a push, key entries beyond the newest EcrCacheKeepCount (by write time) go too.
     /// </summary>
     internal sealed class DirectoryTarballStore : IImageStore, ITarballStore
     {
@@ -52,13 +52,23 @@ namespace EcrCache.Stores.Tarballs
 
         public long MaxBytes { get; }
 
+        /// <summary>EcrCachePush=false: the folder is only read (no pruning, no lock on a miss: nothing will be written).</summary>
+        public bool ReadOnly { get; set; }
+
+        /// <summary>Key entries kept after a push, newest first (EcrCacheKeepCount); 0 for no count limit.</summary>
+        public int KeepCount { get; set; }
+
         /// <summary>Now, for pruning (tests move it).</summary>
         public Func<DateTime> UtcNow { get; set; } = () => DateTime.UtcNow;
 
         public static DirectoryTarballStore Create(CacheOptions options, DockerCli docker, IBuildLog log)
         {
             var tarball = options.Tarball ?? throw new InvalidOperationException("The directory provider has no options.");
-            return new DirectoryTarballStore(tarball.Directory!, options.Repository, tarball.MaxAgeDays, tarball.DirectoryMaxBytes, docker, log);
+            return new DirectoryTarballStore(tarball.Directory!, options.Repository, tarball.MaxAgeDays, tarball.DirectoryMaxBytes, docker, log)
+            {
+                ReadOnly = !options.Push,
+                KeepCount = tarball.KeepCount,
+            };
         }
 
         public string EntryPath(string name) => Path.Combine(Folder, name.EndsWith(Extension, StringComparison.Ordinal) ? name : name + Extension);
@@ -72,6 +82,12 @@ namespace EcrCache.Stores.Tarballs
         {
             if (_prepared)
             {
+                return Task.CompletedTask;
+            }
+
+            if (ReadOnly)
+            {
+                _prepared = true;
                 return Task.CompletedTask;
             }
 
@@ -96,6 +112,11 @@ namespace EcrCache.Stores.Tarballs
             if (File.Exists(EntryPath(tag)))
             {
                 return true;
+            }
+
+            if (ReadOnly)
+            {
+                return false;
             }
 
             // A miss: take the key's lock before building, so a concurrent build of the same key waits for this one
@@ -146,13 +167,7 @@ namespace EcrCache.Stores.Tarballs
 
                 if (updateLatest)
                 {
-                    using var latestLock = await FileLock.AcquireAsync(LockPath(LatestName), null, cancellationToken).ConfigureAwait(false);
-                    await WriteAtomicallyAsync(EntryPath(LatestName), async stream =>
-                    {
-                        using var source = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, DockerArchive.CopyBufferSize, useAsync: true);
-                        await source.CopyToAsync(stream, DockerArchive.CopyBufferSize, cancellationToken).ConfigureAwait(false);
-                    }, cancellationToken).ConfigureAwait(false);
-                    _log.Detail("Copied " + path + " to " + EntryPath(LatestName) + ".");
+                    await CopyEntryAsync(path, LatestName, cancellationToken).ConfigureAwait(false);
                 }
             }
             finally
@@ -163,10 +178,44 @@ namespace EcrCache.Stores.Tarballs
             Prune(keep: EntryPath(tag));
         }
 
+        /// <summary>
+        /// Each extra tag is a copy of the key's entry under the tag's name (as latest is), so it resolves wherever an
+        /// entry name does (EcrCacheCacheFrom); an up-to-date copy (same size, not older) is left alone.
+        /// </summary>
+        public async Task TagAsync(string tag, IReadOnlyList<string> tags, CancellationToken cancellationToken)
+        {
+            var path = EntryPath(tag);
+            foreach (var extra in tags.Where(t => !string.Equals(t, tag, StringComparison.Ordinal)))
+            {
+                var target = new FileInfo(EntryPath(extra));
+                var source = new FileInfo(path);
+                if (target.Exists && target.Length == source.Length && target.LastWriteTimeUtc >= source.LastWriteTimeUtc)
+                {
+                    _log.Detail(target.FullName + " is already a copy of " + path + ".");
+                    continue;
+                }
+
+                try
+                {
+                    await CopyEntryAsync(path, extra, cancellationToken).ConfigureAwait(false);
+                }
+                catch (EcrCacheException ex)
+                {
+                    throw new EcrCacheException(Diagnostic.Create(DiagnosticIds.ImageTagFailed, extra, path, Description, ex.Diagnostic.ToString()), ex);
+                }
+            }
+        }
+
         /// <inheritdoc />
         public async Task<string?> PrepareCacheFromAsync(string? cacheFrom, CancellationToken cancellationToken)
         {
             var name = string.IsNullOrWhiteSpace(cacheFrom) ? LatestName : cacheFrom!.Trim();
+            if (Options.BuildOptions.IsFullReference(name))
+            {
+                // An image in a registry: docker build fetches its cache itself.
+                return name;
+            }
+
             if (name.IndexOfAny(new[] { '/', '\\' }) >= 0 || name.StartsWith(".", StringComparison.Ordinal))
             {
                 _log.Warning(Diagnostic.Create(DiagnosticIds.TarballUnusable, name, "a cache source must be an entry name in " + Folder + " such as latest"));
@@ -254,6 +303,19 @@ namespace EcrCache.Stores.Tarballs
                     }
                 }
 
+                if (KeepCount > 0 && keep != null)
+                {
+                    // Only after a push, and only key entries: latest and other names are never counted.
+                    var keys = entries.Where(e => Retention.IsKeyTag(NameOf(e))).ToList();
+                    foreach (var entry in Retention.BeyondNewest(keys, KeepCount, e => e.LastWriteTimeUtc, e => e.Name))
+                    {
+                        if (!IsSame(entry.FullName, keep) && DeleteUnlocked(NameOf(entry), entry.FullName, $"older than the newest {KeepCount} entries, EcrCacheKeepCount={KeepCount}"))
+                        {
+                            entries.Remove(entry);
+                        }
+                    }
+                }
+
                 if (MaxBytes > 0)
                 {
                     var total = entries.Sum(e => e.Length);
@@ -314,6 +376,18 @@ namespace EcrCache.Stores.Tarballs
                 _log.Detail($"Loaded {Mb(stream.Length)} MB from {path} in {seconds:0.00} s.");
                 return loaded;
             }
+        }
+
+        /// <summary>Copies the entry at <paramref name="path"/> to the entry <paramref name="name"/>, under that name's lock.</summary>
+        private async Task CopyEntryAsync(string path, string name, CancellationToken cancellationToken)
+        {
+            using var nameLock = await FileLock.AcquireAsync(LockPath(name), null, cancellationToken).ConfigureAwait(false);
+            await WriteAtomicallyAsync(EntryPath(name), async stream =>
+            {
+                using var source = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, DockerArchive.CopyBufferSize, useAsync: true);
+                await source.CopyToAsync(stream, DockerArchive.CopyBufferSize, cancellationToken).ConfigureAwait(false);
+            }, cancellationToken).ConfigureAwait(false);
+            _log.Detail("Copied " + path + " to " + EntryPath(name) + ".");
         }
 
         private async Task WriteAtomicallyAsync(string path, Func<FileStream, Task> write, CancellationToken cancellationToken)

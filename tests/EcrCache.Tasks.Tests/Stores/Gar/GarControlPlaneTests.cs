@@ -148,6 +148,49 @@ namespace EcrCache.Tasks.Tests.Stores.Gar
         }
 
         [TestMethod]
+        public async Task KeepCount_AddsAKeepPolicyBesideTheCleanupPolicy_WrittenOnce()
+        {
+            // The fake control plane stands in for Artifact Registry (no emulator exists); it stores what is PATCHed.
+            var policyId = GarCleanupPolicy.PolicyIdFor(ImagePath);
+            var keepId = GarCleanupPolicy.KeepPolicyIdFor(ImagePath);
+            _google.SeedRepository(RepositoryName, new JsonObject
+            {
+                ["format"] = "DOCKER",
+                ["cleanupPolicies"] = new JsonObject { [policyId] = JsonNode.Parse(GarCleanupPolicy.ExpiryJson(ImagePath, 7)) },
+            });
+
+            var keep = Options();
+            keep.KeepCount = 5;
+            var log = new CapturingBuildLog();
+            using (var store = Store(keep, log, Environment()))
+            {
+                await store.PrepareAsync(CancellationToken.None);
+            }
+
+            var policies = _google.Repository(RepositoryName)!["cleanupPolicies"]!;
+            Assert.AreEqual("DELETE", (string?)policies[policyId]!["action"], "the cleanup policy stays");
+            Assert.AreEqual("KEEP", (string?)policies[keepId]!["action"]);
+            Assert.AreEqual(5, (int)policies[keepId]!["mostRecentVersions"]!["keepCount"]!);
+            Assert.AreEqual(ImagePath, (string?)policies[keepId]!["mostRecentVersions"]!["packageNamePrefixes"]![0]);
+            StringAssert.Contains(log.AllText, "keeps the newest 5");
+
+            var patches = _google.ApiRequests.Count(r => r.Method == "PATCH");
+            using (var store = Store(keep, new CapturingBuildLog(), Environment()))
+            {
+                await store.PrepareAsync(CancellationToken.None);
+            }
+
+            Assert.AreEqual(patches, _google.ApiRequests.Count(r => r.Method == "PATCH"), "up-to-date policies are not rewritten");
+
+            using (var store = Store(Options(), new CapturingBuildLog(), Environment()))
+            {
+                await store.PrepareAsync(CancellationToken.None);
+            }
+
+            Assert.IsNull(_google.Repository(RepositoryName)!["cleanupPolicies"]![keepId], "without EcrCacheKeepCount our keep policy goes");
+        }
+
+        [TestMethod]
         public async Task AQuotaProjectInTheCredentials_IsSentAsXGoogUserProject()
         {
             _google.SeedRepository(RepositoryName, new JsonObject { ["format"] = "DOCKER" });

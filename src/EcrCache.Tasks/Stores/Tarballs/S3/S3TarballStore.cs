@@ -54,6 +54,12 @@ namespace EcrCache.Stores.Tarballs.S3
 
         public int MaxAgeDays { get; }
 
+        /// <summary>EcrCachePush=false: the bucket is only read (its lifecycle configuration is left alone).</summary>
+        public bool ReadOnly { get; set; }
+
+        /// <summary>Key tarballs kept after a push, newest first (EcrCacheKeepCount); 0 for no count limit.</summary>
+        public int KeepCount { get; set; }
+
         /// <summary>Bytes per uploaded part (at least 5 MiB, S3's minimum).</summary>
         public int PartSize { get; set; } = DefaultPartSize;
 
@@ -74,7 +80,11 @@ namespace EcrCache.Stores.Tarballs.S3
             log.Detail("S3 region " + settings.Region + " (from " + settings.RegionSource + ")"
                 + (settings.EndpointOverridden ? ", endpoint " + settings.Endpoint + " (" + settings.EndpointSource + ", path-style)" : string.Empty) + ".");
             var client = S3ClientFactory.Create(settings, new DefaultAwsCredentialSource(options.Environment));
-            return new S3TarballStore(client, settings.Region, tarball.S3Bucket!, tarball.S3Prefix, options.Repository, tarball.MaxAgeDays, docker, log);
+            return new S3TarballStore(client, settings.Region, tarball.S3Bucket!, tarball.S3Prefix, options.Repository, tarball.MaxAgeDays, docker, log)
+            {
+                ReadOnly = !options.Push,
+                KeepCount = tarball.KeepCount,
+            };
         }
 
         public string ObjectKey(string name) => Prefix + (name.EndsWith(Extension, StringComparison.Ordinal) ? name : name + Extension);
@@ -93,7 +103,11 @@ namespace EcrCache.Stores.Tarballs.S3
                 return;
             }
 
-            await EnsureLifecycleRuleAsync(cancellationToken).ConfigureAwait(false);
+            if (!ReadOnly)
+            {
+                await EnsureLifecycleRuleAsync(cancellationToken).ConfigureAwait(false);
+            }
+
             _prepared = true;
         }
 
@@ -130,27 +144,102 @@ namespace EcrCache.Stores.Tarballs.S3
             await UploadAsync(new[] { Image + ":" + tag }, key, cancellationToken).ConfigureAwait(false);
             if (updateLatest)
             {
-                var latest = ObjectKey(LatestName);
+                await CopyObjectAsync(tag, LatestName, cancellationToken).ConfigureAwait(false);
+            }
+
+            await PruneBeyondKeepCountAsync(key, cancellationToken).ConfigureAwait(false);
+        }
+
+        /// <summary>Each extra tag is a server-side copy of the key's object under the tag's name, as latest is.</summary>
+        public async Task TagAsync(string tag, IReadOnlyList<string> tags, CancellationToken cancellationToken)
+        {
+            foreach (var extra in tags.Where(t => !string.Equals(t, tag, StringComparison.Ordinal)))
+            {
                 try
                 {
-                    // A server-side copy: no second upload. The copy holds image:tag, which is what a later
-                    // --cache-from needs (PrepareCacheFromAsync returns the reference docker load reports).
-                    await _client.CopyObjectAsync(
-                        new CopyObjectRequest { SourceBucket = Bucket, SourceKey = key, DestinationBucket = Bucket, DestinationKey = latest, ContentType = "application/gzip" },
-                        cancellationToken).ConfigureAwait(false);
-                    _log.Info("Copied " + ObjectUri(tag) + " to " + ObjectUri(LatestName) + ".");
+                    await CopyObjectAsync(tag, extra, cancellationToken).ConfigureAwait(false);
                 }
-                catch (Exception ex) when (!(ex is OperationCanceledException))
+                catch (EcrCacheException ex)
                 {
-                    throw S3Errors.Map(ex, "PutObject (copy)", Bucket + "/" + latest, _region);
+                    throw new EcrCacheException(Diagnostic.Create(DiagnosticIds.ImageTagFailed, extra, ObjectUri(tag), Description, ex.Diagnostic.ToString()), ex);
                 }
             }
         }
+
+        private async Task CopyObjectAsync(string tag, string name, CancellationToken cancellationToken)
+        {
+            var target = ObjectKey(name);
+            try
+            {
+                // A server-side copy: no second upload. The copy holds image:tag, which is what a later
+                // --cache-from needs (PrepareCacheFromAsync returns the reference docker load reports).
+                await _client.CopyObjectAsync(
+                    new CopyObjectRequest { SourceBucket = Bucket, SourceKey = ObjectKey(tag), DestinationBucket = Bucket, DestinationKey = target, ContentType = "application/gzip" },
+                    cancellationToken).ConfigureAwait(false);
+                _log.Info("Copied " + ObjectUri(tag) + " to " + ObjectUri(name) + ".");
+            }
+            catch (Exception ex) when (!(ex is OperationCanceledException))
+            {
+                throw S3Errors.Map(ex, "PutObject (copy)", Bucket + "/" + target, _region);
+            }
+        }
+
+        /// <summary>
+        /// After a push: deletes the key tarballs directly under the prefix beyond the newest KeepCount (by upload time),
+        /// never <paramref name="justPushed"/>, latest or any other name. A failure is a warning: the cache still works.
+        /// </summary>
+        internal async Task PruneBeyondKeepCountAsync(string justPushed, CancellationToken cancellationToken)
+        {
+            if (KeepCount <= 0)
+            {
+                return;
+            }
+
+            try
+            {
+                var keys = new List<S3Object>();
+                var request = new ListObjectsV2Request { BucketName = Bucket, Prefix = Prefix, Delimiter = "/" };
+                ListObjectsV2Response page;
+                do
+                {
+                    page = await _client.ListObjectsV2Async(request, cancellationToken).ConfigureAwait(false);
+                    keys.AddRange((page.S3Objects ?? new List<S3Object>()).Where(o => IsKeyObject(o.Key)));
+                    request.ContinuationToken = page.NextContinuationToken;
+                }
+                while (page.IsTruncated == true && !string.IsNullOrEmpty(page.NextContinuationToken));
+
+                foreach (var old in Retention.BeyondNewest(keys, KeepCount, o => o.LastModified ?? DateTime.MinValue, o => o.Key))
+                {
+                    if (string.Equals(old.Key, justPushed, StringComparison.Ordinal))
+                    {
+                        continue;
+                    }
+
+                    await _client.DeleteObjectAsync(new DeleteObjectRequest { BucketName = Bucket, Key = old.Key }, cancellationToken).ConfigureAwait(false);
+                    _log.Info("Pruned s3://" + Bucket + "/" + old.Key + " (older than the newest " + KeepCount + " tarballs, EcrCacheKeepCount=" + KeepCount + ").");
+                }
+            }
+            catch (Exception ex) when (!(ex is OperationCanceledException))
+            {
+                var reason = ex is EcrCacheException coded ? coded.Diagnostic.ToString() : S3Errors.Map(ex, "ListObjectsV2/DeleteObject", Bucket + "/" + Prefix, _region).Diagnostic.ToString();
+                _log.Warning(Diagnostic.Create(DiagnosticIds.TarballPruneFailed, Description, KeepCount, reason));
+            }
+        }
+
+        private bool IsKeyObject(string key) =>
+            key.Length > Prefix.Length + Extension.Length && key.StartsWith(Prefix, StringComparison.Ordinal) && key.EndsWith(Extension, StringComparison.Ordinal)
+            && Retention.IsKeyTag(key.Substring(Prefix.Length, key.Length - Prefix.Length - Extension.Length));
 
         /// <inheritdoc />
         public async Task<string?> PrepareCacheFromAsync(string? cacheFrom, CancellationToken cancellationToken)
         {
             var name = string.IsNullOrWhiteSpace(cacheFrom) ? LatestName : cacheFrom!.Trim();
+            if (BuildOptions.IsFullReference(name))
+            {
+                // An image in a registry: docker build fetches its cache itself.
+                return name;
+            }
+
             var key = ObjectKey(name);
             if (name.StartsWith("s3://", StringComparison.Ordinal))
             {
