@@ -305,7 +305,7 @@ namespace EcrCache.Core
                 {
                     // One build per key (docs/reliability.md): wait for a build of the same image elsewhere, then
                     // use its result; otherwise hold the lock and lease until pushed (released in Dispose).
-                    using var turn = await new Leases.BuildCoordinator(_options.LeaseTimeout, _log, _options.Environment)
+                    using var turn = await new Leases.BuildCoordinator(_options.LeaseTimeout, _log, _options.Environment) { LeaseTtl = _options.LeaseTtl, RenewInterval = _options.LeaseRenewInterval }
                         .AcquireAsync(reference, key.Tag, (store as Leases.ILeaseCapableStore)?.LeaseBackend, ct => RecheckAsync(store, reference, key.Tag, ct), cancellationToken)
                         .ConfigureAwait(false);
                     result = turn.OtherResult ?? await BuildAndPublishAsync(store, version, reference, key, phase, cancellationToken).ConfigureAwait(false);

@@ -160,5 +160,11 @@ namespace EcrCache.Diagnostics
         public const string PushOffMultiPlatform = nameof(PushOffMultiPlatform);
         public const string RequireHitMiss = nameof(RequireHitMiss);
         public const string ImageTagFailed = nameof(ImageTagFailed);
+        // Renewed leases: ECRC1340-1349.
+        public const string BadLeaseRenewInterval = nameof(BadLeaseRenewInterval);
+        public const string BadLeaseTtl = nameof(BadLeaseTtl);
+        public const string LeaseRenewIntervalNotBelowTtl = nameof(LeaseRenewIntervalNotBelowTtl);
+        public const string LeaseRenewalLapsed = nameof(LeaseRenewalLapsed);
+        public const string LeaseLost = nameof(LeaseLost);
     }
 }

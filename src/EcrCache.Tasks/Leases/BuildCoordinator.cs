@@ -11,8 +11,10 @@ namespace EcrCache.Leases
     /// lock on this machine (<see cref="FileLock"/> named by <see cref="LockPathFor"/>), then, when the store can hold one, the store's lease
     /// (<see cref="ILeaseBackend"/>). Whenever it has waited for someone else, it re-checks (the caller's
     /// <c>recheck</c>: local image, then the store) and returns the result the other build produced instead of a turn.
-    /// A wait is bounded by the lease timeout; after it the waiter warns (ECRC1320) and builds itself. Failures of the
-    /// lease store itself only cost coordination (ECRC1321), never the build.
+    /// The holder renews its lease on a heartbeat (<see cref="LeaseHeartbeat"/>), so a lease lapses one TTL after its
+    /// holder died. A waiter takes over a lapsed lease, and waits for a live, renewing holder at most the lease timeout;
+    /// either way it warns (ECRC1320) and builds itself. Failures of the lease store itself only cost coordination
+    /// (ECRC1321), never the build.
     /// </summary>
     internal sealed class BuildCoordinator
     {
@@ -31,6 +33,12 @@ namespace EcrCache.Leases
 
         /// <summary>How often a waiter polls the lock, the lease and the store.</summary>
         public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+        /// <summary>How long a lease holds after its last renewal (EcrCacheLeaseTtl).</summary>
+        public TimeSpan LeaseTtl { get; set; } = Options.ReliabilityOptions.DefaultLeaseTtl;
+
+        /// <summary>How often the holder renews its lease (EcrCacheLeaseRenewInterval).</summary>
+        public TimeSpan RenewInterval { get; set; } = Options.ReliabilityOptions.DefaultLeaseRenewInterval;
 
         /// <summary>How long to wait after writing a registry lease before reading it back.</summary>
         public TimeSpan SettleDelay { get; set; } = TimeSpan.FromSeconds(1.5);
@@ -75,7 +83,11 @@ namespace EcrCache.Leases
                         return new BuildTurn(null, null, null, lease.Result, _log);
                     }
 
-                    turn = new BuildTurn(localLock.Lock, backend, tag, null, _log) { Lease = lease.Record };
+                    turn = new BuildTurn(localLock.Lock, backend, tag, null, _log);
+                    if (lease.Record != null)
+                    {
+                        turn.Hold(lease.Record, LeaseTtl, RenewInterval);
+                    }
                 }
 
                 return turn;
@@ -187,6 +199,15 @@ namespace EcrCache.Leases
             var where = backend.Describe(tag);
             LeaseRecord? waitingOn = null;
             var waitedAny = false;
+            var waiting = Stopwatch.StartNew();
+
+            // When the record last changed, by this host's clock (at the latest at the read before the one that saw
+            // the change): a holder seen renewing is alive until a TTL after that, whatever the other host's clock
+            // says its expiry is. Clock skew between hosts can then make a waiter wait longer, never take over early.
+            TimeSpan? changedAt = null;
+            var previousReadAt = TimeSpan.Zero;
+            LeaseRecord? previous = null;
+            var overdueWarned = false;
             while (true)
             {
                 cancellationToken.ThrowIfCancellationRequested();
@@ -202,7 +223,17 @@ namespace EcrCache.Leases
                 }
 
                 var now = DateTimeOffset.UtcNow;
-                if (current != null && current.IsHeldAt(now) && !current.OwnerIsDeadOnThisHost())
+                var readAt = waiting.Elapsed;
+                if (current != null && previous != null && (current.Id != previous.Id || current.Expires != previous.Expires))
+                {
+                    changedAt = previousReadAt;
+                }
+
+                previous = current;
+                previousReadAt = readAt;
+                var live = current != null && !current.Released && !current.OwnerIsDeadOnThisHost()
+                    && (current.IsHeldAt(now) || (changedAt != null && readAt - changedAt.Value < LeaseTtl));
+                if (live && current != null && waiting.Elapsed < LeaseTimeout)
                 {
                     if (waitingOn == null || waitingOn.Id != current.Id)
                     {
@@ -221,7 +252,16 @@ namespace EcrCache.Leases
                     continue;
                 }
 
-                if (current != null && !current.Released)
+                if (current != null && !current.Released && live)
+                {
+                    // A holder that still renews, but for longer than this build waits (EcrCacheLeaseTimeout).
+                    if (!overdueWarned)
+                    {
+                        _log.Warning(Diagnostic.Create(DiagnosticIds.LeaseExpired, where, current.Describe(), now.ToString("u", CultureInfo.InvariantCulture), FormatTimeout()));
+                        overdueWarned = true;
+                    }
+                }
+                else if (current != null && !current.Released)
                 {
                     if (current.OwnerIsDeadOnThisHost())
                     {
@@ -243,7 +283,7 @@ namespace EcrCache.Leases
                     }
                 }
 
-                var mine = LeaseRecord.ForThisProcess(LeaseTimeout);
+                var mine = LeaseRecord.ForThisProcess(LeaseTtl);
                 try
                 {
                     if (!await backend.WriteAsync(tag, mine, current, cancellationToken).ConfigureAwait(false))
@@ -309,7 +349,24 @@ namespace EcrCache.Leases
         /// <summary>Set when another build produced the image while we waited: the engine's result for this run.</summary>
         public string? OtherResult { get; }
 
-        internal LeaseRecord? Lease { get; set; }
+        private LeaseHeartbeat? _heartbeat;
+        private LeaseRecord? _lease;
+
+        /// <summary>The lease this turn holds, as last renewed.</summary>
+        internal LeaseRecord? Lease => _heartbeat?.Lease ?? _lease;
+
+        /// <summary>Successful renewals of the lease so far.</summary>
+        internal int Renewals => _heartbeat?.Renewals ?? 0;
+
+        /// <summary>Holds <paramref name="lease"/>, renewed every <paramref name="renewInterval"/> for <paramref name="ttl"/> until Dispose.</summary>
+        internal void Hold(LeaseRecord lease, TimeSpan ttl, TimeSpan renewInterval)
+        {
+            _lease = lease;
+            if (_backend != null)
+            {
+                _heartbeat = new LeaseHeartbeat(_backend, _tag!, lease, ttl, renewInterval, _log);
+            }
+        }
 
         public void Dispose()
         {
@@ -321,22 +378,25 @@ namespace EcrCache.Leases
             _disposed = true;
             try
             {
-                if (_backend != null && Lease != null)
+                // No renewal may land after the release below.
+                _heartbeat?.Dispose();
+                var lease = Lease;
+                if (_backend != null && lease != null)
                 {
                     using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
                     try
                     {
                         // Only our own lease: after an expiry someone else may hold it now.
                         var current = _backend.ReadAsync(_tag!, timeout.Token).GetAwaiter().GetResult();
-                        if (current != null && current.Id == Lease.Id)
+                        if (current != null && current.Id == lease.Id)
                         {
-                            _backend.WriteAsync(_tag!, Lease.AsReleased(), Lease, timeout.Token).GetAwaiter().GetResult();
+                            _backend.WriteAsync(_tag!, lease.AsReleased(), lease, timeout.Token).GetAwaiter().GetResult();
                             _log.Detail("EcrCache: released " + _backend.Describe(_tag!) + ".");
                         }
                     }
                     catch (Exception ex) when (ex is EcrCacheException || ex is LeaseStoreException || ex is OperationCanceledException)
                     {
-                        _log.Detail("EcrCache: could not release " + _backend.Describe(_tag!) + " (" + ex.Message + "); it expires at " + Lease.Expires.ToString("u", CultureInfo.InvariantCulture) + ".");
+                        _log.Detail("EcrCache: could not release " + _backend.Describe(_tag!) + " (" + ex.Message + "); it expires at " + lease.Expires.ToString("u", CultureInfo.InvariantCulture) + ".");
                     }
                 }
             }

@@ -43,6 +43,9 @@ namespace EcrCache.Leases
             Environment.ProcessId;
 #endif
 
+        /// <summary>The same lease, held for <paramref name="ttl"/> from now (the holder's heartbeat).</summary>
+        public LeaseRecord Renewed(TimeSpan ttl) => this with { Expires = DateTimeOffset.UtcNow + ttl };
+
         public LeaseRecord AsReleased() => this with { Expires = DateTimeOffset.UtcNow, Released = true };
 
         /// <summary>Held by someone (not released, not expired) at <paramref name="now"/>.</summary>

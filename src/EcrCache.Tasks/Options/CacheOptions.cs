@@ -115,8 +115,14 @@ namespace EcrCache.Options
         /// <summary>Extra attempts for a docker push/pull that failed transiently (EcrCacheDockerRetries, default 3).</summary>
         public int DockerRetries { get; set; } = 3;
 
-        /// <summary>How long a build lease holds and others wait for it (EcrCacheLeaseTimeout, default 30 min; zero: off).</summary>
+        /// <summary>The longest others wait for a live holder of the lock or lease (EcrCacheLeaseTimeout, default 30 min; zero: off).</summary>
         public TimeSpan LeaseTimeout { get; set; } = TimeSpan.FromMinutes(30);
+
+        /// <summary>How often the holder of a build lease renews it (EcrCacheLeaseRenewInterval, default 20 s).</summary>
+        public TimeSpan LeaseRenewInterval { get; set; } = ReliabilityOptions.DefaultLeaseRenewInterval;
+
+        /// <summary>How long a lease holds after its last renewal (EcrCacheLeaseTtl, default 90 s): a dead holder's lease frees after it.</summary>
+        public TimeSpan LeaseTtl { get; set; } = ReliabilityOptions.DefaultLeaseTtl;
 
         /// <summary>The environment of the build (tests inject one).</summary>
         public Func<string, string?> Environment { get; set; } = System.Environment.GetEnvironmentVariable;

@@ -5,7 +5,7 @@ using Microsoft.Build.Framework;
 namespace EcrCache.Tasks
 {
     /// <summary>
-    /// What the pipeline's tasks share: cancellation, the mapping of failures to coded errors, and the hand-over between
+    /// What the pipeline's tasks share: cancellation (MSBuild's, and stop signals), the mapping of failures to coded errors, and the hand-over between
     /// steps (the engine, registered for the build under the name in the Pipeline parameter).
     /// </summary>
     public abstract class CacheStepTask : Microsoft.Build.Utilities.Task, ICancelableTask
@@ -19,6 +19,10 @@ namespace EcrCache.Tasks
         public sealed override bool Execute()
         {
             var log = new TaskBuildLog(Log, ProjectFileForDiagnostics);
+
+            // MSBuild cancels on Ctrl+C only; SIGTERM, SIGHUP and process exit cancel the same token while the step
+            // runs, and end the process once it has cleaned up (disposed).
+            using var stops = Processes.StopSignals.Watch(_cancel);
             try
             {
                 Run(log, _cancel.Token);
@@ -29,6 +33,11 @@ namespace EcrCache.Tasks
             }
             catch (OperationCanceledException) when (_cancel.IsCancellationRequested)
             {
+                if (stops.Received != null)
+                {
+                    log.Important("EcrCache: stopped by " + stops.Received + "; the step's processes were ended and its lock and lease released.");
+                }
+
                 log.Error(Diagnostic.Create(DiagnosticIds.Cancelled));
             }
             catch (Exception ex) when (!(ex is OutOfMemoryException))

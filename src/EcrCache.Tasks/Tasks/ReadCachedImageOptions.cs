@@ -116,6 +116,10 @@ namespace EcrCache.Tasks
 
         public string? LeaseTimeout { get; set; }
 
+        public string? LeaseRenewInterval { get; set; }
+
+        public string? LeaseTtl { get; set; }
+
         // Exports (Options/ExportOptions.cs).
         public string? ExportEnvVariable { get; set; }
 

@@ -108,7 +108,29 @@ public sealed class Workspace
 
     public BuildResult Build(params string[] args) => Build(args, "EnsureCachedImage");
 
-    public ChildProcess StartBuild(IEnumerable<string>? args = null, string? target = "EnsureCachedImage", string? verbosity = "n", IDictionary<string, string?>? environment = null, bool defaults = true)
+    public ChildProcess StartBuild(IEnumerable<string>? args = null, string? target = "EnsureCachedImage", string? verbosity = "n", IDictionary<string, string?>? environment = null, bool defaults = true) =>
+        StartDotnet(BuildArguments(args, target, verbosity, defaults), environment);
+
+    /// <summary>
+    /// <see cref="StartBuild"/> as if on another machine: in its own UTS namespace (unshare -u, which needs root)
+    /// with the host name <paramref name="hostname"/>, so its leases name that host and the same-host /proc check
+    /// does not apply to it. Null when this machine cannot do that.
+    /// </summary>
+    public ChildProcess? StartBuildOnHost(string hostname, IEnumerable<string>? args = null, IDictionary<string, string?>? environment = null)
+    {
+        var probe = ChildProcess.Run("unshare", new[] { "-u", "hostname", hostname }, ProjectDirectory, ChildEnvironment(environment), TimeSpan.FromSeconds(10));
+        if (probe.ExitCode != 0)
+        {
+            return null;
+        }
+
+        // sh sets the name inside the namespace, then becomes dotnet (same pid, so signals reach the build).
+        var arguments = new List<string> { "-u", "sh", "-c", "hostname \"$0\" && exec dotnet \"$@\"", hostname };
+        arguments.AddRange(BuildArguments(args, "EnsureCachedImage", "n", defaults: true));
+        return ChildProcess.Start("unshare", arguments, ProjectDirectory, ChildEnvironment(environment));
+    }
+
+    private List<string> BuildArguments(IEnumerable<string>? args, string? target, string? verbosity, bool defaults)
     {
         var arguments = new List<string> { "build", ProjectFile };
         if (target != null)
@@ -123,6 +145,7 @@ public sealed class Workspace
             // null: dotnet build's own default (minimal), what a user sees without -v.
             arguments.Add("-v:" + verbosity);
         }
+
         if (defaults)
         {
             arguments.AddRange(DefaultProperties());
@@ -133,7 +156,7 @@ public sealed class Workspace
             arguments.AddRange(args);
         }
 
-        return StartDotnet(arguments, environment);
+        return arguments;
     }
 
     /// <summary>Any `dotnet` command in the project folder with this workspace's environment.</summary>
