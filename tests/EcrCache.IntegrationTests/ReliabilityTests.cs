@@ -74,7 +74,8 @@ public sealed class ReliabilityTests : IntegrationTest
         ws.WriteFile("package.json", "{ \"name\": \"sample-root\", \"version\": \"1.0.0\", \"private\": true, \"workspaces\": [\"app\"], \"nonce\": \"" + nonce + "\" }\n");
         var first = ws.Build(Workspace.RegistryProvider(proxy.Address));
         var reference = first.AssertResult("built");
-        DockerHelper.RemoveRepositoryImages(ws.Repository);
+        // The nonce makes the image this test's own; its layers must go, or the pull below would have nothing to fetch.
+        DockerHelper.RemoveRepositoryImages(ws.Repository, keepContent: false);
         File.Delete(ws.StampPath);
         File.Delete(ws.EnvFilePath);
 

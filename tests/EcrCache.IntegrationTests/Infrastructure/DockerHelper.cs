@@ -53,13 +53,16 @@ public static class DockerHelper
         return result.Output.Trim();
     }
 
+    private const string KeeperRepository = "ecrcache-it/keep";
+
     /// <summary>
-    /// Untags the given references so the daemon no longer has them (best effort), but keeps the images
-    /// themselves under a keeper tag. Tests building the same sample in parallel get the same image ID from
-    /// BuildKit's cache; deleting the image while another test's build exports or tags it fails that build
-    /// with "invalid image access".
+    /// Untags the given references so the daemon no longer has them (best effort). With <paramref name="keepContent"/>
+    /// the images themselves stay, under a keeper tag: tests building the same sample in parallel get the same image
+    /// ID from BuildKit's cache, and deleting it while another test's build exports or tags it fails that build with
+    /// "invalid image access". A test whose image is its own (a nonce in its inputs) and that needs the layers gone
+    /// (a pull that must download them) passes false. The keeper tags go when the run ends.
     /// </summary>
-    public static void RemoveImages(IEnumerable<string> references)
+    public static void RemoveImages(IEnumerable<string> references, bool keepContent = true)
     {
         var list = references.Distinct().ToList();
         if (list.Count == 0)
@@ -67,19 +70,35 @@ public static class DockerHelper
             return;
         }
 
-        foreach (var id in list.Select(ImageId).Where(id => id != null).Distinct())
+        if (keepContent)
         {
-            Run("tag", id!, "ecrcache-it/keep:" + id!.Replace("sha256:", "", StringComparison.Ordinal).Substring(0, 16));
+            foreach (var id in list.Select(ImageId).Where(id => id != null).Distinct())
+            {
+                Run("tag", id!, KeeperRepository + ":" + id!.Replace("sha256:", "", StringComparison.Ordinal).Substring(0, 16));
+            }
         }
 
         Run(new[] { "rmi" }.Concat(list), null);
     }
 
-    public static void RemoveRepositoryImages(string repository)
+    /// <summary>Removes the keeper tags (and so the images only they held): when no test runs any more.</summary>
+    public static void RemoveKeptImages()
     {
         try
         {
-            RemoveImages(TagsOf(repository));
+            RemoveImages(TagsOf(KeeperRepository), keepContent: false);
+        }
+        catch (Exception)
+        {
+            // Best effort cleanup.
+        }
+    }
+
+    public static void RemoveRepositoryImages(string repository, bool keepContent = true)
+    {
+        try
+        {
+            RemoveImages(TagsOf(repository), keepContent);
         }
         catch (Exception)
         {

@@ -13,7 +13,11 @@ public static class AssemblySetup
     }
 
     [AssemblyCleanup]
-    public static void Cleanup() => TestEnvironment.Cleanup();
+    public static void Cleanup()
+    {
+        DockerHelper.RemoveKeptImages();
+        TestEnvironment.Cleanup();
+    }
 }
 
 /// <summary>
