@@ -305,10 +305,7 @@ namespace EcrCache.Core
                 {
                     // One build per key (docs/reliability.md): wait for a build of the same image elsewhere, then
                     // use its result; otherwise hold the lock and lease until pushed (released in Dispose).
-                    using var turn = await new Leases.BuildCoordinator(_options.LeaseTimeout, _log, _options.Environment) { LeaseTtl = _options.LeaseTtl, RenewInterval = _options.LeaseRenewInterval }
-                        .AcquireAsync(reference, key.Tag, (store as Leases.ILeaseCapableStore)?.LeaseBackend, ct => RecheckAsync(store, reference, key.Tag, ct), cancellationToken)
-                        .ConfigureAwait(false);
-                    result = turn.OtherResult ?? await BuildAndPublishAsync(store, version, reference, key, phase, cancellationToken).ConfigureAwait(false);
+                    result = await BuildUnderLeaseAsync(store, version, reference, key, phase, cancellationToken).ConfigureAwait(false);
                 }
             }
 
@@ -382,16 +379,82 @@ namespace EcrCache.Core
             }
         }
 
-        /// <summary>The miss: build, then publish (untagging on a failed push so the next run retries it).</summary>
-        private async Task<string> BuildAndPublishAsync(IImageStore store, DockerVersionInfo version, string reference, CacheKey key, Stopwatch phase, CancellationToken cancellationToken)
+        /// <summary>
+        /// The miss under the lock and lease: build and publish, or use the result of a build elsewhere. A registry
+        /// lease is confirmed while the build runs (BuildTurn.Confirmation); a lost race stops the build, and this
+        /// build then waits for the winner's image like any other waiter.
+        /// </summary>
+        private async Task<string> BuildUnderLeaseAsync(IImageStore store, DockerVersionInfo version, string reference, CacheKey key, Stopwatch phase, CancellationToken cancellationToken)
+        {
+            var coordinator = new Leases.BuildCoordinator(_options.LeaseTimeout, _log, _options.Environment) { LeaseTtl = _options.LeaseTtl, RenewInterval = _options.LeaseRenewInterval };
+            while (true)
+            {
+                using var turn = await coordinator
+                    .AcquireAsync(reference, key.Tag, (store as Leases.ILeaseCapableStore)?.LeaseBackend, ct => RecheckAsync(store, reference, key.Tag, ct), cancellationToken)
+                    .ConfigureAwait(false);
+                if (turn.OtherResult != null)
+                {
+                    return turn.OtherResult;
+                }
+
+                var confirmed = turn.ConfirmedAsync();
+                using var lost = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                _ = CancelWhenLostAsync(confirmed, lost);
+                var lostRace = new Func<bool>(() => !cancellationToken.IsCancellationRequested && confirmed.Status == TaskStatus.RanToCompletion && !confirmed.Result);
+                try
+                {
+                    var built = await BuildAndPublishAsync(store, version, reference, key, phase, confirmed, lost.Token).ConfigureAwait(false);
+                    if (built != null)
+                    {
+                        return built;
+                    }
+                }
+                catch (Exception) when (lostRace())
+                {
+                    // The build was stopped because another builder holds the lease: wait for its image below.
+                }
+            }
+        }
+
+        private static async Task CancelWhenLostAsync(Task<bool> confirmed, CancellationTokenSource lost)
+        {
+            try
+            {
+                if (!await confirmed.ConfigureAwait(false))
+                {
+                    lost.Cancel();
+                }
+            }
+            catch (Exception ex) when (ex is OperationCanceledException || ex is ObjectDisposedException)
+            {
+                // The step was cancelled, or it ended before the check did: nothing left to stop.
+            }
+        }
+
+        /// <summary>
+        /// The miss: build, then publish (untagging on a failed push so the next run retries it). Null when
+        /// <paramref name="leaseConfirmed"/> says another builder won the lease: then nothing is pushed.
+        /// </summary>
+        private async Task<string?> BuildAndPublishAsync(IImageStore store, DockerVersionInfo version, string reference, CacheKey key, Stopwatch phase, Task<bool> leaseConfirmed, CancellationToken cancellationToken)
         {
             var tag = key.Tag;
             phase.Restart();
             var why = LogMissReasons(key);
             Decision($"Cache miss for {reference} ({why}): building.");
+            if (_options.IsMultiPlatform && !await leaseConfirmed.ConfigureAwait(false))
+            {
+                // buildx pushes while it builds: it may only start once the lease is known to be ours.
+                return null;
+            }
+
             await BuildAsync(version, reference, store, cancellationToken).ConfigureAwait(false);
             _log.Detail($"Built in {phase.ElapsedMilliseconds} ms.");
             Phase("build", phase);
+            if (!await leaseConfirmed.ConfigureAwait(false))
+            {
+                return null;
+            }
+
             phase.Restart();
             try
             {

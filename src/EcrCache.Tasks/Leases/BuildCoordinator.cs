@@ -87,6 +87,11 @@ namespace EcrCache.Leases
                     if (lease.Record != null)
                     {
                         turn.Hold(lease.Record, LeaseTtl, RenewInterval);
+                        if (backend.NeedsSettleDelay)
+                        {
+                            var confirming = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                            turn.Confirm(ConfirmAsync(backend, tag, lease.Record, confirming.Token), confirming);
+                        }
                     }
                 }
 
@@ -292,18 +297,6 @@ namespace EcrCache.Leases
                         continue;
                     }
 
-                    if (backend.NeedsSettleDelay)
-                    {
-                        // No compare-and-set: let a racing writer's PUT land, then see whose id is there.
-                        await Task.Delay(SettleDelay, cancellationToken).ConfigureAwait(false);
-                        var check = await backend.ReadAsync(tag, cancellationToken).ConfigureAwait(false);
-                        if (check == null || check.Id != mine.Id)
-                        {
-                            _log.Detail("EcrCache: lost the race for " + where + (check != null ? " to " + check.Describe() : string.Empty) + ".");
-                            waitedAny = true;
-                            continue;
-                        }
-                    }
                 }
                 catch (Exception ex) when (ex is EcrCacheException || ex is LeaseStoreException)
                 {
@@ -314,6 +307,36 @@ namespace EcrCache.Leases
                 _log.Detail("EcrCache: holding " + where + " until " + mine.Expires.ToString("u", CultureInfo.InvariantCulture) + ".");
                 return (mine, null);
             }
+        }
+
+        /// <summary>
+        /// A registry has no compare-and-set: a racing builder's lease PUT may land just after ours. This reads the
+        /// lease back after <see cref="SettleDelay"/> to see whose id is there, while the build already runs (the
+        /// engine pushes nothing before it knows), so the wait costs a miss nothing unless the race was lost.
+        /// </summary>
+        private async Task<bool> ConfirmAsync(ILeaseBackend backend, string tag, LeaseRecord mine, CancellationToken cancellationToken)
+        {
+            var where = backend.Describe(tag);
+            await Task.Delay(SettleDelay, cancellationToken).ConfigureAwait(false);
+            LeaseRecord? check;
+            try
+            {
+                check = await backend.ReadAsync(tag, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is EcrCacheException || ex is LeaseStoreException)
+            {
+                // As when the lease cannot be written: build without knowing, rather than not at all.
+                _log.Warning(Diagnostic.Create(DiagnosticIds.LeaseUnavailable, where, "the store", Describe(ex)));
+                return true;
+            }
+
+            if (check == null || check.Id != mine.Id)
+            {
+                _log.Info("EcrCache: lost the race for " + where + (check != null ? " to " + check.Describe() : string.Empty) + "; stopping this build and waiting for that one.");
+                return false;
+            }
+
+            return true;
         }
 
         private static string Describe(Exception ex) => ex is EcrCacheException coded ? coded.Diagnostic.ToString() : ex.Message;
@@ -349,6 +372,24 @@ namespace EcrCache.Leases
         /// <summary>Set when another build produced the image while we waited: the engine's result for this run.</summary>
         public string? OtherResult { get; }
 
+        /// <summary>
+        /// Whether the lease is really ours (false: a racing builder's write won), known a settle delay after it was
+        /// taken; null when the store needs no check (S3 writes are conditional) or no lease is held. Nothing may be
+        /// pushed before it is true.
+        /// </summary>
+        internal Task<bool>? Confirmation { get; private set; }
+
+        private CancellationTokenSource? _confirming;
+
+        /// <summary><see cref="Confirmation"/>, or true when there is nothing to confirm.</summary>
+        public Task<bool> ConfirmedAsync() => Confirmation ?? Task.FromResult(true);
+
+        internal void Confirm(Task<bool> confirmation, CancellationTokenSource cancel)
+        {
+            Confirmation = confirmation;
+            _confirming = cancel;
+        }
+
         private LeaseHeartbeat? _heartbeat;
         private LeaseRecord? _lease;
 
@@ -378,6 +419,21 @@ namespace EcrCache.Leases
             _disposed = true;
             try
             {
+                // A check still running (the build failed first) must not log after the step ended.
+                if (_confirming != null)
+                {
+                    _confirming.Cancel();
+                    try
+                    {
+                        Confirmation!.GetAwaiter().GetResult();
+                    }
+                    catch (OperationCanceledException)
+                    {
+                    }
+
+                    _confirming.Dispose();
+                }
+
                 // No renewal may land after the release below.
                 _heartbeat?.Dispose();
                 var lease = Lease;

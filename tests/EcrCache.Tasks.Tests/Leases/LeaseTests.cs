@@ -204,12 +204,25 @@ namespace EcrCache.Tasks.Tests.Leases
         [TestMethod]
         public async Task Coordinator_LosingTheWriteRace_MeansWaiting()
         {
-            // Another host's write lands between our write and our read-back: we lost, so we wait for its image.
+            // Another host's write lands between our write and our read-back. The build may start at once (the
+            // read-back runs beside it), but the turn's confirmation says we lost: nothing may be pushed, and the
+            // next turn waits for the winner's image.
             var log = new CapturingBuildLog();
             var backend = new RacingBackend();
-            using var turn = await Coordinator(log, TestPaths.NewTempDirectory("ecrcache-locks")).AcquireAsync("r/app:1", "1", backend, _ => Task.FromResult<string?>(backend.Rechecks++ > 2 ? CacheResult.HitPulled : null), CancellationToken.None);
-            Assert.AreEqual(CacheResult.HitPulled, turn.OtherResult);
+            var coordinator = Coordinator(log, TestPaths.NewTempDirectory("ecrcache-locks"));
+            Func<CancellationToken, Task<string?>> recheck = _ => Task.FromResult<string?>(backend.Rechecks++ > 2 ? CacheResult.HitPulled : null);
+            var clock = Stopwatch.StartNew();
+            using (var turn = await coordinator.AcquireAsync("r/app:1", "1", backend, recheck, CancellationToken.None))
+            {
+                var handedOut = clock.Elapsed;
+                Assert.IsNull(turn.OtherResult, "the lease was written: the build may start");
+                Assert.IsFalse(await turn.ConfirmedAsync(), "the read-back shows the other host's lease");
+                Assert.IsTrue(clock.Elapsed - handedOut >= TimeSpan.FromMilliseconds(15), "the turn is handed out before the settle delay, not after it");
+            }
+
             StringAssert.Contains(log.AllText, "lost the race");
+            using var again = await coordinator.AcquireAsync("r/app:1", "1", backend, recheck, CancellationToken.None);
+            Assert.AreEqual(CacheResult.HitPulled, again.OtherResult);
         }
 
         private sealed class RacingBackend : ILeaseBackend
