@@ -106,6 +106,8 @@ ROWS = [
     ("p4.raw", "raw: DOCKER_BUILDKIT=1 docker build && docker push = BASE", "ms", "p4.raw"),
     ("p4.wall", "ours whole: dotnet build -t:EnsureCachedImage, EcrCachePushLatest=false (wall)", "ms", "p4.raw"),
     ("p4.target", "  EcrCache targets (the pipeline's tasks)", "ms", "p4.raw"),
+    ("p4.nolease_wall", "ours whole, EcrCacheLeaseTimeout=0 (no lock or lease, so no lease read-back to wait for) (wall)", "ms", "p4.raw"),
+    ("p4.nolease_target", "  EcrCache targets (the pipeline's tasks)", "ms", "p4.raw"),
     ("p4.requests_raw", "registry requests: raw (build pulls FROM metadata, push)", "req", None),
     ("p4.requests", "registry requests: ours", "req", None),
 
@@ -154,6 +156,8 @@ GOALS = [
      ["p3w.path"], ["p3w.bare"], ("x", 1.5)),
     ("P4", "miss overhead beyond docker build && docker push and the MSBuild floor",
      ["p4.wall", "-p2.floor", "-p4.raw"], None, ("ms", 100)),
+    ("P4", "  the same without the lease (EcrCacheLeaseTimeout=0)",
+     ["p4.nolease_wall", "-p2.floor", "-p4.raw"], None, ("ms", 100)),
     ("P5", "peak RSS of KeyBench, N={p5_c} files over N={p5_a}",
      ["p5.rss.c"], ["p5.rss.a"], ("x", 1.3)),
 ]

@@ -381,8 +381,8 @@ namespace EcrCache.Core
 
         /// <summary>
         /// The miss under the lock and lease: build and publish, or use the result of a build elsewhere. A registry
-        /// lease is confirmed while the build runs (BuildTurn.Confirmation); a lost race stops the build, and this
-        /// build then waits for the winner's image like any other waiter.
+        /// lease is confirmed while the build runs (BuildTurn.Confirmation); a race found lost stops the build (and
+        /// its push), and this build then waits for the winner's image like any other waiter.
         /// </summary>
         private async Task<string> BuildUnderLeaseAsync(IImageStore store, DockerVersionInfo version, string reference, CacheKey key, Stopwatch phase, CancellationToken cancellationToken)
         {
@@ -400,7 +400,7 @@ namespace EcrCache.Core
                 var confirmed = turn.ConfirmedAsync();
                 using var lost = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 _ = CancelWhenLostAsync(confirmed, lost);
-                var lostRace = new Func<bool>(() => !cancellationToken.IsCancellationRequested && confirmed.Status == TaskStatus.RanToCompletion && !confirmed.Result);
+                var lostRace = new Func<bool>(() => !cancellationToken.IsCancellationRequested && LostLease(confirmed));
                 try
                 {
                     var built = await BuildAndPublishAsync(store, version, reference, key, phase, confirmed, lost.Token).ConfigureAwait(false);
@@ -415,6 +415,8 @@ namespace EcrCache.Core
                 }
             }
         }
+
+        private static bool LostLease(Task<bool> confirmed) => confirmed.Status == TaskStatus.RanToCompletion && !confirmed.Result;
 
         private static async Task CancelWhenLostAsync(Task<bool> confirmed, CancellationTokenSource lost)
         {
@@ -433,7 +435,7 @@ namespace EcrCache.Core
 
         /// <summary>
         /// The miss: build, then publish (untagging on a failed push so the next run retries it). Null when
-        /// <paramref name="leaseConfirmed"/> says another builder won the lease: then nothing is pushed.
+        /// <paramref name="leaseConfirmed"/> said, before the push, that another builder won the lease.
         /// </summary>
         private async Task<string?> BuildAndPublishAsync(IImageStore store, DockerVersionInfo version, string reference, CacheKey key, Stopwatch phase, Task<bool> leaseConfirmed, CancellationToken cancellationToken)
         {
@@ -450,10 +452,14 @@ namespace EcrCache.Core
             await BuildAsync(version, reference, store, cancellationToken).ConfigureAwait(false);
             _log.Detail($"Built in {phase.ElapsedMilliseconds} ms.");
             Phase("build", phase);
-            if (!await leaseConfirmed.ConfigureAwait(false))
+            if (LostLease(leaseConfirmed))
             {
                 return null;
             }
+
+            // A build shorter than the settle delay pushes without waiting for the read-back: if the race turns out
+            // lost, the winner pushes an image of the same inputs under the same tag after this one. Waiting would
+            // add the rest of the delay to every short miss to save a push in the rare lost race.
 
             phase.Restart();
             try
