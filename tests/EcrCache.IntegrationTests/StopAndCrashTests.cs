@@ -134,20 +134,11 @@ public sealed class StopAndCrashTests : IntegrationTest
     [TestMethod]
     public void LeaseHolderKilledOnAnotherHost_IsTakenOverWithinTheTtlPlusAPoll()
     {
-        var repository = NewRepository();
-        var nonce = Guid.NewGuid().ToString("N");
-        var properties = Workspace.RegistryProvider(Env.Registry).Concat(ShortLeases).Concat(new[] { "-p:Nonce=" + nonce, "-p:SlowSeconds=20" }).ToList();
-        var first = CreateWorkspace("Slow", repository);
-        var second = CreateWorkspace("Slow", repository);
-        using var holder = first.StartBuildOnHost(OtherHost, properties, new Dictionary<string, string?> { ["ECRCACHE_LOCK_DIR"] = Path.Combine(first.Root, "locks") })
-            ?? throw new AssertInconclusiveException("unshare -u (a second host name) needs root on Linux");
+        var (first, second, properties) = TwoHostsOfOneKey();
+        using var holder = StartHolderOnOtherHost(first, properties);
         ChildProcess? waiter = null;
         try
         {
-            if (!holder.WaitForOutput("SLOW STEP STARTED: " + nonce.ToUpperInvariant(), TimeSpan.FromMinutes(3)))
-            {
-                Assert.Fail("the holder's RUN step never started" + holder.WaitForExit(TimeSpan.FromSeconds(1)).Describe());
-            }
 
             waiter = second.StartBuild(properties, environment: new Dictionary<string, string?> { ["ECRCACHE_LOCK_DIR"] = Path.Combine(second.Root, "locks") });
             if (!WaitUntil(() => waiter.Output.Contains("on " + OtherHost + " (since", StringComparison.Ordinal) || waiter.HasExited, TimeSpan.FromMinutes(2)) || waiter.HasExited)
@@ -183,20 +174,11 @@ public sealed class StopAndCrashTests : IntegrationTest
     [TestMethod]
     public void BuildLongerThanTheTtl_KeepsItsLease_NoSecondBuildStarts()
     {
-        var repository = NewRepository();
-        var nonce = Guid.NewGuid().ToString("N");
-        var properties = Workspace.RegistryProvider(Env.Registry).Concat(ShortLeases).Concat(new[] { "-p:Nonce=" + nonce, "-p:SlowSeconds=20" }).ToList();
-        var first = CreateWorkspace("Slow", repository);
-        var second = CreateWorkspace("Slow", repository);
-        using var holder = first.StartBuildOnHost(OtherHost, properties, new Dictionary<string, string?> { ["ECRCACHE_LOCK_DIR"] = Path.Combine(first.Root, "locks") })
-            ?? throw new AssertInconclusiveException("unshare -u (a second host name) needs root on Linux");
+        var (first, second, properties) = TwoHostsOfOneKey();
+        using var holder = StartHolderOnOtherHost(first, properties);
         ChildProcess? waiter = null;
         try
         {
-            if (!holder.WaitForOutput("SLOW STEP STARTED: " + nonce.ToUpperInvariant(), TimeSpan.FromMinutes(3)))
-            {
-                Assert.Fail("the holder's RUN step never started" + holder.WaitForExit(TimeSpan.FromSeconds(1)).Describe());
-            }
 
             var started = Stopwatch.StartNew();
             waiter = second.StartBuild(properties, environment: new Dictionary<string, string?> { ["ECRCACHE_LOCK_DIR"] = Path.Combine(second.Root, "locks") });
@@ -215,6 +197,31 @@ public sealed class StopAndCrashTests : IntegrationTest
             waiter?.KillTree();
             waiter?.Dispose();
         }
+    }
+
+    /// <summary>Two workspaces of the Slow project with one key (a nonce) and one repository, with short leases.</summary>
+    private (Workspace First, Workspace Second, List<string> Properties) TwoHostsOfOneKey()
+    {
+        var repository = NewRepository();
+        var nonce = Guid.NewGuid().ToString("N");
+        var properties = Workspace.RegistryProvider(Env.Registry).Concat(ShortLeases).Concat(new[] { "-p:Nonce=" + nonce, "-p:SlowSeconds=20" }).ToList();
+        return (CreateWorkspace("Slow", repository), CreateWorkspace("Slow", repository), properties);
+    }
+
+    /// <summary>Starts the first workspace's build as if on <see cref="OtherHost"/>; returns once its RUN step runs.</summary>
+    private static ChildProcess StartHolderOnOtherHost(Workspace first, List<string> properties)
+    {
+        var holder = first.StartBuildOnHost(OtherHost, properties, new Dictionary<string, string?> { ["ECRCACHE_LOCK_DIR"] = Path.Combine(first.Root, "locks") })
+            ?? throw new AssertInconclusiveException("unshare -u (a second host name) needs root on Linux");
+        var nonce = properties.Single(p => p.StartsWith("-p:Nonce=", StringComparison.Ordinal)).Substring("-p:Nonce=".Length);
+        if (!holder.WaitForOutput("SLOW STEP STARTED: " + nonce.ToUpperInvariant(), TimeSpan.FromMinutes(3)))
+        {
+            var described = holder.WaitForExit(TimeSpan.FromSeconds(1)).Describe();
+            holder.Dispose();
+            Assert.Fail("the holder's RUN step never started" + described);
+        }
+
+        return holder;
     }
 
     /// <summary>kill -SIGNAL, then the build must end within 30 s, failing.</summary>

@@ -11,7 +11,7 @@ namespace EcrCache.Tasks.Tests.Stores.Ecr
     /// <summary>EcrStore and EcrClient against a real moto_server (control plane), reading state back from moto.</summary>
     [TestClass]
     [TestCategory(Categories.Moto)]
-    public sealed class EcrStoreMotoTests
+    public sealed partial class EcrStoreMotoTests
     {
         private readonly List<string> _cleanup = new List<string>();
 

@@ -7,35 +7,9 @@ using EcrCache.Tasks.Tests.Registries;
 namespace EcrCache.Tasks.Tests.Stores.Ecr
 {
     /// <summary>EcrCacheKeepCount on ECR: the lifecycle policy moto stores holds both rules, and is not rewritten when up to date.</summary>
-    [TestClass]
-    [TestCategory(Categories.Moto)]
-    public sealed class EcrKeepCountMotoTests
+    public sealed partial class EcrStoreMotoTests
     {
-        private readonly List<string> _cleanup = new List<string>();
-
-        [TestCleanup]
-        public void TearDown()
-        {
-            foreach (var dir in _cleanup)
-            {
-                try
-                {
-                    Directory.Delete(dir, true);
-                }
-                catch (IOException)
-                {
-                }
-            }
-        }
-
-        private string TempDir(string prefix)
-        {
-            var dir = TestPaths.NewTempDirectory(prefix);
-            _cleanup.Add(dir);
-            return dir;
-        }
-
-        private EcrStoreOptions StoreOptions(string endpoint, string repository, int days, int keep) => new EcrStoreOptions
+        private EcrStoreOptions KeepCountOptions(string endpoint, string repository, int days, int keep) => new EcrStoreOptions
         {
             Repository = repository,
             MaxAgeDays = days,
@@ -44,10 +18,10 @@ namespace EcrCache.Tasks.Tests.Stores.Ecr
             PrivateConfigParent = TempDir("ecrcache-ecr-private"),
         };
 
-        private async Task<EcrClient> PrepareAsync(string endpoint, string repository, int days, int keep, RecordingLog log)
+        private async Task<EcrClient> PrepareKeepCountAsync(string endpoint, string repository, int days, int keep, RecordingLog log)
         {
             var client = Moto.Client(endpoint, "us-east-2", log);
-            using (var store = await EcrStore.CreateAsync(client, StoreOptions(endpoint, repository, days, keep), new DockerCli("/usr/bin/docker", ProcessRunner.Instance, log), ProcessRunner.Instance, log, CancellationToken.None))
+            using (var store = await EcrStore.CreateAsync(client, KeepCountOptions(endpoint, repository, days, keep), new DockerCli("/usr/bin/docker", ProcessRunner.Instance, log), ProcessRunner.Instance, log, CancellationToken.None))
             {
                 await store.PrepareAsync(CancellationToken.None);
             }
@@ -69,7 +43,7 @@ namespace EcrCache.Tasks.Tests.Stores.Ecr
             var repository = Moto.UniqueRepository();
             var log = new RecordingLog();
 
-            var first = await PrepareAsync(endpoint, repository, 7, 10, log);
+            var first = await PrepareKeepCountAsync(endpoint, repository, 7, 10, log);
             Assert.AreEqual(1, first.Calls.Count(c => c.Operation == "PutLifecyclePolicy"));
             var rules = await RulesAsync(endpoint, repository);
             Assert.AreEqual(2, rules.Length, "a count rule and the age rule");
@@ -84,11 +58,11 @@ namespace EcrCache.Tasks.Tests.Stores.Ecr
             Assert.IsTrue(rules.All(r => r.GetProperty("action").GetProperty("type").GetString() == "expire"));
             StringAssert.Contains(log.All, "the newest 10 images are kept and images expire 7 days after push");
 
-            var second = await PrepareAsync(endpoint, repository, 7, 10, log);
+            var second = await PrepareKeepCountAsync(endpoint, repository, 7, 10, log);
             Assert.AreEqual(1, second.Calls.Count(c => c.Operation == "GetLifecyclePolicy"), "the policy is read");
             Assert.AreEqual(0, second.Calls.Count(c => c.Operation == "PutLifecyclePolicy"), "an up-to-date policy is not rewritten");
 
-            var third = await PrepareAsync(endpoint, repository, 7, 0, log);
+            var third = await PrepareKeepCountAsync(endpoint, repository, 7, 0, log);
             Assert.AreEqual(1, third.Calls.Count(c => c.Operation == "PutLifecyclePolicy"), "dropping EcrCacheKeepCount rewrites it");
             Assert.AreEqual(1, (await RulesAsync(endpoint, repository)).Length, "back to the age rule alone");
         }
@@ -98,7 +72,7 @@ namespace EcrCache.Tasks.Tests.Stores.Ecr
         {
             var endpoint = Moto.Endpoint;
             var repository = Moto.UniqueRepository();
-            await PrepareAsync(endpoint, repository, 0, 3, new RecordingLog());
+            await PrepareKeepCountAsync(endpoint, repository, 0, 3, new RecordingLog());
             var rules = await RulesAsync(endpoint, repository);
             Assert.AreEqual(1, rules.Length);
             Assert.AreEqual("any", rules[0].GetProperty("selection").GetProperty("tagStatus").GetString());
