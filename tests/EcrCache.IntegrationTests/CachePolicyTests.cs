@@ -172,12 +172,7 @@ public sealed class CachePolicyTests : IntegrationTest
     {
         var moto = Boto3.RequireMoto(Env.MotoEndpoint);
         var ws = CreateTaggingWorkspace();
-        var bucket = "ecrcache-it-" + Guid.NewGuid().ToString("N").Substring(0, 12);
-        Boto3.Run("import boto3, sys\nboto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1').create_bucket(Bucket=sys.argv[2])\n", moto, bucket);
-        Track(new Callback(() => Boto3.Run(
-            "import boto3, sys\ns3 = boto3.resource('s3', endpoint_url=sys.argv[1], region_name='us-east-1')\nb = s3.Bucket(sys.argv[2])\nb.objects.all().delete()\nb.delete()\n",
-            new[] { moto, bucket },
-            failOnError: false)));
+        var bucket = CreateS3Bucket(moto);
         var environment = new Dictionary<string, string?>(StringComparer.Ordinal);
         foreach (var name in Env.ChildEnvironment().Keys.Where(k => k.StartsWith("AWS_", StringComparison.Ordinal)))
         {

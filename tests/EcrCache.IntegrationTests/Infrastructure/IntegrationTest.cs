@@ -33,6 +33,18 @@ public abstract class IntegrationTest
 
     public TestContext TestContext { get; set; } = null!;
 
+    /// <summary>A new S3 bucket in moto, emptied and deleted when the test ends.</summary>
+    protected string CreateS3Bucket(string moto)
+    {
+        var bucket = "ecrcache-it-" + Guid.NewGuid().ToString("N").Substring(0, 12);
+        Boto3.Run("import boto3, sys\nboto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1').create_bucket(Bucket=sys.argv[2])\n", moto, bucket);
+        Track(new Callback(() => Boto3.Run(
+            "import boto3, sys\ns3 = boto3.resource('s3', endpoint_url=sys.argv[1], region_name='us-east-1')\nb = s3.Bucket(sys.argv[2])\nb.objects.all().delete()\nb.delete()\n",
+            new[] { moto, bucket },
+            failOnError: false)));
+        return bucket;
+    }
+
     protected static TestEnvironment Env => TestEnvironment.Current;
 
     /// <summary>The folder of the current test (created on first use).</summary>
