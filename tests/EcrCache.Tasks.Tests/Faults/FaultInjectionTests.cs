@@ -159,7 +159,9 @@ namespace EcrCache.Tasks.Tests.Faults
         {
             RealDocker.Require();
             var registry = TestServices.Registry;
-            var dockerfile = "FROM " + RealDocker.BaseImage + "\nRUN sleep 3 && echo once > /once.txt\n";
+            // A step of its own (the nonce): BuildKit's cache of an earlier run would finish the build before the other
+            // two engines computed their key, and there would be nobody left to wait.
+            var dockerfile = "FROM " + RealDocker.BaseImage + "\nRUN sleep 4 && echo once-" + Guid.NewGuid().ToString("N") + " > /once.txt\n";
             var logs = new List<CapturingBuildLog>();
             var runs = new List<Task<CacheResult>>();
             for (var i = 0; i < 3; i++)
