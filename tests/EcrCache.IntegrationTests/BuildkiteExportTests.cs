@@ -140,15 +140,7 @@ public sealed class BuildkiteExportTests : IntegrationTest
     public void HangingMetaDataSetIsKilledAfterEcrCacheMetadataTimeout()
     {
         var ws = CreateWorkspace();
-        var bin = Path.Combine(ws.Root, "fake-bin");
-        Directory.CreateDirectory(bin);
-        var agentPidFile = Path.Combine(ws.Root, "agent.pid");
-        var childPidFile = Path.Combine(ws.Root, "agent-child.pid");
-        var script = Path.Combine(bin, "buildkite-agent");
-        // Fake buildkite-agent that hangs like the real one retrying an unreachable Buildkite API.
-        File.WriteAllText(script, $"#!/bin/sh\n# Fake buildkite-agent for EcrCache integration tests: hangs, with a child.\nsleep 300 &\necho $! > '{childPidFile}'\necho $$ > '{agentPidFile}'\nwait\n");
-        File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var path = bin + ":" + (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin");
+        var (path, agentPidFile, childPidFile) = ws.WriteHangingBuildkiteAgent();
 
         var build = ws.Build(new[] { "-p:EcrCacheMetadataKey=deps-image", "-p:EcrCacheMetadataTimeout=00:00:02" }, environment: new Dictionary<string, string?> { ["PATH"] = path });
 

@@ -173,17 +173,7 @@ public sealed class CachePolicyTests : IntegrationTest
         var moto = Boto3.RequireMoto(Env.MotoEndpoint);
         var ws = CreateTaggingWorkspace();
         var bucket = CreateS3Bucket(moto);
-        var environment = new Dictionary<string, string?>(StringComparer.Ordinal);
-        foreach (var name in Env.ChildEnvironment().Keys.Where(k => k.StartsWith("AWS_", StringComparison.Ordinal)))
-        {
-            environment[name] = null;
-        }
-
-        environment["AWS_ENDPOINT_URL_S3"] = moto;
-        environment["AWS_ACCESS_KEY_ID"] = "testing";
-        environment["AWS_SECRET_ACCESS_KEY"] = "testing";
-        environment["AWS_REGION"] = "us-east-1";
-        environment["AWS_EC2_METADATA_DISABLED"] = "true";
+        var environment = S3Environment(moto, ws);
         string[] Args(params string[] more) => new[] { "-p:EcrCacheProvider=s3", "-p:EcrCacheS3Bucket=" + bucket, "-p:EcrCacheS3Prefix=ci/sample" }.Concat(more).ToArray();
         const string Listing = "import boto3, sys\n"
             + "s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1')\n"

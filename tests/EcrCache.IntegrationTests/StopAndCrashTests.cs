@@ -101,16 +101,7 @@ public sealed class StopAndCrashTests : IntegrationTest
     public void SigtermDuringHangingBuildkiteAgent_EndsTheAgentAndItsChild()
     {
         var ws = CreateWorkspace();
-        var bin = Path.Combine(ws.Root, "fake-bin");
-        Directory.CreateDirectory(bin);
-        var agentPidFile = Path.Combine(ws.Root, "agent.pid");
-        var childPidFile = Path.Combine(ws.Root, "agent-child.pid");
-        var script = Path.Combine(bin, "buildkite-agent");
-
-        // A stand-in for buildkite-agent retrying an unreachable Buildkite API: hangs, with a child.
-        File.WriteAllText(script, $"#!/bin/sh\nsleep 300 &\necho $! > '{childPidFile}'\necho $$ > '{agentPidFile}'\nwait\n");
-        File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var path = bin + ":" + (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin");
+        var (path, agentPidFile, childPidFile) = ws.WriteHangingBuildkiteAgent();
         using var build = ws.StartBuild(new[] { "-p:EcrCacheMetadataKey=deps-image" }, environment: new Dictionary<string, string?> { ["PATH"] = path });
         try
         {

@@ -159,25 +159,4 @@ public sealed class TarballProviderTests : IntegrationTest
         var build = ws.Build("-p:EcrCacheProvider=s3");
         build.AssertFailedWith("ECRC1700");
     }
-
-    // ---------------------------------------------------------------------------------------------------------------
-
-    /// <summary>Every inherited AWS_* removed; moto's keys, the S3 endpoint override, a region, no instance metadata.</summary>
-    private static Dictionary<string, string?> S3Environment(string moto, Workspace ws)
-    {
-        var environment = new Dictionary<string, string?>(StringComparer.Ordinal);
-        foreach (var name in Env.ChildEnvironment().Keys.Where(k => k.StartsWith("AWS_", StringComparison.Ordinal)))
-        {
-            environment[name] = null;
-        }
-
-        environment["AWS_ENDPOINT_URL_S3"] = moto;
-        environment["AWS_ACCESS_KEY_ID"] = "testing";
-        environment["AWS_SECRET_ACCESS_KEY"] = "testing";
-        environment["AWS_REGION"] = "us-east-1";
-        environment["AWS_EC2_METADATA_DISABLED"] = "true";
-        environment["AWS_CONFIG_FILE"] = Path.Combine(ws.Root, "no-aws-config");
-        environment["AWS_SHARED_CREDENTIALS_FILE"] = Path.Combine(ws.Root, "no-aws-credentials");
-        return environment;
-    }
 }

@@ -159,6 +159,22 @@ public sealed class Workspace
         return arguments;
     }
 
+    /// <summary>
+    /// A stand-in for buildkite-agent (no real agent runs here) that hangs like the real one retrying an unreachable
+    /// Buildkite API, with a child; it writes both pids. Returns the PATH that puts it first.
+    /// </summary>
+    public (string Path, string AgentPidFile, string ChildPidFile) WriteHangingBuildkiteAgent()
+    {
+        var bin = System.IO.Path.Combine(Root, "fake-bin");
+        Directory.CreateDirectory(bin);
+        var agentPidFile = System.IO.Path.Combine(Root, "agent.pid");
+        var childPidFile = System.IO.Path.Combine(Root, "agent-child.pid");
+        var script = System.IO.Path.Combine(bin, "buildkite-agent");
+        File.WriteAllText(script, $"#!/bin/sh\n# Fake buildkite-agent for EcrCache integration tests: hangs, with a child.\nsleep 300 &\necho $! > '{childPidFile}'\necho $$ > '{agentPidFile}'\nwait\n");
+        File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        return (bin + ":" + (System.Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin"), agentPidFile, childPidFile);
+    }
+
     /// <summary>Any `dotnet` command in the project folder with this workspace's environment.</summary>
     public CommandResult Dotnet(IEnumerable<string> arguments, IDictionary<string, string?>? environment = null)
     {
