@@ -18,6 +18,13 @@ namespace EcrCache.Processes
         /// <summary>How long a stop waits for the step to kill its children and release its lease (15 s of that) before the process ends anyway.</summary>
         public static readonly TimeSpan CleanupTimeout = TimeSpan.FromSeconds(30);
 
+        /// <summary>
+        /// How long the process lives on after the step's clean-up before it ends. MSBuild's loggers run on their own
+        /// thread behind a queue, and Environment.Exit does not drain it: without this pause the step's last lines
+        /// ("stopped by ...", the ECRC1901 error) were sometimes lost, so a stopped build's log said nothing of why.
+        /// </summary>
+        public static readonly TimeSpan LogDrainDelay = TimeSpan.FromSeconds(1);
+
         private readonly CancellationTokenSource _cancel;
 
         // Never disposed: a handler that races Dispose may still wait on it.
@@ -65,6 +72,7 @@ namespace EcrCache.Processes
                 {
                     if (Stop(name))
                     {
+                        Thread.Sleep(LogDrainDelay);
                         Environment.Exit(exitCode);
                     }
                 }));
