@@ -6,14 +6,9 @@ namespace EcrCache.Registries.Oci
     /// The blob endpoints the client needs: a small blob pushed in one piece (HEAD to skip one the registry has, then
     /// the monolithic upload: <c>POST /v2/&lt;repo&gt;/blobs/uploads/</c> and <c>PUT &lt;location&gt;?digest=</c>).
     /// </summary>
-    internal sealed class BlobOperations
+    internal sealed class BlobOperations(RegistryHttp http)
     {
-        private readonly RegistryHttp _http;
-
-        public BlobOperations(RegistryHttp http)
-        {
-            _http = http;
-        }
+        private readonly RegistryHttp _http = http;
 
         /// <summary>Uploads <paramref name="content"/> unless the registry has it. A byte array, so every attempt (and retry) can resend it.</summary>
         public async Task PushAsync(string repository, byte[] content, CancellationToken cancellationToken)

@@ -8,19 +8,12 @@ namespace EcrCache.Registries.Oci
     /// reference) and PUT of <c>/v2/&lt;repository&gt;/manifests/&lt;reference&gt;</c>. Names are checked before any
     /// request (<see cref="OciNames"/>, <see cref="OciDigest"/>).
     /// </summary>
-    internal sealed class ManifestOperations
+    internal sealed class ManifestOperations(RegistryHttp http)
     {
         /// <summary>The distribution registry refuses manifests over 4 MiB; so do we.</summary>
         public const int MaxManifestBytes = 4 * 1024 * 1024;
 
-        private readonly RegistryHttp _http;
-        private readonly RegistryEndpoint _endpoint;
-
-        public ManifestOperations(RegistryHttp http, RegistryEndpoint endpoint)
-        {
-            _http = http;
-            _endpoint = endpoint;
-        }
+        private readonly RegistryHttp _http = http;
 
         /// <summary>The manifest's digest, media type and size, or null on 404; GETs only when HEAD gives no digest.</summary>
         public async Task<ManifestInfo?> HeadAsync(string repository, string reference, CancellationToken cancellationToken)
@@ -56,7 +49,7 @@ namespace EcrCache.Registries.Oci
 
         /// <summary>ECRC1303 naming the HEAD that answered 404.</summary>
         public EcrCacheException NotFound(string repository, string reference) =>
-            new EcrCacheException(DiagnosticIds.RegistryUnexpectedStatus, _endpoint.Host, 404, "HEAD /" + Path(repository, reference), "The repository or tag does not exist there.");
+            new EcrCacheException(DiagnosticIds.RegistryUnexpectedStatus, _http.Host, 404, "HEAD /" + Path(repository, reference), "The repository or tag does not exist there.");
 
         /// <summary>The media type, the exact bytes and the digest (Docker-Content-Digest, else the sha256 of the bytes).</summary>
         public async Task<(string mediaType, byte[] body, string? digest)> GetAsync(string repository, string reference, CancellationToken cancellationToken)
@@ -73,7 +66,7 @@ namespace EcrCache.Registries.Oci
             {
                 throw new EcrCacheException(
                     DiagnosticIds.RegistryUnexpectedStatus,
-                    _endpoint.Host,
+                    _http.Host,
                     200,
                     operation,
                     "The manifest is larger than " + (MaxManifestBytes / (1024 * 1024)).ToString(CultureInfo.InvariantCulture) + " MiB.");
@@ -89,7 +82,7 @@ namespace EcrCache.Registries.Oci
             {
                 throw new EcrCacheException(
                     DiagnosticIds.RegistryUnexpectedStatus,
-                    _endpoint.Host,
+                    _http.Host,
                     200,
                     operation,
                     "The manifest's content hashes to " + computed + ", not to the digest asked for.");

@@ -47,9 +47,9 @@ namespace EcrCache.Registries.Oci
             _auth = new RegistryAuthenticationHandler(endpoint, credentials, log, handler ?? HttpClients.CreateHandler(decompress: true), (request, ct) => http!.SendAsync(request, ct));
             http = new RegistryHttp(endpoint, log, _auth, retry, ownsTransport: handler == null);
             _http = http;
-            _manifests = new ManifestOperations(_http, endpoint);
+            _manifests = new ManifestOperations(_http);
             _blobs = new BlobOperations(_http);
-            _repositories = new RepositoryOperations(_http, endpoint);
+            _repositories = new RepositoryOperations(_http);
         }
 
         public RegistryEndpoint Endpoint { get; }

@@ -65,6 +65,9 @@ namespace EcrCache.Registries.Oci
         private TimeSpan _timeout = DefaultTimeout;
         private bool _disposed;
 
+        /// <summary>The registry's host[:port], as errors name it.</summary>
+        public string Host => _endpoint.Host;
+
         /// <param name="ownsTransport">Whether disposing this disposes the handler below <paramref name="auth"/> (false for a caller's).</param>
         public RegistryHttp(RegistryEndpoint endpoint, IBuildLog log, RegistryAuthenticationHandler auth, HttpRetryPolicy? retry, bool ownsTransport)
         {

@@ -21,7 +21,7 @@ namespace EcrCache.Registries.Oci
     /// (<c>GET /v2/&lt;name&gt;/tags/list</c>, paged with <c>n</c> and <c>last</c>), a small blob's content (an image
     /// config) and a manifest DELETE by digest.
     /// </summary>
-    internal sealed class RepositoryOperations
+    internal sealed class RepositoryOperations(RegistryHttp http)
     {
         /// <summary>Tags asked for per page of the tag list.</summary>
         public const int TagPageSize = 1000;
@@ -29,14 +29,7 @@ namespace EcrCache.Registries.Oci
         /// <summary>An image config is a few KiB; a blob over this is not one.</summary>
         public const int MaxConfigBytes = 4 * 1024 * 1024;
 
-        private readonly RegistryHttp _http;
-        private readonly RegistryEndpoint _endpoint;
-
-        public RepositoryOperations(RegistryHttp http, RegistryEndpoint endpoint)
-        {
-            _http = http;
-            _endpoint = endpoint;
-        }
+        private readonly RegistryHttp _http = http;
 
         /// <summary>Every tag of <paramref name="repository"/> (none when the repository does not exist).</summary>
         public async Task<IReadOnlyList<string>> ListTagsAsync(string repository, CancellationToken cancellationToken)
@@ -89,7 +82,7 @@ namespace EcrCache.Registries.Oci
             var body = response.Body ?? new byte[0];
             if (digest.StartsWith(OciDigest.Sha256Prefix, StringComparison.Ordinal) && !string.Equals(OciDigest.Compute(body), digest, StringComparison.Ordinal))
             {
-                throw new EcrCacheException(DiagnosticIds.RegistryUnexpectedStatus, _endpoint.Host, 200, "GET /" + path, "The blob's content does not hash to its digest.");
+                throw new EcrCacheException(DiagnosticIds.RegistryUnexpectedStatus, _http.Host, 200, "GET /" + path, "The blob's content does not hash to its digest.");
             }
 
             return body;

@@ -93,19 +93,11 @@ namespace EcrCache.Stores.Gar
 
         internal static void WriteExpiry(Utf8JsonWriter w, string imagePath, int days)
         {
-            w.WriteStartObject();
-            w.WriteString("id", PolicyIdFor(imagePath));
-            w.WriteString("action", "DELETE");
-            w.WritePropertyName("condition");
-            w.WriteStartObject();
-            w.WriteString("tagState", "ANY");
-            w.WritePropertyName("packageNamePrefixes");
-            w.WriteStartArray();
-            w.WriteStringValue(imagePath);
-            w.WriteEndArray();
-            w.WriteString("olderThan", ((long)days * 86400).ToString(CultureInfo.InvariantCulture) + "s");
-            w.WriteEndObject();
-            w.WriteEndObject();
+            WritePolicy(w, PolicyIdFor(imagePath), "DELETE", "condition", imagePath, rule =>
+            {
+                rule.WriteString("tagState", "ANY");
+                rule.WriteString("olderThan", ((long)days * 86400).ToString(CultureInfo.InvariantCulture) + "s");
+            });
         }
 
         /// <summary>The id of EcrCache's keep policy (EcrCacheKeepCount) for an image path: the expiry policy's id and -keep.</summary>
@@ -117,16 +109,23 @@ namespace EcrCache.Stores.Gar
         /// </summary>
         internal static void WriteKeep(Utf8JsonWriter w, string imagePath, int keepCount)
         {
+            WritePolicy(w, KeepPolicyIdFor(imagePath), "KEEP", "mostRecentVersions", imagePath, rule => rule.WriteNumber("keepCount", keepCount));
+        }
+
+        // A cleanup policy: id, action and one rule object that selects the packages under the image path, and only those
+        // (other images in the repository keep their own rules), plus the rule's own fields.
+        private static void WritePolicy(Utf8JsonWriter w, string id, string action, string ruleName, string imagePath, Action<Utf8JsonWriter> writeRule)
+        {
             w.WriteStartObject();
-            w.WriteString("id", KeepPolicyIdFor(imagePath));
-            w.WriteString("action", "KEEP");
-            w.WritePropertyName("mostRecentVersions");
+            w.WriteString("id", id);
+            w.WriteString("action", action);
+            w.WritePropertyName(ruleName);
             w.WriteStartObject();
             w.WritePropertyName("packageNamePrefixes");
             w.WriteStartArray();
             w.WriteStringValue(imagePath);
             w.WriteEndArray();
-            w.WriteNumber("keepCount", keepCount);
+            writeRule(w);
             w.WriteEndObject();
             w.WriteEndObject();
         }
