@@ -7,21 +7,26 @@ namespace EcrCache.Processes
     /// them to the console's shutdown and close events), and the process exiting (both targets).
     /// </summary>
     /// <remarks>
-    /// The stop itself is not undone: once the step has cleaned up (at most <see cref="CleanupTimeout"/>), the handler
-    /// ends the process with 128 + the signal's number (143 for SIGTERM, 129 for SIGHUP), as a shell reports a process
-    /// the signal killed. It must: left to its default, `dotnet build` answers SIGTERM by exiting with 0 (a stopped
-    /// build would look successful) and leaves its children running. So a stopped build fails, and never hangs or
-    /// goes on to the next target. Outside a step nothing is registered, and the signals keep their default.
+    /// The stop itself is not undone: the process ends with 128 + the signal's number (143 for SIGTERM, 129 for SIGHUP),
+    /// as a shell reports a process the signal killed. It must: left to its default, `dotnet build` answers SIGTERM by
+    /// exiting with 0 (a stopped build would look successful) and leaves its children running. The step cleans up (at
+    /// most <see cref="CleanupTimeout"/>) and fails, which fails its target, so MSBuild itself ends the build and drains
+    /// its loggers (the step's last lines reach the log) and only the exit code is replaced; a build still busy
+    /// elsewhere (other projects) is ended <see cref="BuildEndTimeout"/> later. So a stopped build fails, and never
+    /// hangs or goes on to the next target. Outside a step nothing is registered, and the signals keep their default.
     /// </remarks>
     internal sealed class StopSignals : IDisposable
     {
         /// <summary>How long a stop waits for the step to kill its children and release its lease (15 s of that) before the process ends anyway.</summary>
         public static readonly TimeSpan CleanupTimeout = TimeSpan.FromSeconds(30);
 
+        /// <summary>How long MSBuild has, after a signal and the step's clean-up, to end the build itself before the process is ended.</summary>
+        public static readonly TimeSpan BuildEndTimeout = TimeSpan.FromSeconds(10);
+
         /// <summary>
-        /// How long the process lives on after the step's clean-up before it ends. MSBuild's loggers run on their own
-        /// thread behind a queue, and Environment.Exit does not drain it: without this pause the step's last lines
-        /// ("stopped by ...", the ECRC1901 error) were sometimes lost, so a stopped build's log said nothing of why.
+        /// How long a process that is exiting already lives on after the step's clean-up. MSBuild's loggers run on their
+        /// own thread behind a queue that exiting does not drain: without this pause the step's last lines ("stopped
+        /// by ...", the ECRC1901 error) could be lost, and the log would say nothing of why the build ended.
         /// </summary>
         public static readonly TimeSpan LogDrainDelay = TimeSpan.FromSeconds(1);
 
@@ -68,13 +73,22 @@ namespace EcrCache.Processes
         {
             try
             {
-                _registrations.Add(System.Runtime.InteropServices.PosixSignalRegistration.Create(signal, _ =>
+                _registrations.Add(System.Runtime.InteropServices.PosixSignalRegistration.Create(signal, context =>
                 {
-                    if (Stop(name))
+                    // Before the step learns of the stop: MSBuild may end the build the moment the step has failed.
+                    AppDomain.CurrentDomain.ProcessExit += (_, _) => Environment.ExitCode = exitCode;
+                    context.Cancel = true;
+                    Stop(name);
+                    var end = new Thread(() =>
                     {
-                        Thread.Sleep(LogDrainDelay);
+                        Thread.Sleep(BuildEndTimeout);
                         Environment.Exit(exitCode);
-                    }
+                    })
+                    {
+                        IsBackground = true,
+                        Name = "EcrCache stop: " + name,
+                    };
+                    end.Start();
                 }));
             }
             catch (Exception ex) when (ex is PlatformNotSupportedException || ex is IOException)
@@ -84,8 +98,14 @@ namespace EcrCache.Processes
         }
 #endif
 
-        // The process is ending already: only clean up first.
-        private void OnProcessExit(object? sender, EventArgs e) => Stop("process exit");
+        // The process is ending already: only clean up first, and let the loggers print the step's last lines.
+        private void OnProcessExit(object? sender, EventArgs e)
+        {
+            if (Stop("process exit"))
+            {
+                Thread.Sleep(LogDrainDelay);
+            }
+        }
 
         /// <summary>Cancels the step and waits for its clean-up; false when the step had ended already.</summary>
         private bool Stop(string what)
