@@ -139,7 +139,7 @@ public sealed class CachePolicyTests : IntegrationTest
         var ws = CreateTaggingWorkspace();
         var cache = Path.Combine(ws.Root, "docker-caches");
         string[] Args(params string[] more) => new[] { "-p:EcrCacheProvider=directory", "-p:EcrCacheDirectory=" + cache }.Concat(more).ToArray();
-        string[] Entries() => Directory.Exists(cache) ? Directory.GetFiles(cache, "*.tar.gz").Select(Path.GetFileName).OrderBy(n => n, StringComparer.Ordinal).ToArray()! : Array.Empty<string>();
+        string[] Entries() => Directory.Exists(cache) ? Directory.GetFiles(cache, "*.tar.gz").Select(f => Path.GetFileName(f)).OrderBy(n => n, StringComparer.Ordinal).ToArray() : Array.Empty<string>();
 
         var pr = ws.Build(Args("-p:EcrCachePush=false", "-p:TestImageTags=branch-x"));
         pr.AssertResult("built-not-pushed");

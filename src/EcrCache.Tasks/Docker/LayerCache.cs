@@ -28,7 +28,7 @@ namespace EcrCache.Docker
             }
 
             // Every source that exists is passed, in order: BuildKit takes each layer from the first that has it.
-            var sources = options.CacheFromSources.Count > 0 ? options.CacheFromSources : new string?[] { null };
+            IReadOnlyList<string?> sources = options.CacheFromSources.Count > 0 ? (IReadOnlyList<string?>)options.CacheFromSources : new string?[] { null };
             foreach (var entry in sources)
             {
                 var source = await PrepareSourceAsync(entry, store, log, cancellationToken).ConfigureAwait(false);

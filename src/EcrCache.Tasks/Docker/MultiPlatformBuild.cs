@@ -47,7 +47,8 @@ namespace EcrCache.Docker
             {
                 request.AdditionalArguments.Add("--cache-to");
                 request.AdditionalArguments.Add("type=inline");
-                foreach (var entry in options.CacheFromSources.Count > 0 ? options.CacheFromSources : new string?[] { null })
+                IReadOnlyList<string?> sources = options.CacheFromSources.Count > 0 ? (IReadOnlyList<string?>)options.CacheFromSources : new string?[] { null };
+                foreach (var entry in sources)
                 {
                     var source = await LayerCache.PrepareSourceAsync(entry, store, NullBuildLog.Instance, cancellationToken).ConfigureAwait(false);
                     if (source != null)

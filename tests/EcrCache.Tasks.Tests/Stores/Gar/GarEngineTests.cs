@@ -47,7 +47,7 @@ namespace EcrCache.Tasks.Tests.Stores.Gar
         {
             if (_registry == null)
             {
-                Assert.Inconclusive(_skip);
+                Assert.Inconclusive(_skip ?? "the token registry did not start");
             }
 
             RealDocker.Require();
