@@ -179,7 +179,16 @@ namespace EcrCache.Tasks.Tests.Faults
             var all = string.Join("\n----\n", logs.Select(l => l.AllText));
             Assert.AreEqual(1, results.Count(r => r.Result == CacheResult.Built), "exactly one build: " + string.Join(", ", results.Select(r => r.Result)) + "\n" + all);
             Assert.AreEqual(1, results.Select(r => r.Reference).Distinct().Count());
-            Assert.AreEqual(1, logs.Count(l => l.AllText.Contains("Cache miss for", StringComparison.Ordinal) && l.AllText.Contains("Building with", StringComparison.Ordinal)), all);
+            var started = logs.Where(l => l.AllText.Contains("Cache miss for", StringComparison.Ordinal) && l.AllText.Contains("Building with", StringComparison.Ordinal)).ToList();
+            Assert.AreEqual(1, started.Count(l => !l.AllText.Contains("lost the race for", StringComparison.Ordinal)), "exactly one build runs to its end:\n" + all);
+            if (!separateLockFolders)
+            {
+                // One host: the per-key lock is exact, so nobody else even starts.
+                Assert.AreEqual(1, started.Count, all);
+            }
+
+            // Across hosts a registry lease is claimed by write-then-read-back beside the build (docs/reliability.md): a
+            // build that wrote in the same instant as the winner may have started, and must have stopped on the read-back.
             Assert.IsTrue(logs.Any(l => l.AllText.Contains("is being built by", StringComparison.Ordinal)), "a waiter says who holds the lock or lease:\n" + all);
             foreach (var log in logs)
             {
