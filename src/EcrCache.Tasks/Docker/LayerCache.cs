@@ -28,8 +28,7 @@ namespace EcrCache.Docker
             }
 
             // Every source that exists is passed, in order: BuildKit takes each layer from the first that has it.
-            IReadOnlyList<string?> sources = options.CacheFromSources.Count > 0 ? (IReadOnlyList<string?>)options.CacheFromSources : new string?[] { null };
-            foreach (var entry in sources)
+            foreach (var entry in SourceEntries(options))
             {
                 var source = await PrepareSourceAsync(entry, store, log, cancellationToken).ConfigureAwait(false);
                 if (source == null || request.AdditionalArguments.Contains(source))
@@ -55,6 +54,10 @@ namespace EcrCache.Docker
                 log.Info("EcrCache: reusing unchanged layers from " + source + " (--cache-from).");
             }
         }
+
+        /// <summary>The EcrCacheCacheFrom entries to try, in order; without any, the store's latest (null).</summary>
+        public static IReadOnlyList<string?> SourceEntries(CacheOptions options) =>
+            options.CacheFromSources.Count > 0 ? (IReadOnlyList<string?>)options.CacheFromSources : new string?[] { null };
 
         /// <summary>One EcrCacheCacheFrom entry (null: latest) as a cache source, or null: absent (a line at normal importance) or failed (a warning).</summary>
         public static async Task<string?> PrepareSourceAsync(string? entry, IImageStore store, IBuildLog log, CancellationToken cancellationToken)

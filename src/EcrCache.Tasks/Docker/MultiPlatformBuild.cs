@@ -47,8 +47,7 @@ namespace EcrCache.Docker
             {
                 request.AdditionalArguments.Add("--cache-to");
                 request.AdditionalArguments.Add("type=inline");
-                IReadOnlyList<string?> sources = options.CacheFromSources.Count > 0 ? (IReadOnlyList<string?>)options.CacheFromSources : new string?[] { null };
-                foreach (var entry in sources)
+                foreach (var entry in LayerCache.SourceEntries(options))
                 {
                     var source = await LayerCache.PrepareSourceAsync(entry, store, NullBuildLog.Instance, cancellationToken).ConfigureAwait(false);
                     if (source != null)
